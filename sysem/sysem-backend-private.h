@@ -1,0 +1,115 @@
+/* sysem-backend-private.h: what a kind of kernel semaphore must provide
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "sysem-semaphore.h"
+
+G_BEGIN_DECLS
+
+/* Deadlines are on the monotonic clock, in g_get_monotonic_time() units. */
+#define SYSEM_DEADLINE_NOW     ((gint64) 0)
+#define SYSEM_DEADLINE_FOREVER G_MAXINT64
+
+/* A waiter that can be cancelled, or whose semaphore can vanish without the
+ * kernel telling it, wakes this often to look. */
+#define SYSEM_WAIT_SLICE_USEC (20 * G_TIME_SPAN_MILLISECOND)
+
+typedef struct _SysemHandle SysemHandle;
+typedef struct _SysemBackend SysemBackend;
+
+/* What `sysem list`, `sysem info` and the tests read about a semaphore.
+ * Fields a key type does not have are -1. */
+typedef struct {
+  SysemKeyType key_type;
+  int          value;
+  int          waiters;
+  int          users;
+  int          last_pid;
+  int          id;          /* System V: the semid */
+  int          n_sems;      /* System V: 1 for a set made by Qt */
+  guint        mode;        /* permission bits */
+  guint        uid;
+  gint64       changed;     /* last change, seconds since the epoch */
+} SysemStats;
+
+struct _SysemBackend
+{
+  const char *name;
+  int         max_value;
+
+  /* TRUE: one unit taken. FALSE without error: the deadline passed. */
+  gboolean (* acquire)   (SysemHandle   *handle,
+                          gint64         deadline,
+                          GCancellable  *cancellable,
+                          GError       **error);
+  gboolean (* release)   (SysemHandle   *handle,
+                          int            n,
+                          GError       **error);
+  int      (* get_value) (SysemHandle   *handle,
+                          GError       **error);
+  gboolean (* stats)     (SysemHandle   *handle,
+                          SysemStats    *stats,
+                          GError       **error);
+  gboolean (* remove)    (SysemHandle   *handle,
+                          GError       **error);
+  /* Leaves the semaphore (removing it if this was its last user) and frees
+   * the handle. */
+  void     (* close)     (SysemHandle   *handle);
+};
+
+/* Every backend's handle starts with this. Handles are reference counted so
+ * that the asynchronous waiter can keep using one while set_key() moves the
+ * object to another key. */
+struct _SysemHandle
+{
+  const SysemBackend *backend;
+  gint                ref_count;
+  char               *display_key;  /* the key as the user gave it, for messages */
+  char               *native;
+  gboolean            removed;
+};
+
+SysemHandle *sysem_sysv_open   (const char        *display_key,
+                                const char        *native,
+                                int                initial_value,
+                                SysemAccessMode    mode,
+                                GError           **error);
+SysemHandle *sysem_posix_open  (const char        *display_key,
+                                const char        *native,
+                                int                initial_value,
+                                SysemAccessMode    mode,
+                                GError           **error);
+
+static inline SysemHandle *
+sysem_handle_ref (SysemHandle *handle)
+{
+  g_atomic_int_inc (&handle->ref_count);
+  return handle;
+}
+
+static inline void
+sysem_handle_unref (SysemHandle *handle)
+{
+  if (g_atomic_int_dec_and_test (&handle->ref_count))
+    handle->backend->close (handle);
+}
+
+void sysem_handle_init   (SysemHandle        *handle,
+                          const SysemBackend *backend,
+                          const char         *display_key,
+                          const char         *native);
+void sysem_handle_clear  (SysemHandle        *handle);
+
+/* Shared by the backends' sliced waits. */
+gboolean sysem_wait_slice (gint64         deadline,
+                           GCancellable  *cancellable,
+                           gint64        *slice_end,
+                           GError       **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysemHandle, sysem_handle_unref)
+
+G_END_DECLS

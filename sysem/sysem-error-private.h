@@ -1,0 +1,35 @@
+/* sysem-error-private.h: GErrors from errno values
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "sysem-semaphore.h"
+
+G_BEGIN_DECLS
+
+/* What was being done when an error happened; each has its own sentence. */
+typedef enum {
+  SYSEM_OP_OPEN,
+  SYSEM_OP_ACQUIRE,
+  SYSEM_OP_RELEASE,
+  SYSEM_OP_GET_VALUE,
+  SYSEM_OP_REMOVE,
+  SYSEM_OP_KEY_FILE,
+} SysemOp;
+
+SysemSemaphoreError sysem_error_code_from_errno (int          errsv);
+
+void                sysem_set_error_errno       (GError     **error,
+                                                 SysemOp      op,
+                                                 const char  *key,
+                                                 int          errsv);
+void                sysem_set_error             (GError     **error,
+                                                 SysemSemaphoreError code,
+                                                 SysemOp      op,
+                                                 const char  *key,
+                                                 const char  *reason);
+
+G_END_DECLS

@@ -1,0 +1,1260 @@
+/* sysem-semaphore.c: a named counting semaphore shared between processes
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "sysem-semaphore.h"
+#include "sysem-enum-types.h"
+#include "sysem-backend-private.h"
+#include "sysem-error-private.h"
+#include "sysem-i18n-private.h"
+#include "sysem-key-private.h"
+#include "sysem-semaphore-private.h"
+
+/**
+ * SECTION:sysem-semaphore
+ * @Title: SysemSemaphore
+ * @Short_description: A counting semaphore shared by every process that
+ *   opens the same key
+ * @Include: sysem/sysem.h
+ *
+ * A #SysemSemaphore is a counting semaphore with a name. Every process that
+ * opens the same key, in the same key type, counts on the same kernel
+ * object: one process can wait in sysem_semaphore_acquire() for a unit that
+ * another process gives back with sysem_semaphore_release(). It is the GLib
+ * counterpart of Qt's `QSystemSemaphore`, and a Qt program that uses the
+ * same key shares the semaphore with a sysem program.
+ *
+ * A semaphore is usually made with sysem_semaphore_new(), which opens it at
+ * once and reports a problem as a #GError:
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(GError) error = NULL;
+ * g_autoptr(SysemSemaphore) sem = NULL;
+ *
+ * // Three printers shared by every process on this machine.
+ * sem = sysem_semaphore_new ("printers", 3, SYSEM_ACCESS_MODE_CREATE, &error);
+ * if (sem == NULL)
+ *   g_error ("%s", error->message);
+ *
+ * if (!sysem_semaphore_acquire (sem, NULL, &error))   // 2 left
+ *   g_error ("%s", error->message);
+ * print_the_document ();
+ * sysem_semaphore_release (sem, 1, &error);            // 3 again
+ * ]|
+ *
+ * The access mode decides what happens to a semaphore that already exists:
+ * %SYSEM_ACCESS_MODE_OPEN uses it as it is, %SYSEM_ACCESS_MODE_CREATE sets
+ * its count to the initial value. A missing semaphore is created with the
+ * initial value in both modes. The process that sets things up (a server,
+ * or the first instance of an application) should use Create, since a
+ * semaphore that exists before it can only be left over from a crash.
+ *
+ * When a process ends, however it ends, the units it acquired and did not
+ * release are given back, for the System V key type: the kernel undoes its
+ * acquires. Units it released beyond what it acquired stay. The semaphore
+ * itself is removed when the last #SysemSemaphore that has it open is
+ * finalized, in this or any other process, also when the other users
+ * crashed; sysem_semaphore_remove() removes it at once.
+ *
+ * A #SysemSemaphore may be used from several threads at once, with one
+ * exception: sysem_semaphore_set_key() and sysem_semaphore_remove() must not
+ * run while another thread uses the same object. After fork() the child may
+ * go on using the objects it inherited.
+ *
+ * An object made with g_object_new() and not initialised with
+ * g_initable_init() opens its semaphore the first time it is used, and
+ * reports errors there.
+ *
+ * Since: 1.0
+ */
+
+struct _SysemSemaphore
+{
+  GObject          parent_instance;
+
+  GMutex           lock;           /* opening, closing, the waiter queue */
+  SysemHandle     *handle;         /* read without the lock on the fast path */
+
+  char            *key;
+  char            *native_key;     /* given, or derived from the key */
+  gboolean         is_native;
+  int              initial_value;
+  SysemAccessMode  mode;
+  SysemKeyType     key_type;
+
+  /* acquire_async(): requests that could not be served at once, first come
+   * first served, and the one thread of ours that waits for them. */
+  GQueue           pending;
+  GTask           *waiting;        /* the head, while the waiter waits for it */
+  gboolean         waiter_running;
+  pid_t            waiter_pid;
+};
+
+enum {
+  PROP_0,
+  PROP_KEY,
+  PROP_INITIAL_VALUE,
+  PROP_MODE,
+  PROP_KEY_TYPE,
+  PROP_NATIVE_KEY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void sysem_semaphore_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (SysemSemaphore, sysem_semaphore, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      sysem_semaphore_initable_iface_init))
+
+/* Statics and helpers */
+
+void
+sysem_handle_init (SysemHandle        *handle,
+                   const SysemBackend *backend,
+                   const char         *display_key,
+                   const char         *native)
+{
+  handle->backend = backend;
+  handle->ref_count = 1;
+  handle->display_key = g_strdup (display_key);
+  handle->native = g_strdup (native);
+}
+
+void
+sysem_handle_clear (SysemHandle *handle)
+{
+  g_clear_pointer (&handle->display_key, g_free);
+  g_clear_pointer (&handle->native, g_free);
+}
+
+gboolean
+sysem_wait_slice (gint64         deadline,
+                  GCancellable  *cancellable,
+                  gint64        *slice_end,
+                  GError       **error)
+{
+  gint64 now;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  now = g_get_monotonic_time ();
+  if (deadline - now > SYSEM_WAIT_SLICE_USEC)
+    *slice_end = now + SYSEM_WAIT_SLICE_USEC;
+  else
+    *slice_end = deadline;
+
+  return TRUE;
+}
+
+static const char *
+sysem_semaphore_display_key (SysemSemaphore *self)
+{
+  return self->is_native ? self->native_key : self->key;
+}
+
+/* Called with the lock held. */
+static SysemHandle *
+sysem_semaphore_open_locked (SysemSemaphore  *self,
+                             GError         **error)
+{
+  SysemHandle *handle;
+
+  if (self->handle != NULL)
+    return self->handle;
+
+  if (!self->is_native && self->key == NULL)
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, "",
+                       _("no key was set"));
+      return NULL;
+    }
+
+  if (self->native_key == NULL &&
+      !sysem_key_derive (self->key, self->key_type, &self->native_key, error))
+    return NULL;
+
+  switch (self->key_type)
+    {
+    case SYSEM_KEY_TYPE_SYSTEM_V:
+      handle = sysem_sysv_open (sysem_semaphore_display_key (self), self->native_key,
+                                self->initial_value, self->mode, error);
+      break;
+    case SYSEM_KEY_TYPE_POSIX:
+      handle = sysem_posix_open (sysem_semaphore_display_key (self), self->native_key,
+                                 self->initial_value, self->mode, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  if (handle != NULL)
+    g_atomic_pointer_set (&self->handle, handle);
+
+  return handle;
+}
+
+static SysemHandle *
+sysem_semaphore_open_slow (SysemSemaphore  *self,
+                           GError         **error)
+{
+  SysemHandle *handle;
+
+  g_mutex_lock (&self->lock);
+  handle = sysem_semaphore_open_locked (self, error);
+  g_mutex_unlock (&self->lock);
+
+  return handle;
+}
+
+/* The handle of an open semaphore, opening it on first use. */
+static inline SysemHandle *
+sysem_semaphore_get_handle (SysemSemaphore  *self,
+                            GError         **error)
+{
+  SysemHandle *handle = g_atomic_pointer_get (&self->handle);
+
+  if (G_LIKELY (handle != NULL))
+    return handle;
+
+  return sysem_semaphore_open_slow (self, error);
+}
+
+static void
+sysem_semaphore_close_locked (SysemSemaphore *self)
+{
+  SysemHandle *handle = g_atomic_pointer_exchange (&self->handle, NULL);
+
+  if (handle != NULL)
+    sysem_handle_unref (handle);
+}
+
+/* Callbacks: the asynchronous waiter */
+
+static void
+sysem_semaphore_start_waiter_locked (SysemSemaphore *self);
+
+/* Completes a request taken off the queue. */
+static void
+sysem_semaphore_complete (GTask    *task,
+                          gboolean  acquired,
+                          GError   *error)
+{
+  GSource *cancel_source = g_task_get_task_data (task);
+
+  if (cancel_source != NULL)
+    g_source_destroy (cancel_source);
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, acquired);
+}
+
+/* Runs in the caller's main context when a queued request is cancelled. A
+ * request that is not the one being waited for leaves the queue at once;
+ * the one being waited for is finished by the waiter, which watches the
+ * same cancellable. */
+static gboolean
+sysem_semaphore_request_cancelled_cb (GCancellable *cancellable,
+                                      gpointer      user_data)
+{
+  GTask *task = user_data;
+  SysemSemaphore *self = g_task_get_source_object (task);
+  gboolean removed = FALSE;
+
+  g_mutex_lock (&self->lock);
+  if (task != self->waiting)
+    removed = g_queue_remove (&self->pending, task);
+  g_mutex_unlock (&self->lock);
+
+  if (removed)
+    {
+      GError *error = NULL;
+
+      g_cancellable_set_error_if_cancelled (cancellable, &error);
+      sysem_semaphore_complete (task, FALSE, error);
+      g_object_unref (task);
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+sysem_semaphore_waiter_thread (gpointer data)
+{
+  SysemSemaphore *self = data;   /* we own a reference */
+  GTask *task;
+
+  g_mutex_lock (&self->lock);
+
+  while ((task = g_queue_peek_head (&self->pending)) != NULL)
+    {
+      GCancellable *cancellable = g_task_get_cancellable (task);
+      SysemHandle *handle = self->handle ? sysem_handle_ref (self->handle) : NULL;
+      GError *error = NULL;
+      gboolean acquired = FALSE;
+
+      self->waiting = task;
+      g_mutex_unlock (&self->lock);
+
+      if (handle == NULL)
+        handle = sysem_semaphore_open_slow (self, &error) ?
+                 sysem_handle_ref (self->handle) : NULL;
+
+      if (handle != NULL)
+        {
+          acquired = handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER,
+                                               cancellable, &error);
+
+          /* Cancelled while the unit came: give it back, so that a
+           * cancelled request never keeps a unit. */
+          if (acquired && g_cancellable_is_cancelled (cancellable))
+            {
+              handle->backend->release (handle, 1, NULL);
+              acquired = FALSE;
+              g_cancellable_set_error_if_cancelled (cancellable, &error);
+            }
+
+          sysem_handle_unref (handle);
+        }
+
+      g_mutex_lock (&self->lock);
+      g_queue_pop_head (&self->pending);
+      self->waiting = NULL;
+      g_mutex_unlock (&self->lock);
+
+      sysem_semaphore_complete (task, acquired, error);
+      g_object_unref (task);
+
+      g_mutex_lock (&self->lock);
+    }
+
+  self->waiter_running = FALSE;
+  g_mutex_unlock (&self->lock);
+
+  g_object_unref (self);
+  return NULL;
+}
+
+static void
+sysem_semaphore_start_waiter_locked (SysemSemaphore *self)
+{
+  GThread *thread;
+  GError *error = NULL;
+
+  /* After fork() the parent's waiter is not in the child. */
+  if (self->waiter_running && self->waiter_pid == getpid ())
+    return;
+
+  self->waiter_running = TRUE;
+  self->waiter_pid = getpid ();
+
+  thread = g_thread_try_new ("sysem-waiter", sysem_semaphore_waiter_thread,
+                             g_object_ref (self), &error);
+  if (thread != NULL)
+    {
+      g_thread_unref (thread);
+      return;
+    }
+
+  /* No thread: fail every queued request rather than leave it hanging. */
+  self->waiter_running = FALSE;
+  g_object_unref (self);
+  {
+    GTask *task;
+
+    while ((task = g_queue_pop_head (&self->pending)) != NULL)
+      {
+        sysem_semaphore_complete (task, FALSE,
+                                  g_error_new (SYSEM_SEMAPHORE_ERROR,
+                                               SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES,
+                                               "%s", error->message));
+        g_object_unref (task);
+      }
+  }
+  g_error_free (error);
+}
+
+/* vfuncs */
+
+static gboolean
+sysem_semaphore_initable_init (GInitable     *initable,
+                               GCancellable  *cancellable,
+                               GError       **error)
+{
+  SysemSemaphore *self = SYSEM_SEMAPHORE (initable);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  /* An object without a key is valid: it has nothing to open yet. */
+  if (!self->is_native && self->key == NULL)
+    return TRUE;
+
+  return sysem_semaphore_open_slow (self, error) != NULL;
+}
+
+static void
+sysem_semaphore_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = sysem_semaphore_initable_init;
+}
+
+static void
+sysem_semaphore_finalize (GObject *object)
+{
+  SysemSemaphore *self = SYSEM_SEMAPHORE (object);
+
+  sysem_semaphore_close_locked (self);
+  g_clear_pointer (&self->key, g_free);
+  g_clear_pointer (&self->native_key, g_free);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (sysem_semaphore_parent_class)->finalize (object);
+}
+
+static void
+sysem_semaphore_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  SysemSemaphore *self = SYSEM_SEMAPHORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_KEY:
+      g_value_set_string (value, self->key);
+      break;
+    case PROP_INITIAL_VALUE:
+      g_value_set_int (value, self->initial_value);
+      break;
+    case PROP_MODE:
+      g_value_set_enum (value, self->mode);
+      break;
+    case PROP_KEY_TYPE:
+      g_value_set_enum (value, self->key_type);
+      break;
+    case PROP_NATIVE_KEY:
+      g_value_set_string (value, sysem_semaphore_get_native_key (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sysem_semaphore_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  SysemSemaphore *self = SYSEM_SEMAPHORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_KEY:
+      g_free (self->key);
+      self->key = g_value_dup_string (value);
+      break;
+    case PROP_INITIAL_VALUE:
+      self->initial_value = g_value_get_int (value);
+      break;
+    case PROP_MODE:
+      self->mode = g_value_get_enum (value);
+      break;
+    case PROP_KEY_TYPE:
+      self->key_type = g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sysem_semaphore_class_init (SysemSemaphoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = sysem_semaphore_finalize;
+  object_class->get_property = sysem_semaphore_get_property;
+  object_class->set_property = sysem_semaphore_set_property;
+
+  /**
+   * SysemSemaphore:key: (attributes org.gtk.Property.get=sysem_semaphore_get_key)
+   *
+   * The key every process uses to reach this semaphore, or %NULL for an
+   * object made from a native key or with no key yet. It is set at
+   * construction and changed by sysem_semaphore_set_key().
+   *
+   * Since: 1.0
+   */
+  properties[PROP_KEY] =
+    g_param_spec_string ("key", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * SysemSemaphore:initial-value: (attributes org.gtk.Property.get=sysem_semaphore_get_initial_value)
+   *
+   * The count a semaphore gets when this object creates it, or resets it
+   * in %SYSEM_ACCESS_MODE_CREATE.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_INITIAL_VALUE] =
+    g_param_spec_int ("initial-value", NULL, NULL,
+                      0, G_MAXINT, 0,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                      G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * SysemSemaphore:mode: (attributes org.gtk.Property.get=sysem_semaphore_get_mode)
+   *
+   * Whether opening resets the count of an existing semaphore.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MODE] =
+    g_param_spec_enum ("mode", NULL, NULL,
+                       SYSEM_TYPE_ACCESS_MODE, SYSEM_ACCESS_MODE_OPEN,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * SysemSemaphore:key-type: (attributes org.gtk.Property.get=sysem_semaphore_get_key_type)
+   *
+   * The kind of kernel semaphore behind this object.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_KEY_TYPE] =
+    g_param_spec_enum ("key-type", NULL, NULL,
+                       SYSEM_TYPE_KEY_TYPE, SYSEM_KEY_TYPE_SYSTEM_V,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * SysemSemaphore:native-key: (attributes org.gtk.Property.get=sysem_semaphore_get_native_key)
+   *
+   * The name the system knows the semaphore by: for System V the path of
+   * the key file, for POSIX the name given to sem_open(). %NULL when the
+   * object has no valid key.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NATIVE_KEY] =
+    g_param_spec_string ("native-key", NULL, NULL,
+                         NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+sysem_semaphore_init (SysemSemaphore *self)
+{
+  g_mutex_init (&self->lock);
+  g_queue_init (&self->pending);
+}
+
+/* Public API */
+
+/**
+ * sysem_semaphore_new:
+ * @key: (nullable): the key of the semaphore, or %NULL for an object that
+ *   has none yet
+ * @initial_value: the count of a semaphore this call creates or resets
+ * @mode: what to do when the semaphore already exists
+ * @error: return location for a #GError, or %NULL
+ *
+ * Opens the System V semaphore that Qt and every other sysem program know by
+ * @key, creating it with @initial_value units if it does not exist. In
+ * %SYSEM_ACCESS_MODE_CREATE an existing semaphore's count is set to
+ * @initial_value as well.
+ *
+ * Any non-empty UTF-8 string is a key; what names the kernel object is
+ * derived from it as Qt derives it (see the overview).
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(SysemSemaphore) sem =
+ *   sysem_semaphore_new ("market", 3, SYSEM_ACCESS_MODE_CREATE, &error);
+ * ]|
+ *
+ * Returns: (transfer full): the new semaphore, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+SysemSemaphore *
+sysem_semaphore_new (const char       *key,
+                     int               initial_value,
+                     SysemAccessMode   mode,
+                     GError          **error)
+{
+  return sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_SYSTEM_V, initial_value, mode, error);
+}
+
+/**
+ * sysem_semaphore_new_full:
+ * @key: (nullable): the key of the semaphore, or %NULL for an object that
+ *   has none yet
+ * @key_type: the kind of kernel semaphore to use
+ * @initial_value: the count of a semaphore this call creates or resets
+ * @mode: what to do when the semaphore already exists
+ * @error: return location for a #GError, or %NULL
+ *
+ * Like sysem_semaphore_new(), with a choice of key type. The same key in two
+ * key types names two different semaphores.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(SysemSemaphore) sem =
+ *   sysem_semaphore_new_full ("jobs", SYSEM_KEY_TYPE_POSIX, 4,
+ *                             SYSEM_ACCESS_MODE_OPEN, &error);
+ * ]|
+ *
+ * Returns: (transfer full): the new semaphore, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+SysemSemaphore *
+sysem_semaphore_new_full (const char       *key,
+                          SysemKeyType      key_type,
+                          int               initial_value,
+                          SysemAccessMode   mode,
+                          GError          **error)
+{
+  g_return_val_if_fail (initial_value >= 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (SYSEM_TYPE_SEMAPHORE, NULL, error,
+                         "key", key,
+                         "key-type", key_type,
+                         "initial-value", initial_value,
+                         "mode", mode,
+                         NULL);
+}
+
+/**
+ * sysem_semaphore_new_native:
+ * @native_key: the name the system knows the semaphore by
+ * @key_type: the kind of kernel semaphore to use
+ * @initial_value: the count of a semaphore this call creates or resets
+ * @mode: what to do when the semaphore already exists
+ * @error: return location for a #GError, or %NULL
+ *
+ * Opens a semaphore by its system name, with no derivation: for
+ * %SYSEM_KEY_TYPE_SYSTEM_V, @native_key is the absolute path of the key file
+ * (created if missing); for %SYSEM_KEY_TYPE_POSIX it is the semaphore's name,
+ * with or without its leading slash, at most 251 bytes. These are the native
+ * keys of Qt 6.6's `QNativeIpcKey`.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(SysemSemaphore) sem =
+ *   sysem_semaphore_new_native ("/myapp-jobs", SYSEM_KEY_TYPE_POSIX, 1,
+ *                               SYSEM_ACCESS_MODE_OPEN, &error);
+ * ]|
+ *
+ * Returns: (transfer full): the new semaphore, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+SysemSemaphore *
+sysem_semaphore_new_native (const char       *native_key,
+                            SysemKeyType      key_type,
+                            int               initial_value,
+                            SysemAccessMode   mode,
+                            GError          **error)
+{
+  g_autoptr(SysemSemaphore) self = NULL;
+  g_autofree char *native = NULL;
+
+  g_return_val_if_fail (native_key != NULL, NULL);
+  g_return_val_if_fail (initial_value >= 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!sysem_key_check_native (native_key, key_type, &native, error))
+    return NULL;
+
+  self = g_object_new (SYSEM_TYPE_SEMAPHORE,
+                       "key-type", key_type,
+                       "initial-value", initial_value,
+                       "mode", mode,
+                       NULL);
+  self->is_native = TRUE;
+  self->native_key = g_steal_pointer (&native);
+
+  if (!g_initable_init (G_INITABLE (self), NULL, error))
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * sysem_semaphore_set_key:
+ * @self: a #SysemSemaphore
+ * @key: (nullable): the new key, or %NULL to leave the semaphore and have none
+ * @initial_value: the count of a semaphore this call creates or resets
+ * @mode: what to do when the semaphore already exists
+ * @error: return location for a #GError, or %NULL
+ *
+ * Moves @self to another key, keeping its key type: the current semaphore is
+ * left as if @self were finalized, then the one named by @key is opened as
+ * sysem_semaphore_new() would. Setting the same key again in
+ * %SYSEM_ACCESS_MODE_OPEN changes nothing. #GObject::notify is emitted for
+ * each property that changed.
+ *
+ * On failure @self keeps the new key and tries to open it again the next
+ * time it is used.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_set_key (SysemSemaphore   *self,
+                         const char       *key,
+                         int               initial_value,
+                         SysemAccessMode   mode,
+                         GError          **error)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+
+  return sysem_semaphore_set_key_full (self, key, self->key_type, initial_value, mode, error);
+}
+
+/**
+ * sysem_semaphore_set_key_full:
+ * @self: a #SysemSemaphore
+ * @key: (nullable): the new key, or %NULL to leave the semaphore and have none
+ * @key_type: the key type to use from now on
+ * @initial_value: the count of a semaphore this call creates or resets
+ * @mode: what to do when the semaphore already exists
+ * @error: return location for a #GError, or %NULL
+ *
+ * Like sysem_semaphore_set_key(), and also changes the key type.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_set_key_full (SysemSemaphore   *self,
+                              const char       *key,
+                              SysemKeyType      key_type,
+                              int               initial_value,
+                              SysemAccessMode   mode,
+                              GError          **error)
+{
+  g_autofree char *old_native = NULL;
+  gboolean ok = TRUE;
+  gboolean changed_key, changed_value, changed_mode, changed_type;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (initial_value >= 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+
+  changed_key = self->is_native || g_strcmp0 (self->key, key) != 0;
+  changed_type = self->key_type != key_type;
+
+  if (!changed_key && !changed_type && mode == SYSEM_ACCESS_MODE_OPEN &&
+      self->handle != NULL)
+    {
+      g_mutex_unlock (&self->lock);
+      return TRUE;
+    }
+
+  changed_value = self->initial_value != initial_value;
+  changed_mode = self->mode != mode;
+
+  sysem_semaphore_close_locked (self);
+
+  old_native = g_steal_pointer (&self->native_key);
+  g_free (self->key);
+  self->key = g_strdup (key);
+  self->is_native = FALSE;
+  self->key_type = key_type;
+  self->initial_value = initial_value;
+  self->mode = mode;
+
+  if (key != NULL)
+    ok = sysem_semaphore_open_locked (self, error) != NULL;
+
+  g_mutex_unlock (&self->lock);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (changed_key)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KEY]);
+  if (changed_type)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KEY_TYPE]);
+  if (changed_value)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INITIAL_VALUE]);
+  if (changed_mode)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
+  if (g_strcmp0 (old_native, sysem_semaphore_get_native_key (self)) != 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NATIVE_KEY]);
+  g_object_thaw_notify (G_OBJECT (self));
+
+  return ok;
+}
+
+/**
+ * sysem_semaphore_get_key: (get-property key)
+ * @self: a #SysemSemaphore
+ *
+ * Gets the key of @self, as given to the constructor or to
+ * sysem_semaphore_set_key().
+ *
+ * Returns: (nullable): the key, or %NULL if @self has none or was made from
+ *   a native key
+ *
+ * Since: 1.0
+ */
+const char *
+sysem_semaphore_get_key (SysemSemaphore *self)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), NULL);
+
+  return self->key;
+}
+
+/**
+ * sysem_semaphore_get_native_key: (get-property native-key)
+ * @self: a #SysemSemaphore
+ *
+ * Gets the name the system knows the semaphore by: for
+ * %SYSEM_KEY_TYPE_SYSTEM_V the path of its key file, for
+ * %SYSEM_KEY_TYPE_POSIX the name given to sem_open(), with its slash.
+ *
+ * Returns: (nullable): the native key, or %NULL if @self has no valid key
+ *
+ * Since: 1.0
+ */
+const char *
+sysem_semaphore_get_native_key (SysemSemaphore *self)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), NULL);
+
+  if (self->native_key == NULL && self->key != NULL)
+    {
+      g_mutex_lock (&self->lock);
+      if (self->native_key == NULL)
+        sysem_key_derive (self->key, self->key_type, &self->native_key, NULL);
+      g_mutex_unlock (&self->lock);
+    }
+
+  return self->native_key;
+}
+
+/**
+ * sysem_semaphore_get_initial_value: (get-property initial-value)
+ * @self: a #SysemSemaphore
+ *
+ * Gets the initial value @self was opened with.
+ *
+ * Returns: the initial value
+ *
+ * Since: 1.0
+ */
+int
+sysem_semaphore_get_initial_value (SysemSemaphore *self)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), 0);
+
+  return self->initial_value;
+}
+
+/**
+ * sysem_semaphore_get_mode: (get-property mode)
+ * @self: a #SysemSemaphore
+ *
+ * Gets the access mode @self was opened with.
+ *
+ * Returns: the access mode
+ *
+ * Since: 1.0
+ */
+SysemAccessMode
+sysem_semaphore_get_mode (SysemSemaphore *self)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), SYSEM_ACCESS_MODE_OPEN);
+
+  return self->mode;
+}
+
+/**
+ * sysem_semaphore_get_key_type: (get-property key-type)
+ * @self: a #SysemSemaphore
+ *
+ * Gets the kind of kernel semaphore behind @self.
+ *
+ * Returns: the key type
+ *
+ * Since: 1.0
+ */
+SysemKeyType
+sysem_semaphore_get_key_type (SysemSemaphore *self)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), SYSEM_KEY_TYPE_SYSTEM_V);
+
+  return self->key_type;
+}
+
+/**
+ * sysem_semaphore_acquire:
+ * @self: a #SysemSemaphore
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * Takes one unit, waiting for as long as none is free. Cancelling
+ * @cancellable from another thread stops the wait with
+ * %G_IO_ERROR_CANCELLED, without taking a unit; no signal is used.
+ *
+ * If the semaphore is removed while this waits, the call fails promptly
+ * with %SYSEM_SEMAPHORE_ERROR_NOT_FOUND.
+ *
+ * |[<!-- language="C" -->
+ * if (!sysem_semaphore_acquire (sem, cancellable, &error))
+ *   return FALSE;
+ * use_the_resource ();
+ * sysem_semaphore_release (sem, 1, NULL);
+ * ]|
+ *
+ * Returns: %TRUE when a unit was taken, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_acquire (SysemSemaphore  *self,
+                         GCancellable    *cancellable,
+                         GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  return handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
+}
+
+/**
+ * sysem_semaphore_try_acquire:
+ * @self: a #SysemSemaphore
+ * @timeout_usec: how long to wait at most, in microseconds: 0 not to wait,
+ *   a negative value to wait without limit
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * Takes one unit if one becomes free within @timeout_usec, measured on the
+ * monotonic clock. Running out of time is not an error: the call returns
+ * %FALSE and leaves @error unset.
+ *
+ * |[<!-- language="C" -->
+ * if (sysem_semaphore_try_acquire (sem, 2 * G_USEC_PER_SEC, NULL, &error))
+ *   do_the_work_and_release ();
+ * else if (error == NULL)
+ *   g_message ("Busy; try again later");
+ * ]|
+ *
+ * Returns: %TRUE when a unit was taken; %FALSE on timeout, or with @error
+ *   set on failure
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_try_acquire (SysemSemaphore  *self,
+                             gint64           timeout_usec,
+                             GCancellable    *cancellable,
+                             GError         **error)
+{
+  SysemHandle *handle;
+  gint64 deadline;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  if (timeout_usec == 0)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      deadline = SYSEM_DEADLINE_NOW;
+    }
+  else if (timeout_usec < 0)
+    deadline = SYSEM_DEADLINE_FOREVER;
+  else
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      deadline = timeout_usec > G_MAXINT64 - now ? SYSEM_DEADLINE_FOREVER : now + timeout_usec;
+    }
+
+  return handle->backend->acquire (handle, deadline, cancellable, error);
+}
+
+/**
+ * sysem_semaphore_release:
+ * @self: a #SysemSemaphore
+ * @n: how many units to give back, 0 or more
+ * @error: return location for a #GError, or %NULL
+ *
+ * Adds @n units, waking as many waiters. Releasing more than was acquired
+ * "creates" units, as in Qt; such units stay after the process ends, while
+ * the units it acquired and did not release are given back (System V).
+ *
+ * A count that would pass the key type's maximum (32767 for System V) is
+ * %SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES and changes nothing. Releasing 0
+ * units does nothing and succeeds.
+ *
+ * |[<!-- language="C" -->
+ * sysem_semaphore_release (sem, 2, &error);
+ * ]|
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_release (SysemSemaphore  *self,
+                         int              n,
+                         GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (n >= 0, FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  if (G_UNLIKELY (n == 0))
+    return TRUE;
+
+  return handle->backend->release (handle, n, error);
+}
+
+/**
+ * sysem_semaphore_acquire_async:
+ * @self: a #SysemSemaphore
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called when a unit was taken, or on failure
+ * @user_data: data for @callback
+ *
+ * Takes one unit without blocking the caller. @callback runs in the
+ * thread-default main context of the caller; call
+ * sysem_semaphore_acquire_finish() there.
+ *
+ * When a unit is free and no earlier request waits, the request completes
+ * at once, in this thread. Otherwise it joins a queue served in order by a
+ * thread of sysem's own, one per object however many requests wait, so
+ * waiting never takes threads from GLib's shared pool. A cancelled request
+ * finishes with %G_IO_ERROR_CANCELLED promptly and never keeps a unit.
+ *
+ * |[<!-- language="C" -->
+ * static void
+ * acquired_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *
+ *   if (!sysem_semaphore_acquire_finish (SYSEM_SEMAPHORE (source), result, &error))
+ *     g_warning ("%s", error->message);
+ *   else
+ *     start_the_job ();
+ * }
+ *
+ * sysem_semaphore_acquire_async (sem, cancellable, acquired_cb, NULL);
+ * ]|
+ *
+ * Since: 1.0
+ */
+void
+sysem_semaphore_acquire_async (SysemSemaphore      *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SysemHandle *handle;
+  GError *error = NULL;
+
+  g_return_if_fail (SYSEM_IS_SEMAPHORE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, sysem_semaphore_acquire_async);
+  g_task_set_name (task, "[sysem] acquire");
+  /* A unit taken is the caller's even if it cancels afterwards: we decide
+   * ourselves whether the request was cancelled. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  handle = sysem_semaphore_get_handle (self, &error);
+  if (handle == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_mutex_lock (&self->lock);
+
+  if (g_queue_is_empty (&self->pending))
+    {
+      gboolean acquired = handle->backend->acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error);
+
+      if (acquired || error != NULL)
+        {
+          g_mutex_unlock (&self->lock);
+          sysem_semaphore_complete (task, acquired, error);
+          return;
+        }
+    }
+
+  if (cancellable != NULL)
+    {
+      GSource *source = g_cancellable_source_new (cancellable);
+
+      g_task_set_task_data (task, source, (GDestroyNotify) g_source_unref);
+      g_task_attach_source (task, source, G_SOURCE_FUNC (sysem_semaphore_request_cancelled_cb));
+    }
+
+  g_queue_push_tail (&self->pending, g_steal_pointer (&task));
+  sysem_semaphore_start_waiter_locked (self);
+
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * sysem_semaphore_acquire_finish:
+ * @self: a #SysemSemaphore
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes sysem_semaphore_acquire_async(). On success the caller holds one
+ * unit and releases it with sysem_semaphore_release().
+ *
+ * Returns: %TRUE when a unit was taken, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_acquire_finish (SysemSemaphore  *self,
+                                GAsyncResult    *result,
+                                GError         **error)
+{
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == sysem_semaphore_acquire_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * sysem_semaphore_get_value:
+ * @self: a #SysemSemaphore
+ * @error: return location for a #GError, or %NULL
+ *
+ * Reads how many units are free now. Another process may change the count
+ * at any moment, so use this for display and diagnostics, not to decide
+ * whether sysem_semaphore_acquire() would block.
+ *
+ * Returns: the count, or -1 with @error set
+ *
+ * Since: 1.0
+ */
+int
+sysem_semaphore_get_value (SysemSemaphore  *self,
+                           GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), -1);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (handle == NULL)
+    return -1;
+
+  return handle->backend->get_value (handle, error);
+}
+
+/**
+ * sysem_semaphore_remove:
+ * @self: a #SysemSemaphore
+ * @error: return location for a #GError, or %NULL
+ *
+ * Removes the semaphore from the system now, as `ipcrm` would, whoever else
+ * uses it: their waiters fail with %SYSEM_SEMAPHORE_ERROR_NOT_FOUND. For
+ * System V the key file goes too. @self can then only be moved to another
+ * key with sysem_semaphore_set_key().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+sysem_semaphore_remove (SysemSemaphore  *self,
+                        GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (handle == NULL)
+    return FALSE;
+
+  return handle->backend->remove (handle, error);
+}
+
+/* Private API, for the tool and the tests */
+
+gboolean
+sysem_semaphore_get_stats (SysemSemaphore  *self,
+                           SysemStats      *stats,
+                           GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (stats != NULL, FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (handle == NULL)
+    return FALSE;
+
+  memset (stats, 0, sizeof *stats);
+  return handle->backend->stats (handle, stats, error);
+}
+
+guint
+sysem_semaphore_get_n_pending (SysemSemaphore *self)
+{
+  guint n;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), 0);
+
+  g_mutex_lock (&self->lock);
+  n = g_queue_get_length (&self->pending);
+  g_mutex_unlock (&self->lock);
+
+  return n;
+}

@@ -1,0 +1,794 @@
+/* sysem-sysv.c: System V semaphores, as Qt uses them
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* How a System V semaphore is found and kept alive.
+ *
+ * The key file: Qt names a semaphore by a file in the temporary directory;
+ * the kernel key is ftok (file, 'Q'). sysem makes the file the same way but
+ * never follows a symbolic link in the shared directory, refuses anything
+ * but a regular file, and computes ftok's value from the file it holds open
+ * so that the file cannot be swapped between the check and the use.
+ *
+ * The set: semaphore 0 holds the count; Qt uses only that one. A set that
+ * sysem creates has a second semaphore that counts the objects that have it
+ * open. Every change to it is made with SEM_UNDO, so a process that dies
+ * stops counting without doing anything. Whoever takes that count to zero
+ * removes the set and the key file.
+ *
+ * The race between the last user leaving and a new user arriving is closed
+ * by an exclusive flock() on the key file, held while joining and while
+ * leaving: a newcomer that waited for the lock checks that the file it
+ * locked is still the one in the directory and starts again if not.
+ *
+ * Undo of acquires: the kernel keeps, per process and set, the sum of the
+ * SEM_UNDO changes. Acquires are made with SEM_UNDO, so a crash gives the
+ * units back. The documentation promises to reverse acquires, not releases,
+ * so release (n) uses SEM_UNDO only for as many units as this process holds
+ * and adds the rest plainly. How many units a process holds is counted in a
+ * record shared by all handles on the same set in this process.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sysem-backend-private.h"
+#include "sysem-error-private.h"
+#include "sysem-i18n-private.h"
+
+/* The largest value of a System V semaphore on Linux (SEMVMX). */
+#define SYSEM_SYSV_MAX 32767
+
+enum {
+  SEM_VALUE = 0,
+  SEM_USERS = 1,
+  SYSEM_SET_SIZE = 2,
+};
+
+union sysem_semun {
+  int              val;
+  struct semid_ds *buf;
+  unsigned short  *array;
+};
+
+/* One per set in this process, shared by the handles that use it. */
+typedef struct {
+  int  semid;
+  int  refs;     /* handles on this set; under records_lock */
+  int  joins;    /* of them, counted as users; under records_lock */
+  gint held;     /* units acquired with SEM_UNDO and not yet released */
+} SysemSysvRecord;
+
+typedef struct {
+  SysemHandle      parent;
+  int              semid;
+  key_t            ipc_key;
+  int              key_fd;
+  gboolean         lockable;
+  gboolean         counted;     /* a sysem set: we are in its user count */
+  gboolean         owner;       /* a Qt set we created or reset: ours to remove */
+  dev_t            file_dev;
+  ino_t            file_ino;
+  SysemSysvRecord *record;
+} SysemSysv;
+
+static GMutex records_lock;
+static GHashTable *records;   /* semid → SysemSysvRecord */
+
+static int
+sysem_semop (int            semid,
+             struct sembuf *ops,
+             size_t         n_ops)
+{
+  int res;
+
+  do
+    res = semop (semid, ops, n_ops);
+  while (res == -1 && errno == EINTR);
+
+  return res;
+}
+
+/* The value ftok() computes, from a file we hold open. */
+static key_t
+sysem_ftok_fd (const struct stat *st)
+{
+  return (key_t) (((guint32) 'Q' << 24) |
+                  (((guint32) st->st_dev & 0xff) << 16) |
+                  ((guint32) st->st_ino & 0xffff));
+}
+
+static void
+sysem_flock (int fd,
+             int operation)
+{
+  while (flock (fd, operation) == -1 && errno == EINTR)
+    ;
+}
+
+/* The key file still in the directory is the one we hold. */
+static gboolean
+sysem_sysv_file_is_ours (SysemSysv *self)
+{
+  struct stat st;
+
+  return lstat (self->parent.native, &st) == 0 &&
+         st.st_dev == self->file_dev &&
+         st.st_ino == self->file_ino;
+}
+
+static void
+sysem_sysv_unlink_key_file (SysemSysv *self)
+{
+  if (sysem_sysv_file_is_ours (self))
+    unlink (self->parent.native);
+}
+
+/* fork(): the child inherits no undo entries. Every set this process is
+ * counted in gets the child counted too, so that its objects can leave
+ * normally and its death is undone like any other. */
+static void
+sysem_sysv_atfork_prepare (void)
+{
+  g_mutex_lock (&records_lock);
+}
+
+static void
+sysem_sysv_atfork_parent (void)
+{
+  g_mutex_unlock (&records_lock);
+}
+
+static void
+sysem_sysv_atfork_child (void)
+{
+  if (records != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, records);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          SysemSysvRecord *record = value;
+
+          record->held = 0;
+          if (record->joins > 0)
+            {
+              struct sembuf op = { SEM_USERS, (short) record->joins, SEM_UNDO };
+
+              sysem_semop (record->semid, &op, 1);
+            }
+        }
+    }
+
+  g_mutex_unlock (&records_lock);
+}
+
+static SysemSysvRecord *
+sysem_sysv_record_get (int      semid,
+                       gboolean counted)
+{
+  static gsize atfork_once = 0;
+  SysemSysvRecord *record;
+
+  if (g_once_init_enter (&atfork_once))
+    {
+      pthread_atfork (sysem_sysv_atfork_prepare,
+                      sysem_sysv_atfork_parent,
+                      sysem_sysv_atfork_child);
+      g_once_init_leave (&atfork_once, 1);
+    }
+
+  g_mutex_lock (&records_lock);
+
+  if (records == NULL)
+    records = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+
+  record = g_hash_table_lookup (records, GINT_TO_POINTER (semid));
+  if (record == NULL)
+    {
+      record = g_new0 (SysemSysvRecord, 1);
+      record->semid = semid;
+      g_hash_table_insert (records, GINT_TO_POINTER (semid), record);
+    }
+  record->refs++;
+  if (counted)
+    record->joins++;
+
+  g_mutex_unlock (&records_lock);
+
+  return record;
+}
+
+static void
+sysem_sysv_record_put (SysemSysvRecord *record,
+                       gboolean         counted)
+{
+  g_mutex_lock (&records_lock);
+
+  if (counted)
+    record->joins--;
+  if (--record->refs == 0)
+    g_hash_table_remove (records, GINT_TO_POINTER (record->semid));
+
+  g_mutex_unlock (&records_lock);
+}
+
+/* Opens or creates the key file. Returns the descriptor, or -1 with an
+ * error; -2 asks the caller to start again (the file vanished). */
+static int
+sysem_sysv_open_key_file (SysemSysv  *self,
+                          gboolean   *lockable,
+                          GError    **error)
+{
+  const char *path = self->parent.native;
+  struct stat st;
+  int fd;
+
+  fd = open (path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
+  *lockable = TRUE;
+
+  if (fd == -1 && errno == EEXIST)
+    {
+      fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      if (fd == -1 && errno == EACCES)
+        {
+          /* Another user's file we may not read: it still names the key,
+           * and the set's own permissions decide. We cannot lock it. */
+          fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+          *lockable = FALSE;
+        }
+      if (fd == -1 && errno == ENOENT)
+        return -2;
+    }
+
+  if (fd == -1)
+    {
+      int errsv = errno;
+
+      if (errsv == ELOOP)
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                         self->parent.display_key,
+                         _("the key file is a symbolic link"));
+      else
+        sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
+      return -1;
+    }
+
+  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode))
+    {
+      int errsv = errno;
+
+      if (S_ISLNK (st.st_mode))
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                         self->parent.display_key,
+                         _("the key file is a symbolic link"));
+      else if (S_ISDIR (st.st_mode) || S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) ||
+               S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                         self->parent.display_key,
+                         _("the key file is not a regular file"));
+      else
+        sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
+      close (fd);
+      return -1;
+    }
+
+  if (*lockable)
+    sysem_flock (fd, LOCK_EX);
+
+  /* While we waited for the lock, the last user may have removed the file;
+   * a new one may stand in its place. Use only the file in the directory. */
+  self->file_dev = st.st_dev;
+  self->file_ino = st.st_ino;
+  if (!sysem_sysv_file_is_ours (self))
+    {
+      close (fd);
+      return -2;
+    }
+
+  self->ipc_key = sysem_ftok_fd (&st);
+  return fd;
+}
+
+static gboolean
+sysem_sysv_set_value (SysemSysv  *self,
+                      int         value,
+                      GError    **error)
+{
+  union sysem_semun arg = { .val = value };
+
+  if (value > SYSEM_SYSV_MAX)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("the initial value %d is larger than the maximum of %d"),
+                         value, SYSEM_SYSV_MAX);
+
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN,
+                       self->parent.display_key, reason);
+      return FALSE;
+    }
+
+  if (semctl (self->semid, SEM_VALUE, SETVAL, arg) == -1)
+    {
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      return FALSE;
+    }
+
+  /* SETVAL cleared the undo entries of every process for this semaphore,
+   * ours included. */
+  if (self->record != NULL)
+    g_atomic_int_set (&self->record->held, 0);
+
+  return TRUE;
+}
+
+/* Joins a set that exists: returns 1 when done, 0 to start again, -1 on
+ * error. */
+static int
+sysem_sysv_join (SysemSysv        *self,
+                 int               initial_value,
+                 SysemAccessMode   mode,
+                 GError          **error)
+{
+  struct semid_ds ds;
+  union sysem_semun arg = { .buf = &ds };
+
+  self->semid = semget (self->ipc_key, 0, 0);
+  if (self->semid == -1)
+    {
+      if (errno == ENOENT)
+        return 0;
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      return -1;
+    }
+
+  if (semctl (self->semid, 0, IPC_STAT, arg) == -1)
+    {
+      if (errno == EINVAL || errno == EIDRM)
+        return 0;
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      return -1;
+    }
+
+  if (ds.sem_nsems >= SYSEM_SET_SIZE)
+    {
+      struct sembuf op = { SEM_USERS, 1, SEM_UNDO };
+
+      if (sysem_semop (self->semid, &op, 1) == -1)
+        {
+          if (errno == EINVAL || errno == EIDRM)
+            return 0;
+          sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+          return -1;
+        }
+      self->counted = TRUE;
+    }
+  else if (mode == SYSEM_ACCESS_MODE_CREATE)
+    {
+      /* A set made by Qt: Create takes it over, as in Qt. */
+      self->owner = TRUE;
+    }
+
+  self->record = sysem_sysv_record_get (self->semid, self->counted);
+
+  if (mode == SYSEM_ACCESS_MODE_CREATE &&
+      !sysem_sysv_set_value (self, initial_value, error))
+    return -1;
+
+  return 1;
+}
+
+static int
+sysem_sysv_create_set (SysemSysv  *self,
+                       int         initial_value,
+                       GError    **error)
+{
+  struct sembuf op = { SEM_USERS, 1, SEM_UNDO };
+
+  self->semid = semget (self->ipc_key, SYSEM_SET_SIZE, IPC_CREAT | IPC_EXCL | 0600);
+  if (self->semid == -1)
+    {
+      if (errno == EEXIST)
+        return 0;
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      return -1;
+    }
+
+  if (!sysem_sysv_set_value (self, initial_value, error) ||
+      sysem_semop (self->semid, &op, 1) == -1)
+    {
+      if (error != NULL && *error == NULL)
+        sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      semctl (self->semid, 0, IPC_RMID);
+      self->semid = -1;
+      return -1;
+    }
+
+  self->counted = TRUE;
+  self->record = sysem_sysv_record_get (self->semid, TRUE);
+  return 1;
+}
+
+static void
+sysem_sysv_free (SysemSysv *self)
+{
+  if (self->record != NULL)
+    sysem_sysv_record_put (self->record, self->counted);
+  if (self->key_fd != -1)
+    close (self->key_fd);
+  sysem_handle_clear (&self->parent);
+  g_free (self);
+}
+
+/* Leaves the user count; returns TRUE if this was the last user. */
+static gboolean
+sysem_sysv_leave (SysemSysv *self)
+{
+  for (guint tries = 0; tries < 1000; tries++)
+    {
+      /* Not the last: at least two users, and we take one away. */
+      struct sembuf not_last[] = {
+        { SEM_USERS, -2, SEM_UNDO | IPC_NOWAIT },
+        { SEM_USERS, 1, SEM_UNDO },
+      };
+      /* The last: one user, and it goes to zero. */
+      struct sembuf last[] = {
+        { SEM_USERS, -1, SEM_UNDO | IPC_NOWAIT },
+        { SEM_USERS, 0, IPC_NOWAIT },
+      };
+
+      if (sysem_semop (self->semid, not_last, G_N_ELEMENTS (not_last)) == 0)
+        return FALSE;
+      if (errno != EAGAIN)
+        return FALSE;   /* removed under us: nothing left to do */
+      if (sysem_semop (self->semid, last, G_N_ELEMENTS (last)) == 0)
+        return TRUE;
+      if (errno != EAGAIN)
+        return FALSE;
+      /* A user arrived or left between the two: look again. */
+    }
+
+  return FALSE;
+}
+
+static void
+sysem_sysv_close (SysemHandle *handle)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+
+  if (self->lockable)
+    sysem_flock (self->key_fd, LOCK_EX);
+
+  if (!handle->removed)
+    {
+      gboolean remove_set = FALSE;
+
+      if (self->counted)
+        remove_set = sysem_sysv_leave (self);
+      else if (self->owner)
+        remove_set = TRUE;
+
+      if (remove_set)
+        {
+          semctl (self->semid, 0, IPC_RMID);
+          sysem_sysv_unlink_key_file (self);
+        }
+      else if (semget (self->ipc_key, 0, 0) == -1 && errno == ENOENT)
+        {
+          /* The set went away under us (ipcrm, or a Qt owner): the key
+           * file names nothing now. */
+          sysem_sysv_unlink_key_file (self);
+        }
+    }
+
+  /* Closing the descriptor drops the lock. */
+  sysem_sysv_free (self);
+}
+
+static void
+sysem_sysv_set_lost (SysemSysv  *self,
+                     SysemOp     op,
+                     int         errsv,
+                     GError    **error)
+{
+  if (errsv == EINVAL || errsv == EIDRM)
+    {
+      self->parent.removed = TRUE;
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, op,
+                       self->parent.display_key, _("it was removed"));
+    }
+  else
+    sysem_set_error_errno (error, op, self->parent.display_key, errsv);
+}
+
+static gboolean
+sysem_sysv_acquire (SysemHandle   *handle,
+                    gint64         deadline,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  struct sembuf op = { SEM_VALUE, -1, SEM_UNDO };
+
+  if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
+    {
+      if (deadline == SYSEM_DEADLINE_NOW)
+        op.sem_flg |= IPC_NOWAIT;
+
+      if (G_LIKELY (sysem_semop (self->semid, &op, 1) == 0))
+        {
+          g_atomic_int_inc (&self->record->held);
+          return TRUE;
+        }
+      if (errno == EAGAIN)
+        return FALSE;
+
+      sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
+      return FALSE;
+    }
+
+  /* A wait that has an end or can be cancelled: the kernel cannot wake us
+   * for a GCancellable, so wait in slices and look between them. */
+  for (;;)
+    {
+      gint64 slice_end, now;
+      struct timespec ts;
+
+      if (!sysem_wait_slice (deadline, cancellable, &slice_end, error))
+        return FALSE;
+
+      now = g_get_monotonic_time ();
+      if (slice_end <= now)
+        {
+          op.sem_flg |= IPC_NOWAIT;
+          if (semop (self->semid, &op, 1) == 0)
+            {
+              g_atomic_int_inc (&self->record->held);
+              return TRUE;
+            }
+          if (errno == EAGAIN)
+            return FALSE;
+          if (errno == EINTR)
+            continue;
+          sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
+          return FALSE;
+        }
+
+      ts.tv_sec = (slice_end - now) / G_USEC_PER_SEC;
+      ts.tv_nsec = ((slice_end - now) % G_USEC_PER_SEC) * 1000;
+
+      if (semtimedop (self->semid, &op, 1, &ts) == 0)
+        {
+          g_atomic_int_inc (&self->record->held);
+          return TRUE;
+        }
+
+      if (errno == EAGAIN || errno == EINTR)
+        {
+          if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
+            return FALSE;
+          continue;
+        }
+
+      sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
+      return FALSE;
+    }
+}
+
+static gboolean
+sysem_sysv_release (SysemHandle  *handle,
+                    int           n,
+                    GError      **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  struct sembuf ops[2];
+  size_t n_ops = 0;
+  int held, undone;
+
+  if (n > SYSEM_SYSV_MAX)
+    goto too_many;
+
+  /* Give back with SEM_UNDO the units this process took with it, so their
+   * undo entries cancel out; the rest are new units that stay. */
+  do
+    {
+      held = g_atomic_int_get (&self->record->held);
+      undone = MIN (held, n);
+    }
+  while (undone > 0 &&
+         !g_atomic_int_compare_and_exchange (&self->record->held, held, held - undone));
+
+  if (undone > 0)
+    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) undone, SEM_UNDO };
+  if (n - undone > 0)
+    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) (n - undone), 0 };
+
+  if (G_LIKELY (sysem_semop (self->semid, ops, n_ops) == 0))
+    return TRUE;
+
+  {
+    int errsv = errno;
+
+    if (undone > 0)
+      g_atomic_int_add (&self->record->held, undone);
+    if (errsv == ERANGE)
+      goto too_many;
+    sysem_sysv_set_lost (self, SYSEM_OP_RELEASE, errsv, error);
+    return FALSE;
+  }
+
+too_many:
+  {
+    g_autofree char *reason =
+      g_strdup_printf (_("the count would pass the maximum of %d"), SYSEM_SYSV_MAX);
+
+    sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_RELEASE,
+                     handle->display_key, reason);
+    return FALSE;
+  }
+}
+
+static int
+sysem_sysv_get_value (SysemHandle  *handle,
+                      GError      **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  int value = semctl (self->semid, SEM_VALUE, GETVAL);
+
+  if (value == -1)
+    sysem_sysv_set_lost (self, SYSEM_OP_GET_VALUE, errno, error);
+
+  return value;
+}
+
+static gboolean
+sysem_sysv_stats (SysemHandle  *handle,
+                  SysemStats   *stats,
+                  GError      **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  struct semid_ds ds;
+  union sysem_semun arg = { .buf = &ds };
+
+  if (semctl (self->semid, 0, IPC_STAT, arg) == -1)
+    {
+      sysem_sysv_set_lost (self, SYSEM_OP_GET_VALUE, errno, error);
+      return FALSE;
+    }
+
+  stats->key_type = SYSEM_KEY_TYPE_SYSTEM_V;
+  stats->id = self->semid;
+  stats->n_sems = ds.sem_nsems;
+  stats->mode = ds.sem_perm.mode & 0777;
+  stats->uid = ds.sem_perm.uid;
+  stats->changed = MAX (ds.sem_otime, ds.sem_ctime);
+  stats->value = semctl (self->semid, SEM_VALUE, GETVAL);
+  stats->waiters = semctl (self->semid, SEM_VALUE, GETNCNT);
+  stats->last_pid = semctl (self->semid, SEM_VALUE, GETPID);
+  stats->users = ds.sem_nsems >= SYSEM_SET_SIZE ? semctl (self->semid, SEM_USERS, GETVAL) : -1;
+
+  return TRUE;
+}
+
+static gboolean
+sysem_sysv_remove (SysemHandle  *handle,
+                   GError      **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  gboolean ok = TRUE;
+
+  if (self->lockable)
+    sysem_flock (self->key_fd, LOCK_EX);
+
+  if (semctl (self->semid, 0, IPC_RMID) == -1)
+    {
+      sysem_sysv_set_lost (self, SYSEM_OP_REMOVE, errno, error);
+      ok = FALSE;
+    }
+  else
+    {
+      handle->removed = TRUE;
+      sysem_sysv_unlink_key_file (self);
+    }
+
+  if (self->lockable)
+    sysem_flock (self->key_fd, LOCK_UN);
+
+  return ok;
+}
+
+static const SysemBackend sysem_sysv_backend = {
+  .name = "System V",
+  .max_value = SYSEM_SYSV_MAX,
+  .acquire = sysem_sysv_acquire,
+  .release = sysem_sysv_release,
+  .get_value = sysem_sysv_get_value,
+  .stats = sysem_sysv_stats,
+  .remove = sysem_sysv_remove,
+  .close = sysem_sysv_close,
+};
+
+SysemHandle *
+sysem_sysv_open (const char       *display_key,
+                 const char       *native,
+                 int               initial_value,
+                 SysemAccessMode   mode,
+                 GError          **error)
+{
+  SysemSysv *self = g_new0 (SysemSysv, 1);
+
+  sysem_handle_init (&self->parent, &sysem_sysv_backend, display_key, native);
+  self->semid = -1;
+  self->key_fd = -1;
+
+  if (initial_value > SYSEM_SYSV_MAX)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("the initial value %d is larger than the maximum of %d"),
+                         initial_value, SYSEM_SYSV_MAX);
+
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN,
+                       display_key, reason);
+      sysem_sysv_free (self);
+      return NULL;
+    }
+
+  /* Each pass either finishes or saw another process remove what it was
+   * about to use; a few passes settle any such race. */
+  for (guint tries = 0; tries < 64; tries++)
+    {
+      int res;
+
+      self->key_fd = sysem_sysv_open_key_file (self, &self->lockable, error);
+      if (self->key_fd == -2)
+        {
+          self->key_fd = -1;
+          continue;
+        }
+      if (self->key_fd == -1)
+        {
+          sysem_sysv_free (self);
+          return NULL;
+        }
+
+      res = sysem_sysv_create_set (self, initial_value, error);
+      if (res == 0)
+        res = sysem_sysv_join (self, initial_value, mode, error);
+
+      if (res == 1)
+        {
+          if (self->lockable)
+            sysem_flock (self->key_fd, LOCK_UN);
+          return &self->parent;
+        }
+
+      if (res == -1)
+        {
+          /* Leave what we joined, undo what we made. */
+          sysem_sysv_close (&self->parent);
+          return NULL;
+        }
+
+      close (self->key_fd);
+      self->key_fd = -1;
+    }
+
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_UNKNOWN, SYSEM_OP_OPEN, display_key,
+                   _("other processes kept creating and removing it"));
+  sysem_sysv_free (self);
+  return NULL;
+}
