@@ -94,7 +94,33 @@ typedef enum {
 SYSEM_AVAILABLE_IN_1_0
 GQuark sysem_semaphore_error_quark (void);
 
+/**
+ * SysemSemaphore:
+ *
+ * A named counting semaphore shared by every process that opens the same
+ * key. The structure is opaque: use the functions and properties below.
+ *
+ * Since: 1.0
+ */
+
+/**
+ * SYSEM_TYPE_SEMAPHORE:
+ *
+ * The #GType of #SysemSemaphore.
+ *
+ * Since: 1.0
+ */
 #define SYSEM_TYPE_SEMAPHORE (sysem_semaphore_get_type ())
+
+/**
+ * sysem_semaphore_get_type:
+ *
+ * Registers #SysemSemaphore with the type system on first use.
+ *
+ * Returns: the #GType of #SysemSemaphore
+ *
+ * Since: 1.0
+ */
 
 SYSEM_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (SysemSemaphore, sysem_semaphore, SYSEM, SEMAPHORE, GObject)

@@ -25,6 +25,27 @@
 #endif
 
 /**
+ * SECTION:sysem-version-macros
+ * @Title: Availability macros
+ * @Short_description: Compare versions of the sysem API
+ * @Include: sysem/sysem.h
+ *
+ * Every public symbol of sysem is marked with the version that added it.
+ * The macros here encode a major and minor version into one integer, so
+ * that versions can be compared in the preprocessor.
+ *
+ * |[<!-- language="C" -->
+ * #if SYSEM_VERSION_CUR_STABLE >= SYSEM_ENCODE_VERSION (1, 2)
+ *   use_something_new ();
+ * #else
+ *   do_it_the_old_way ();
+ * #endif
+ * ]|
+ *
+ * Since: 1.0
+ */
+
+/**
  * SYSEM_ENCODE_VERSION:
  * @major: a major version
  * @minor: a minor version
