@@ -469,30 +469,27 @@ static void
 sysem_sysv_close (SysemHandle *handle)
 {
   SysemSysv *self = (SysemSysv *) handle;
+  gboolean remove_set = FALSE;
 
   if (self->lockable)
     sysem_flock (self->key_fd, LOCK_EX);
 
-  if (!handle->removed)
+  if (!handle->removed && self->counted)
+    remove_set = sysem_sysv_leave (self);
+  else if (!handle->removed && self->owner)
+    remove_set = TRUE;
+
+  if (remove_set)
     {
-      gboolean remove_set = FALSE;
-
-      if (self->counted)
-        remove_set = sysem_sysv_leave (self);
-      else if (self->owner)
-        remove_set = TRUE;
-
-      if (remove_set)
-        {
-          semctl (self->semid, 0, IPC_RMID);
-          sysem_sysv_unlink_key_file (self);
-        }
-      else if (semget (self->ipc_key, 0, 0) == -1 && errno == ENOENT)
-        {
-          /* The set went away under us (ipcrm, or a Qt owner): the key
-           * file names nothing now. */
-          sysem_sysv_unlink_key_file (self);
-        }
+      semctl (self->semid, 0, IPC_RMID);
+      sysem_sysv_unlink_key_file (self);
+    }
+  else if (semget (self->ipc_key, 0, 0) == -1 && errno == ENOENT)
+    {
+      /* The set went away under us (ipcrm, or a Qt owner), also when an
+       * operation of ours already saw it gone: the key file names nothing
+       * now. */
+      sysem_sysv_unlink_key_file (self);
     }
 
   /* Closing the descriptor drops the lock. */
