@@ -79,6 +79,12 @@ sysem_posix_acquire (SysemHandle   *handle,
 {
   SysemPosix *self = (SysemPosix *) handle;
 
+  /* Cancelled before the call: fail, as the System V wait does, rather
+   * than take a free unit. */
+  if (G_UNLIKELY (cancellable != NULL) &&
+      g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
   /* The fast path: a free unit is taken with one atomic operation. */
   if (G_LIKELY (!handle->removed) && G_LIKELY (sem_trywait (self->sem) == 0))
     return TRUE;
