@@ -1,0 +1,329 @@
+/* test-posix-interop.c: glibc's sem_open() and sysem on one POSIX semaphore
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* A Qt built with QT_POSIX_IPC keeps a QSystemSemaphore in a POSIX named
+ * semaphore: sem_open ("/qipc_systemsem_" + letters + SHA-1), sem_wait (),
+ * sem_post (). No real Qt can show that sysem meets it: Debian builds Qt 5
+ * and Qt 6 without QT_POSIX_IPC, and Qt 6.4 has no QNativeIpcKey to choose
+ * the POSIX type at run time. So the other side here is posix-sem-helper,
+ * which makes the calls such a Qt makes through glibc. sysem maps the file
+ * in /dev/shm itself; these cases check that glibc accepts the file sysem
+ * makes, that sysem accepts the file glibc makes, and that a unit held on
+ * one side makes the other side wait.
+ *
+ * Every case checks that its /dev/shm/sem.* file is gone at the end. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "interop-common.h"
+
+static guint key_counter;
+
+static char *
+make_key (const char *kind)
+{
+  guint n = ++key_counter;
+
+  if (g_str_equal (kind, "letters"))
+    {
+      g_autofree char *digits = g_strdup_printf ("%d-%u", (int) getpid (), n);
+
+      for (char *p = digits; *p != '\0'; p++)
+        if (g_ascii_isdigit (*p))
+          *p = 'a' + (*p - '0');
+
+      return g_strconcat ("sysemtest-posixLetters-", digits, NULL);
+    }
+
+  if (g_str_equal (kind, "punctuation"))
+    return g_strdup_printf ("sysemtest-punct 0123456789 !\"#$%%&'()*+,./:;<=>?@[\\]^_`{|}~\t end-%d-%u",
+                            (int) getpid (), n);
+
+  if (g_str_equal (kind, "unicode"))
+    return g_strdup_printf ("sysemtest-Grüße-日本-ключ-🙂-%d-%u", (int) getpid (), n);
+
+  g_assert_not_reached ();
+}
+
+/* The name a Qt built with QT_POSIX_IPC gives to sem_open () for @key,
+ * computed here from the documented rule rather than by sysem. */
+static char *
+qt_posix_name (const char *key)
+{
+  GString *name = g_string_new ("/qipc_systemsem_");
+  g_autofree char *sha1 = g_compute_checksum_for_string (G_CHECKSUM_SHA1, key, -1);
+
+  for (const char *p = key; *p != '\0'; p++)
+    if (g_ascii_isalpha (*p))
+      g_string_append_c (name, *p);
+  g_string_append (name, sha1);
+
+  return g_string_free (name, FALSE);
+}
+
+static char *
+shm_path (const char *name)
+{
+  return g_strconcat ("/dev/shm/sem.", name + 1, NULL);
+}
+
+/* The file is one sem_t, private to its user, as sem_open () makes it. */
+static void
+assert_semaphore_file (const char *path)
+{
+  struct stat st;
+
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_size, ==, sizeof (sem_t));
+  g_assert_cmpint (st.st_mode & 0077, ==, 0);
+}
+
+static gboolean
+path_exists (const char *path)
+{
+  struct stat st;
+
+  return lstat (path, &st) == 0;
+}
+
+static HelperProcess *
+raw_spawn (const char *name,
+           const char *mode,
+           int         initial_value)
+{
+  g_autofree char *initial = g_strdup_printf ("%d", initial_value);
+  const char *argv[] = { POSIX_SEM_HELPER, name, mode, initial, NULL };
+  HelperProcess *proc;
+
+  proc = helper_process_spawn (argv);
+  helper_process_expect (proc, "ready");
+
+  return proc;
+}
+
+static void
+raw_expect_value (HelperProcess *proc,
+                  int            value)
+{
+  g_autofree char *expected = g_strdup_printf ("value %d", value);
+
+  helper_process_send (proc, "value");
+  helper_process_expect (proc, expected);
+}
+
+static void
+raw_exit (HelperProcess *proc)
+{
+  helper_process_send (proc, "exit");
+  helper_process_expect (proc, "bye");
+  g_assert_cmpint (helper_process_finish (proc), ==, 0);
+}
+
+static SysemSemaphore *
+posix_new (const char      *key,
+           int              initial_value,
+           SysemAccessMode  mode)
+{
+  g_autoptr(GError) error = NULL;
+  SysemSemaphore *sem;
+
+  sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, initial_value, mode, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (sem);
+
+  return sem;
+}
+
+/* The name of a key is Qt's, down to the SHA-1 of a known key. */
+static void
+test_name (void)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autofree char *name = NULL;
+
+  name = qt_posix_name ("market");
+  g_assert_cmpstr (name, ==, "/qipc_systemsem_market5c9f73af73334ffe350c60ec076e5744db0ecda3");
+
+  sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key", "market", "key-type",
+                      SYSEM_KEY_TYPE_POSIX, NULL);
+  g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, name);
+}
+
+/* sysem makes the semaphore and holds its only unit; the sem_open () user
+ * opens sysem's file, waits in sem_wait (), and gets the unit when sysem
+ * releases it. */
+static void
+test_sysem_holds (gconstpointer data)
+{
+  g_autofree char *key = make_key (data);
+  g_autofree char *name = qt_posix_name (key);
+  g_autofree char *path = shm_path (name);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(HelperProcess) raw = NULL;
+
+  sem = posix_new (key, 1, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, name);
+  assert_semaphore_file (path);
+  interop_acquire (sem);
+
+  /* Without O_CREAT: sem_open () must find and accept sysem's file. */
+  raw = raw_spawn (name, "existing", 0);
+  raw_expect_value (raw, 0);
+
+  helper_process_send (raw, "acquire");
+  helper_process_expect (raw, "acquiring");
+  interop_wait_for_waiters (sem, 1);
+
+  interop_release (sem, 1);
+  helper_process_expect (raw, "acquired");
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  interop_assert_no_unit (sem);
+
+  helper_process_send (raw, "release 3");
+  helper_process_expect (raw, "released");
+  g_assert_cmpint (interop_get_value (sem), ==, 3);
+
+  /* The sem_open () user did not make it, so it leaves it; sysem made it,
+   * so sysem removes it. */
+  raw_exit (raw);
+  g_assert_true (path_exists (path));
+  g_clear_object (&sem);
+  g_assert_false (path_exists (path));
+}
+
+/* The sem_open () user makes the semaphore and holds its only unit; sysem
+ * opens glibc's file and waits until the unit comes back. */
+static void
+test_raw_holds (gconstpointer data)
+{
+  g_autofree char *key = make_key (data);
+  g_autofree char *name = qt_posix_name (key);
+  g_autofree char *path = shm_path (name);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(HelperProcess) raw = NULL;
+  InteropWaiter w;
+
+  raw = raw_spawn (name, "open", 1);
+  assert_semaphore_file (path);
+
+  sem = posix_new (key, 5, SYSEM_ACCESS_MODE_OPEN);
+  g_assert_cmpint (interop_get_value (sem), ==, 1);
+
+  helper_process_send (raw, "acquire");
+  helper_process_expect (raw, "acquiring");
+  helper_process_expect (raw, "acquired");
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  interop_assert_no_unit (sem);
+
+  interop_waiter_start (&w, sem);
+  interop_wait_for_waiters (sem, 1);
+
+  helper_process_send (raw, "release 1");
+  helper_process_expect (raw, "released");
+  interop_waiter_join (&w);
+
+  interop_release (sem, 2);
+  raw_expect_value (raw, 2);
+
+  /* The sem_open () user made it, so it removes it; sysem only opened it. */
+  raw_exit (raw);
+  g_assert_false (path_exists (path));
+  g_clear_object (&sem);
+  g_assert_false (path_exists (path));
+}
+
+/* Create on either side replaces the semaphore with a new one of the given
+ * count, as Qt's POSIX code does: whoever still has the old one keeps it,
+ * and a sysem waiter on it is told that it was removed. */
+static void
+test_create_replaces (void)
+{
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *name = qt_posix_name (key);
+  g_autofree char *path = shm_path (name);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(SysemSemaphore) creator = NULL;
+  g_autoptr(HelperProcess) raw = NULL;
+  g_autoptr(HelperProcess) raw_creator = NULL;
+  g_autoptr(HelperProcess) reader = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* sysem's Create over a semaphore made by sem_open (). */
+  raw = raw_spawn (name, "open", 5);
+  creator = posix_new (key, 2, SYSEM_ACCESS_MODE_CREATE);
+  assert_semaphore_file (path);
+  g_assert_cmpint (interop_get_value (creator), ==, 2);
+  raw_expect_value (raw, 5);
+
+  reader = raw_spawn (name, "existing", 0);
+  raw_expect_value (reader, 2);
+  raw_exit (reader);
+  g_clear_pointer (&reader, helper_process_free);
+
+  /* The first helper made the name, but its file is no longer the one in
+   * /dev/shm: its sem_unlink () at exit removes sysem's. Qt's POSIX code
+   * does the same. */
+  raw_exit (raw);
+  g_clear_pointer (&raw, helper_process_free);
+  g_assert_false (path_exists (path));
+  g_clear_object (&creator);
+
+  /* The Create of a sem_open () user over a semaphore made by sysem. */
+  sem = posix_new (key, 3, SYSEM_ACCESS_MODE_CREATE);
+  raw_creator = raw_spawn (name, "create", 1);
+  raw_expect_value (raw_creator, 1);
+
+  /* sysem keeps the old semaphore: three units, then it notices that the
+   * name now belongs to another one. */
+  g_assert_cmpint (interop_get_value (sem), ==, 3);
+  for (int i = 0; i < 3; i++)
+    interop_acquire (sem);
+  g_assert_false (sysem_semaphore_try_acquire (sem, HELPER_DEADLINE_USEC, NULL, &error));
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+
+  /* A new sysem object opens the new one. */
+  {
+    g_autoptr(SysemSemaphore) fresh = posix_new (key, 0, SYSEM_ACCESS_MODE_OPEN);
+
+    g_assert_cmpint (interop_get_value (fresh), ==, 1);
+  }
+
+  /* sysem made the old one but does not unlink the new one. */
+  g_clear_object (&sem);
+  g_assert_true (path_exists (path));
+
+  raw_exit (raw_creator);
+  g_assert_false (path_exists (path));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  static const char * const key_kinds[] = { "letters", "punctuation", "unicode" };
+
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/posix/name", test_name);
+  for (guint i = 0; i < G_N_ELEMENTS (key_kinds); i++)
+    {
+      g_autofree char *sysem_holds = g_strdup_printf ("/posix/sysem-holds/%s", key_kinds[i]);
+      g_autofree char *raw_holds = g_strdup_printf ("/posix/sem-open-holds/%s", key_kinds[i]);
+
+      g_test_add_data_func (sysem_holds, key_kinds[i], test_sysem_holds);
+      g_test_add_data_func (raw_holds, key_kinds[i], test_raw_holds);
+    }
+  g_test_add_func ("/posix/create-replaces", test_create_replaces);
+
+  return g_test_run ();
+}

@@ -1,0 +1,660 @@
+/* test-qt-interop.c: real Qt 5 and Qt 6 programs and sysem on one semaphore
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* Every case runs a QSystemSemaphore in a real Qt program (qt-sem-helper,
+ * built against each Qt that was found) and a SysemSemaphore in this
+ * process on the same key, and checks that they are one kernel semaphore:
+ * a unit held on one side makes the other side wait, and the wait ends when
+ * the unit comes back. "Waits" is read from the kernel (the number of
+ * processes sleeping on the semaphore), never guessed from time.
+ *
+ * Every case also checks what it leaves: no System V set, no key file. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sysem/sysem.h>
+#include "sysem-semaphore-private.h"
+
+#include "interop-common.h"
+
+typedef struct {
+  const char *name;     /* "qt5" */
+  const char *version;  /* the start of qVersion (): "5." */
+  const char *helper;   /* the path of its qt-sem-helper */
+} QtBuild;
+
+typedef struct {
+  const QtBuild *qt;
+  const char    *variant;   /* a key kind, or a TMPDIR suffix */
+} QtCase;
+
+union test_semun {
+  int              val;
+  struct semid_ds *buf;
+  unsigned short  *array;
+};
+
+#ifdef QT5_SEM_HELPER
+static const QtBuild qt5_build = { "qt5", "5.", QT5_SEM_HELPER };
+#endif
+#ifdef QT6_SEM_HELPER
+static const QtBuild qt6_build = { "qt6", "6.", QT6_SEM_HELPER };
+#endif
+
+static guint key_counter;
+
+/* The data of the registered cases, freed after the run. */
+static GPtrArray *cases;
+
+/* A fresh key of the given kind; every kind starts with "sysemtest-" and
+ * holds the pid and a counter, so that no two tests meet by accident. */
+static char *
+make_key (const char *kind)
+{
+  guint n = ++key_counter;
+
+  if (g_str_equal (kind, "letters"))
+    {
+      /* Only ASCII letters after the prefix: the pid and the counter are
+       * spelled with a–j for 0–9. */
+      g_autofree char *digits = g_strdup_printf ("%d-%u", (int) getpid (), n);
+
+      for (char *p = digits; *p != '\0'; p++)
+        if (g_ascii_isdigit (*p))
+          *p = 'a' + (*p - '0');
+
+      return g_strconcat ("sysemtest-qtLetters-", digits, NULL);
+    }
+
+  if (g_str_equal (kind, "punctuation"))
+    return g_strdup_printf ("sysemtest-punct 0123456789 !\"#$%%&'()*+,./:;<=>?@[\\]^_`{|}~\t end-%d-%u",
+                            (int) getpid (), n);
+
+  if (g_str_equal (kind, "unicode"))
+    return g_strdup_printf ("sysemtest-Grüße-日本-ключ-🙂-%d-%u", (int) getpid (), n);
+
+  g_assert_not_reached ();
+}
+
+/* Starts a Qt helper on @key and waits until its QSystemSemaphore exists.
+ * @tmp_out and @file_out receive what Qt calls its temporary directory and
+ * the key file derived in Qt's terms. */
+static HelperProcess *
+qt_spawn (const QtBuild  *qt,
+          const char     *key,
+          const char     *mode,
+          int             initial_value,
+          char          **tmp_out,
+          char          **file_out)
+{
+  g_autofree char *initial = g_strdup_printf ("%d", initial_value);
+  const char *argv[] = { qt->helper, key, mode, initial, NULL };
+  g_autofree char *version = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *file = NULL;
+  HelperProcess *proc;
+
+  proc = helper_process_spawn (argv);
+  version = helper_process_expect_word (proc, "qt");
+  tmp = helper_process_expect_word (proc, "tmp");
+  file = helper_process_expect_word (proc, "file");
+  helper_process_expect (proc, "ready");
+
+  g_test_message ("Qt %s (pid %d) on \"%s\": %s", version,
+                  (int) helper_process_get_pid (proc), key, file);
+  g_assert_true (g_str_has_prefix (version, qt->version));
+
+  if (tmp_out != NULL)
+    *tmp_out = g_steal_pointer (&tmp);
+  if (file_out != NULL)
+    *file_out = g_steal_pointer (&file);
+
+  return proc;
+}
+
+/* Tells the helper to end normally, and checks that it did. */
+static void
+qt_exit (HelperProcess *proc)
+{
+  helper_process_send (proc, "exit");
+  helper_process_expect (proc, "bye");
+  g_assert_cmpint (helper_process_finish (proc), ==, 0);
+}
+
+static gboolean
+semid_exists (int semid)
+{
+  struct semid_ds ds;
+  union test_semun arg = { .buf = &ds };
+
+  if (semctl (semid, 0, IPC_STAT, arg) == 0)
+    return TRUE;
+
+  g_assert_true (errno == EINVAL || errno == EIDRM);
+  return FALSE;
+}
+
+static gboolean
+path_exists (const char *path)
+{
+  struct stat st;
+
+  return lstat (path, &st) == 0;
+}
+
+/* Nothing of the key is left: neither the set nor the key file. */
+static void
+assert_gone (const char *key_file,
+             int         semid)
+{
+  g_assert_false (semid_exists (semid));
+  g_assert_false (path_exists (key_file));
+}
+
+/* Qt holds the only unit; a sysem acquire waits until Qt releases it. Qt
+ * made the set, so it has Qt's one semaphore, and Qt removes it on exit. */
+static void
+test_qt_holds (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key (qc->variant);
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+  InteropWaiter w;
+  int semid;
+
+  qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
+
+  /* Qt made its key file where sysem looks for it. */
+  g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
+
+  stats = interop_get_stats (sem);
+  semid = stats.id;
+  g_assert_cmpint (stats.n_sems, ==, 1);
+  g_assert_cmpint (stats.users, ==, -1);
+  g_assert_cmpint (stats.value, ==, 1);
+
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+
+  stats = interop_get_stats (sem);
+  g_assert_cmpint (stats.value, ==, 0);
+  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
+  interop_assert_no_unit (sem);
+
+  interop_waiter_start (&w, sem);
+  interop_wait_for_waiters (sem, 1);
+
+  helper_process_send (qt, "release 1");
+  helper_process_expect (qt, "released");
+  interop_waiter_join (&w);
+
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  interop_release (sem, 1);
+  g_assert_cmpint (interop_get_value (sem), ==, 1);
+
+  /* Qt made the set: Qt removes it, and its key file, when it ends. */
+  qt_exit (qt);
+  interop_assert_removed (sem);
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+}
+
+/* sysem holds the only unit; Qt's acquire waits until sysem releases it.
+ * sysem made the set, so Qt only opened it and leaves it on exit. */
+static void
+test_sysem_holds (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key (qc->variant);
+  g_autofree char *file = NULL;
+  g_autofree char *native = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+  int semid;
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  native = g_strdup (sysem_semaphore_get_native_key (sem));
+  g_assert_true (g_file_test (native, G_FILE_TEST_IS_REGULAR));
+
+  stats = interop_get_stats (sem);
+  semid = stats.id;
+  g_assert_cmpint (stats.n_sems, ==, 2);
+  g_assert_cmpint (stats.users, ==, 1);
+
+  interop_acquire (sem);
+
+  qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
+  g_assert_cmpstr (file, ==, native);
+
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  interop_wait_for_waiters (sem, 1);
+
+  interop_release (sem, 1);
+  helper_process_expect (qt, "acquired");
+
+  stats = interop_get_stats (sem);
+  g_assert_cmpint (stats.value, ==, 0);
+  g_assert_cmpint (stats.waiters, ==, 0);
+  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
+  interop_assert_no_unit (sem);
+
+  helper_process_send (qt, "release 1");
+  helper_process_expect (qt, "released");
+  g_assert_cmpint (interop_get_value (sem), ==, 1);
+
+  /* Qt only opened it: the set outlives the Qt program, and Qt never
+   * joined sysem's count of users. (While the helper runs it may be
+   * counted: sysem counts a child forked from a user, and the kernel keeps
+   * that count across exec until the child ends.) */
+  qt_exit (qt);
+  stats = interop_get_stats (sem);
+  g_assert_cmpint (stats.value, ==, 1);
+  g_assert_cmpint (stats.users, ==, 1);
+
+  /* sysem's last user removes it. */
+  g_clear_object (&sem);
+  assert_gone (native, semid);
+}
+
+/* Qt's Create mode sets the count of a set sysem made, and makes it Qt's:
+ * Qt removes it on exit, and sysem then reports it gone. */
+static void
+test_qt_create_resets (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+  int semid;
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  interop_release (sem, 4);
+  g_assert_cmpint (interop_get_value (sem), ==, 5);
+  semid = interop_get_stats (sem).id;
+
+  qt = qt_spawn (qc->qt, key, "create", 2, NULL, &file);
+  g_assert_cmpstr (file, ==, sysem_semaphore_get_native_key (sem));
+
+  stats = interop_get_stats (sem);
+  g_assert_cmpint (stats.id, ==, semid);
+  g_assert_cmpint (stats.value, ==, 2);
+  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
+
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  interop_assert_no_unit (sem);
+
+  qt_exit (qt);
+  interop_assert_removed (sem);
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+}
+
+/* sysem's Create mode sets the count of a set Qt made; Open leaves it. */
+static void
+test_sysem_create_resets (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) opener = NULL;
+  g_autoptr(SysemSemaphore) creator = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+  int semid;
+
+  qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
+  helper_process_send (qt, "release 3");
+  helper_process_expect (qt, "released");
+
+  opener = sysem_semaphore_new (key, 7, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  stats = interop_get_stats (opener);
+  semid = stats.id;
+  g_assert_cmpint (stats.n_sems, ==, 1);
+  g_assert_cmpint (stats.value, ==, 4);
+
+  creator = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (interop_get_stats (creator).id, ==, semid);
+  g_assert_cmpint (interop_get_value (creator), ==, 0);
+  g_assert_cmpint (interop_get_value (opener), ==, 0);
+
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  interop_wait_for_waiters (creator, 1);
+  interop_release (creator, 1);
+  helper_process_expect (qt, "acquired");
+  g_assert_cmpint (interop_get_value (opener), ==, 0);
+
+  /* Create took the Qt set over, as Qt's own Create does: the object that
+   * did it removes the set when it goes. The Qt program ends after that
+   * and finds nothing left to remove. */
+  g_clear_object (&opener);
+  g_assert_true (semid_exists (semid));
+  g_clear_object (&creator);
+  assert_gone (file, semid);
+
+  qt_exit (qt);
+  assert_gone (file, semid);
+}
+
+/* A Qt program killed while it holds a unit gives it back: Qt acquires
+ * with SEM_UNDO. */
+static void
+test_qt_killed (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  InteropWaiter w;
+  int semid;
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  semid = interop_get_stats (sem).id;
+
+  qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+
+  interop_waiter_start (&w, sem);
+  interop_wait_for_waiters (sem, 1);
+
+  helper_process_kill (qt);
+  interop_waiter_join (&w);
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  interop_release (sem, 1);
+
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+}
+
+/* A Qt program that made the set and is killed while it holds a unit gives
+ * the unit back, but leaves the set and its key file: Qt has no count of
+ * users. sysem can see the unit come back, and remove what Qt left. */
+static void
+test_qt_creator_killed (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("unicode");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  int semid;
+
+  qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  semid = interop_get_stats (sem).id;
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+
+  helper_process_kill (qt);
+  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  g_assert_true (semid_exists (semid));
+  g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
+
+  g_assert_true (sysem_semaphore_remove (sem, &error));
+  g_assert_no_error (error);
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+}
+
+/* With $TMPDIR naming a symbolic link to a directory, Qt and sysem both
+ * resolve it and meet in the real directory. Run in a fresh process of its
+ * own, so that $TMPDIR is changed before any thread exists. */
+static void
+test_tmpdir_symlink (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *dir = NULL;
+  g_autofree char *real_dir = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *tmpdir = NULL;
+  g_autofree char *old_tmpdir = g_strdup (g_getenv ("TMPDIR"));
+  g_autofree char *qt_tmp = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  char *resolved;
+  int semid;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  dir = g_dir_make_tmp ("sysemtest-qt-XXXXXX", &error);
+  g_assert_no_error (error);
+  resolved = realpath (dir, NULL);
+  g_assert_nonnull (resolved);
+  real_dir = g_strdup (resolved);
+  free (resolved);
+
+  link = g_strdup_printf ("%s/sysemtest-qtlink-%d-%u", g_get_tmp_dir (),
+                          (int) getpid (), ++key_counter);
+  g_assert_cmpint (symlink (real_dir, link), ==, 0);
+  tmpdir = g_strconcat (link, qc->variant, NULL);
+  g_setenv ("TMPDIR", tmpdir, TRUE);
+
+  qt = qt_spawn (qc->qt, key, "open", 1, &qt_tmp, &file);
+  g_test_message ("TMPDIR=%s: Qt's temporary directory is %s", tmpdir, qt_tmp);
+  g_assert_cmpstr (qt_tmp, ==, real_dir);
+  name = g_path_get_basename (file);
+  expected = g_build_filename (real_dir, name, NULL);
+  g_assert_cmpstr (file, ==, expected);
+  g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
+  semid = interop_get_stats (sem).id;
+  g_assert_cmpint (interop_get_stats (sem).n_sems, ==, 1);
+
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+  interop_assert_no_unit (sem);
+  helper_process_send (qt, "release 1");
+  helper_process_expect (qt, "released");
+  interop_acquire (sem);
+  interop_release (sem, 1);
+
+  qt_exit (qt);
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+
+  if (old_tmpdir != NULL)
+    g_setenv ("TMPDIR", old_tmpdir, TRUE);
+  else
+    g_unsetenv ("TMPDIR");
+  g_assert_cmpint (unlink (link), ==, 0);
+  g_assert_cmpint (rmdir (real_dir), ==, 0);
+}
+
+#if defined(QT5_SEM_HELPER) && defined(QT6_SEM_HELPER)
+/* Qt 5, Qt 6 and sysem, three programs on one semaphore. */
+static void
+test_qt5_and_qt6 (void)
+{
+  g_autofree char *key = make_key ("unicode");
+  g_autofree char *file5 = NULL;
+  g_autofree char *file6 = NULL;
+  g_autoptr(HelperProcess) qt5 = NULL;
+  g_autoptr(HelperProcess) qt6 = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  int semid;
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  semid = interop_get_stats (sem).id;
+
+  qt5 = qt_spawn (&qt5_build, key, "open", 1, NULL, &file5);
+  qt6 = qt_spawn (&qt6_build, key, "open", 1, NULL, &file6);
+  g_assert_cmpstr (file5, ==, sysem_semaphore_get_native_key (sem));
+  g_assert_cmpstr (file6, ==, file5);
+
+  helper_process_send (qt5, "acquire");
+  helper_process_expect (qt5, "acquiring");
+  helper_process_expect (qt5, "acquired");
+
+  helper_process_send (qt6, "acquire");
+  helper_process_expect (qt6, "acquiring");
+  interop_wait_for_waiters (sem, 1);
+
+  helper_process_send (qt5, "release 1");
+  helper_process_expect (qt5, "released");
+  helper_process_expect (qt6, "acquired");
+  interop_assert_no_unit (sem);
+
+  helper_process_send (qt6, "release 1");
+  helper_process_expect (qt6, "released");
+  interop_acquire (sem);
+  interop_release (sem, 1);
+
+  qt_exit (qt5);
+  qt_exit (qt6);
+  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  g_clear_object (&sem);
+  assert_gone (file5, semid);
+}
+#endif
+
+static QtCase *
+new_case (const QtBuild *qt)
+{
+  QtCase *qc = g_new0 (QtCase, 1);
+
+  qc->qt = qt;
+  g_ptr_array_add (cases, qc);
+
+  return qc;
+}
+
+static void
+add_qt_tests (const QtBuild *qt)
+{
+  static const char * const key_kinds[] = { "letters", "punctuation", "unicode" };
+  /* $TMPDIR: the link itself, with a trailing slash, and through "." */
+  static const char * const tmpdir_suffixes[] = { "", "/", "/." };
+
+  for (guint i = 0; i < G_N_ELEMENTS (key_kinds); i++)
+    {
+      QtCase *qc = new_case (qt);
+      g_autofree char *path = NULL;
+
+      qc->variant = key_kinds[i];
+
+      path = g_strdup_printf ("/%s/qt-holds/%s", qt->name, key_kinds[i]);
+      g_test_add_data_func (path, qc, test_qt_holds);
+      g_free (path);
+      path = g_strdup_printf ("/%s/sysem-holds/%s", qt->name, key_kinds[i]);
+      g_test_add_data_func (path, qc, test_sysem_holds);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (tmpdir_suffixes); i++)
+    {
+      QtCase *qc = new_case (qt);
+      g_autofree char *path = NULL;
+
+      qc->variant = tmpdir_suffixes[i];
+      path = g_strdup_printf ("/%s/tmpdir-symlink/%u", qt->name, i);
+      g_test_add_data_func (path, qc, test_tmpdir_symlink);
+    }
+
+  {
+    QtCase *qc = new_case (qt);
+    g_autofree char *path = NULL;
+
+    path = g_strdup_printf ("/%s/qt-create-resets", qt->name);
+    g_test_add_data_func (path, qc, test_qt_create_resets);
+    g_free (path);
+    path = g_strdup_printf ("/%s/sysem-create-resets", qt->name);
+    g_test_add_data_func (path, qc, test_sysem_create_resets);
+    g_free (path);
+    path = g_strdup_printf ("/%s/qt-killed", qt->name);
+    g_test_add_data_func (path, qc, test_qt_killed);
+    g_free (path);
+    path = g_strdup_printf ("/%s/qt-creator-killed", qt->name);
+    g_test_add_data_func (path, qc, test_qt_creator_killed);
+  }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  cases = g_ptr_array_new_with_free_func (g_free);
+
+#ifdef QT5_SEM_HELPER
+  add_qt_tests (&qt5_build);
+#endif
+#ifdef QT6_SEM_HELPER
+  add_qt_tests (&qt6_build);
+#endif
+#if defined(QT5_SEM_HELPER) && defined(QT6_SEM_HELPER)
+  g_test_add_func ("/qt5-and-qt6/one-semaphore", test_qt5_and_qt6);
+#endif
+
+  ret = g_test_run ();
+  g_ptr_array_unref (cases);
+
+  return ret;
+}
