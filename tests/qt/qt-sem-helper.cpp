@@ -7,13 +7,17 @@
 /* Built once against Qt 5 and once against Qt 6, so that the interoperability
  * test can put real Qt programs on the other side of a sysem semaphore.
  *
- *   qt-sem-helper KEY open|create INITIAL
+ *   qt-sem-helper KEY open|create INITIAL [deferred]
  *
  * KEY is taken as UTF-8. On start the helper prints
  *
  *   qt VERSION             the Qt it runs against
  *   tmp PATH               QDir::tempPath()
  *   file PATH              the key file, derived the way Qt derives it
+ *
+ * then, at once or, with "deferred", when it reads the line "open", it makes
+ * its QSystemSemaphore and prints
+ *
  *   ready                  or "error CODE TEXT" (then it exits with status 1)
  *
  * and then answers one line per command read on stdin:
@@ -88,10 +92,11 @@ main (int    argc,
 
   std::setlocale (LC_ALL, "");
 
-  if (argc != 4 ||
-      (std::strcmp (argv[2], "open") != 0 && std::strcmp (argv[2], "create") != 0))
+  if (argc < 4 || argc > 5 ||
+      (std::strcmp (argv[2], "open") != 0 && std::strcmp (argv[2], "create") != 0) ||
+      (argc == 5 && std::strcmp (argv[4], "deferred") != 0))
     {
-      std::fprintf (stderr, "usage: %s KEY open|create INITIAL\n", argv[0]);
+      std::fprintf (stderr, "usage: %s KEY open|create INITIAL [deferred]\n", argv[0]);
       return 2;
     }
 
@@ -104,6 +109,13 @@ main (int    argc,
   std::printf ("tmp %s\n", QFile::encodeName (QDir::tempPath ()).constData ());
   std::printf ("file %s\n", QFile::encodeName (key_file_for (key)).constData ());
   std::fflush (stdout);
+
+  if (argc == 5)
+    {
+      if (std::fgets (line, sizeof line, stdin) == nullptr ||
+          std::strcmp (line, "open\n") != 0)
+        return 2;
+    }
 
   QSystemSemaphore sem (key, initial, mode);
 

@@ -88,19 +88,20 @@ make_key (const char *kind)
   g_assert_not_reached ();
 }
 
-/* Starts a Qt helper on @key and waits until its QSystemSemaphore exists.
- * @tmp_out and @file_out receive what Qt calls its temporary directory and
- * the key file derived in Qt's terms. */
+/* Starts a Qt helper on @key; unless @deferred, waits until its
+ * QSystemSemaphore exists. @tmp_out and @file_out receive what Qt calls its
+ * temporary directory and the key file derived in Qt's terms. */
 static HelperProcess *
-qt_spawn (const QtBuild  *qt,
-          const char     *key,
-          const char     *mode,
-          int             initial_value,
-          char          **tmp_out,
-          char          **file_out)
+qt_spawn_full (const QtBuild  *qt,
+               const char     *key,
+               const char     *mode,
+               int             initial_value,
+               gboolean        deferred,
+               char          **tmp_out,
+               char          **file_out)
 {
   g_autofree char *initial = g_strdup_printf ("%d", initial_value);
-  const char *argv[] = { qt->helper, key, mode, initial, NULL };
+  const char *argv[] = { qt->helper, key, mode, initial, deferred ? "deferred" : NULL, NULL };
   g_autofree char *version = NULL;
   g_autofree char *tmp = NULL;
   g_autofree char *file = NULL;
@@ -110,7 +111,8 @@ qt_spawn (const QtBuild  *qt,
   version = helper_process_expect_word (proc, "qt");
   tmp = helper_process_expect_word (proc, "tmp");
   file = helper_process_expect_word (proc, "file");
-  helper_process_expect (proc, "ready");
+  if (!deferred)
+    helper_process_expect (proc, "ready");
 
   g_test_message ("Qt %s (pid %d) on \"%s\": %s", version,
                   (int) helper_process_get_pid (proc), key, file);
@@ -122,6 +124,17 @@ qt_spawn (const QtBuild  *qt,
     *file_out = g_steal_pointer (&file);
 
   return proc;
+}
+
+static HelperProcess *
+qt_spawn (const QtBuild  *qt,
+          const char     *key,
+          const char     *mode,
+          int             initial_value,
+          char          **tmp_out,
+          char          **file_out)
+{
+  return qt_spawn_full (qt, key, mode, initial_value, FALSE, tmp_out, file_out);
 }
 
 /* Tells the helper to end normally, and checks that it did. */
@@ -270,9 +283,9 @@ test_sysem_holds (gconstpointer data)
   g_assert_cmpint (interop_get_value (sem), ==, 1);
 
   /* Qt only opened it: the set outlives the Qt program, and Qt never
-   * joined sysem's count of users. (While the helper runs it may be
-   * counted: sysem counts a child forked from a user, and the kernel keeps
-   * that count across exec until the child ends.) */
+   * joined sysem's count of users. (Read after the helper ended: a sysem
+   * that counts a forked child at fork () time would count the helper,
+   * which was forked from this process, until it exits.) */
   qt_exit (qt);
   stats = interop_get_stats (sem);
   g_assert_cmpint (stats.value, ==, 1);
@@ -374,6 +387,66 @@ test_sysem_create_resets (gconstpointer data)
 
   qt_exit (qt);
   assert_gone (file, semid);
+}
+
+/* Qt opens a set sysem made without joining sysem's count of users, as Qt
+ * knows nothing of it; so when sysem's last user leaves, the set goes
+ * although a Qt program still has it open. That Qt program then does what
+ * Qt does when a set vanishes: it makes a new one with its initial value,
+ * which is Qt's to remove. Nothing is left at the end.
+ *
+ * The Qt helper is started before this process opens the key, so that it
+ * is not a forked child of a sysem user. */
+static void
+test_sysem_leaves_first (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+  int semid, qt_semid;
+
+  qt = qt_spawn_full (qc->qt, key, "open", 1, TRUE, NULL, &file);
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
+  semid = interop_get_stats (sem).id;
+
+  helper_process_send (qt, "open");
+  helper_process_expect (qt, "ready");
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+
+  stats = interop_get_stats (sem);
+  g_assert_cmpint (stats.users, ==, 1);
+  g_assert_cmpint (stats.value, ==, 0);
+  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
+
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+
+  /* Qt's release finds the set gone, makes a new one with the initial
+   * value 1 and adds its unit to it. */
+  helper_process_send (qt, "release 1");
+  helper_process_expect (qt, "released");
+  g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
+
+  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  stats = interop_get_stats (sem);
+  qt_semid = stats.id;
+  g_assert_cmpint (qt_semid, !=, semid);
+  g_assert_cmpint (stats.n_sems, ==, 1);
+  g_assert_cmpint (stats.value, ==, 2);
+  g_clear_object (&sem);
+
+  qt_exit (qt);
+  assert_gone (file, qt_semid);
 }
 
 /* A Qt program killed while it holds a unit gives it back: Qt acquires
@@ -625,6 +698,9 @@ add_qt_tests (const QtBuild *qt)
     g_free (path);
     path = g_strdup_printf ("/%s/sysem-create-resets", qt->name);
     g_test_add_data_func (path, qc, test_sysem_create_resets);
+    g_free (path);
+    path = g_strdup_printf ("/%s/sysem-leaves-first", qt->name);
+    g_test_add_data_func (path, qc, test_sysem_leaves_first);
     g_free (path);
     path = g_strdup_printf ("/%s/qt-killed", qt->name);
     g_test_add_data_func (path, qc, test_qt_killed);
