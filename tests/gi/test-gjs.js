@@ -174,15 +174,21 @@ const tests = {
             assertEqual(sem.try_acquire(DEADLINE_SECONDS * GLib.USEC_PER_SEC, null), true, 'with timeout');
             sem.release(1);
 
+            // A cancellable cancelled beforehand fails every call, even
+            // with a unit free.
             const cancellable = new Gio.Cancellable();
             cancellable.cancel();
-            try {
-                sem.try_acquire(0, cancellable);
-                throw new Error('a cancelled try_acquire succeeded');
-            } catch (e) {
-                assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED), `${e} is CANCELLED`);
+            const calls = [0, 1000, -1].map(t => () => sem.try_acquire(t, cancellable));
+            calls.push(() => sem.acquire(cancellable));
+            for (const call of calls) {
+                try {
+                    call();
+                    throw new Error('a cancelled call took a unit');
+                } catch (e) {
+                    assert(e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED), `${e} is CANCELLED`);
+                }
             }
-            assertEqual(sem.get_value(), 1, 'no unit lost');
+            assertEqual(sem.get_value(), 1, 'no unit taken');
         }
     },
 

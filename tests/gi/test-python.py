@@ -269,16 +269,21 @@ class TestAcquire(SemaphoreTestCase):
         sem.release(1)
         self.assertIs(sem.try_acquire(0, None), True)
 
-    def test_cancelled_try_acquire(self):
-        sem = self.make(unique_key('cancelled'), initial_value=1)
+    def test_cancelled_beforehand(self):
+        # A cancellable cancelled beforehand fails every call, even with a
+        # unit free.
         cancellable = Gio.Cancellable()
         cancellable.cancel()
-        for timeout in (0, 1000, -1):
-            with self.assertRaises(GLib.Error) as caught:
-                sem.try_acquire(timeout, cancellable)
-            self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
-                                                     Gio.IOErrorEnum.CANCELLED))
-        self.assertEqual(sem.get_value(), 1)
+        for key_type in (Sysem.KeyType.SYSTEM_V, Sysem.KeyType.POSIX):
+            sem = self.make(unique_key('cancelled'), key_type, 1)
+            calls = [lambda t=t: sem.try_acquire(t, cancellable) for t in (0, 1000, -1)]
+            calls.append(lambda: sem.acquire(cancellable))
+            for call in calls:
+                with self.assertRaises(GLib.Error) as caught:
+                    call()
+                self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                         Gio.IOErrorEnum.CANCELLED))
+            self.assertEqual(sem.get_value(), 1)
 
 
 class TestAsync(SemaphoreTestCase):

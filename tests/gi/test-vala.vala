@@ -163,6 +163,23 @@ void test_try_acquire () {
             sem.release (1);
             assert_true (sem.try_acquire (DEADLINE_SECONDS * TimeSpan.SECOND));
             sem.release (1);
+
+            /* A cancellable cancelled beforehand fails, even with a unit free. */
+            var cancellable = new Cancellable ();
+            cancellable.cancel ();
+            foreach (var timeout in new int64[] { 0, 1000, -1 }) {
+                try {
+                    sem.try_acquire (timeout, cancellable);
+                    assert_not_reached ();
+                } catch (IOError.CANCELLED e) {
+                }
+            }
+            try {
+                sem.acquire (cancellable);
+                assert_not_reached ();
+            } catch (IOError.CANCELLED e) {
+            }
+            assert_cmpint (sem.get_value (), CompareOperator.EQ, 1);
         }
     } catch (Error e) {
         error ("%s", e.message);
@@ -208,7 +225,7 @@ void test_cancel_blocked_acquire () {
 }
 
 async bool acquire_twice (Sysem.Semaphore sem) throws Error {
-    var got = yield sem.acquire_async (null);
+    var got = yield sem.acquire_async ();
     assert_true (got);
     /* The second one waits for a release from an idle source. */
     Idle.add (() => {
