@@ -242,6 +242,36 @@ test_raw_holds (gconstpointer data)
   g_assert_false (path_exists (path));
 }
 
+/* sysem writes the bytes sem_open () writes: a file made by either is the
+ * same sem_t. */
+static void
+test_same_bytes (void)
+{
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *name = qt_posix_name (key);
+  g_autofree char *path = shm_path (name);
+  g_autofree char *ours = NULL;
+  g_autofree char *glibcs = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(HelperProcess) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize ours_len, glibcs_len;
+
+  sem = posix_new (key, 3, SYSEM_ACCESS_MODE_CREATE);
+  g_file_get_contents (path, &ours, &ours_len, &error);
+  g_assert_no_error (error);
+  g_clear_object (&sem);
+  g_assert_false (path_exists (path));
+
+  raw = raw_spawn (name, "open", 3);
+  g_file_get_contents (path, &glibcs, &glibcs_len, &error);
+  g_assert_no_error (error);
+  raw_exit (raw);
+  g_assert_false (path_exists (path));
+
+  g_assert_cmpmem (ours, ours_len, glibcs, glibcs_len);
+}
+
 /* Create on either side replaces the semaphore with a new one of the given
  * count, as Qt's POSIX code does: whoever still has the old one keeps it,
  * and a sysem waiter on it is told that it was removed. */
@@ -323,6 +353,7 @@ main (int    argc,
       g_test_add_data_func (sysem_holds, key_kinds[i], test_sysem_holds);
       g_test_add_data_func (raw_holds, key_kinds[i], test_raw_holds);
     }
+  g_test_add_func ("/posix/same-bytes", test_same_bytes);
   g_test_add_func ("/posix/create-replaces", test_create_replaces);
 
   return g_test_run ();
