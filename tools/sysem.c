@@ -1081,6 +1081,26 @@ command_gc (int    argc,
   return status;
 }
 
+static const int run_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* Signals that were ignored when sysem started (SIGINT and SIGQUIT in a
+ * background job of a shell script): they stay ignored, for sysem and for
+ * the command. */
+static sigset_t run_ignored_signals;
+
+static void
+run_note_ignored_signals (void)
+{
+  sigemptyset (&run_ignored_signals);
+  for (guint i = 0; i < G_N_ELEMENTS (run_forwarded_signals); i++)
+    {
+      struct sigaction old;
+
+      if (sigaction (run_forwarded_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        sigaddset (&run_ignored_signals, run_forwarded_signals[i]);
+    }
+}
+
 /* `run`: the wait for a slot runs in a main loop, so that a signal or the
  * timeout can cancel it without losing a unit. */
 typedef struct {
@@ -1171,9 +1191,12 @@ run_wait_for_slot (SysemSemaphore *sem,
   wait.loop = g_main_loop_new (NULL, FALSE);
   wait.cancellable = g_cancellable_new ();
 
-  sources[0] = g_unix_signal_add (SIGINT, run_sigint_cb, &wait);
-  sources[1] = g_unix_signal_add (SIGTERM, run_sigterm_cb, &wait);
-  sources[2] = g_unix_signal_add (SIGHUP, run_sighup_cb, &wait);
+  if (!sigismember (&run_ignored_signals, SIGINT))
+    sources[0] = g_unix_signal_add (SIGINT, run_sigint_cb, &wait);
+  if (!sigismember (&run_ignored_signals, SIGTERM))
+    sources[1] = g_unix_signal_add (SIGTERM, run_sigterm_cb, &wait);
+  if (!sigismember (&run_ignored_signals, SIGHUP))
+    sources[2] = g_unix_signal_add (SIGHUP, run_sighup_cb, &wait);
   if (timeout > 0)
     sources[3] = g_timeout_add_full (G_PRIORITY_DEFAULT,
                                      (guint) MIN ((timeout + 999) / 1000, G_MAXUINT),
@@ -1232,8 +1255,6 @@ run_signal_handler (int        signo,
   errno = errsv;
 }
 
-static const int run_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-
 /* Runs the command; returns the status to exit with. */
 static int
 run_command (char **command)
@@ -1248,6 +1269,7 @@ run_command (char **command)
   pid_t pid;
 
   if (!g_unix_open_pipe (run_signal_pipe, FD_CLOEXEC, NULL) ||
+      !g_unix_set_fd_nonblocking (run_signal_pipe[0], TRUE, NULL) ||
       !g_unix_set_fd_nonblocking (run_signal_pipe[1], TRUE, NULL) ||
       !g_unix_open_pipe (status_pipe, FD_CLOEXEC, NULL))
     {
@@ -1266,7 +1288,8 @@ run_command (char **command)
   sigemptyset (&action.sa_mask);
   sigaction (SIGCHLD, &action, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (run_forwarded_signals); i++)
-    sigaction (run_forwarded_signals[i], &action, NULL);
+    if (!sigismember (&run_ignored_signals, run_forwarded_signals[i]))
+      sigaction (run_forwarded_signals[i], &action, NULL);
 
   pid = fork ();
   if (pid == 0)
@@ -1278,7 +1301,8 @@ run_command (char **command)
       sigemptyset (&dfl.sa_mask);
       sigaction (SIGCHLD, &dfl, NULL);
       for (guint i = 0; i < G_N_ELEMENTS (run_forwarded_signals); i++)
-        sigaction (run_forwarded_signals[i], &dfl, NULL);
+        if (!sigismember (&run_ignored_signals, run_forwarded_signals[i]))
+          sigaction (run_forwarded_signals[i], &dfl, NULL);
 
       /* If sysem is killed, its slot is given back: the command must not
        * go on running without one. */
@@ -1287,6 +1311,7 @@ run_command (char **command)
         _exit (EXIT_RUN_FAILED);
 
       sigprocmask (SIG_SETMASK, &old_mask, NULL);
+      sigprocmask (SIG_UNBLOCK, &blocked, NULL);
       execvp (command[0], command);
 
       errsv = errno;
@@ -1307,6 +1332,7 @@ run_command (char **command)
     }
 
   sigprocmask (SIG_SETMASK, &old_mask, NULL);
+  sigprocmask (SIG_UNBLOCK, &blocked, NULL);
 
   /* EOF: the command runs. An errno: it could not be started. */
   do
@@ -1417,6 +1443,8 @@ command_run (int    argc,
 
   if (opt_slots != NULL && !parse_count ("--slots", opt_slots, 1, key_max_value (), &slots))
     return EXIT_RUN_FAILED;
+
+  run_note_ignored_signals ();
   if (!parse_timeout (opt_timeout, &timeout))
     return EXIT_RUN_FAILED;
 
@@ -1499,6 +1527,7 @@ main (int    argc,
 
   if (argc < 2)
     {
+      g_printerr ("sysem: %s\n", _("No COMMAND given"));
       print_main_help (stderr);
       return EXIT_USAGE;
     }

@@ -1,0 +1,559 @@
+#!/usr/bin/python3
+# test-tool.py: the sysem command-line tool, driven as a user would
+#
+# SPDX-FileCopyrightText: 2026 The sysem authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Usage: test-tool.py --sysem PATH --helper PATH [--qt-helper PATH] [TEST…]
+#
+# Every key starts with "sysemtest-" and carries the pid and a counter;
+# every test removes what it made, also when it fails.
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SYSEM = None
+HELPER = None
+QT_HELPER = None
+
+# Generous: the machine is shared. Only used as deadlines, never asserted.
+DEADLINE = 30.0
+
+_counter = 0
+
+
+def new_key(what):
+    global _counter
+    _counter += 1
+    return 'sysemtest-tool-%s-%d-%d' % (what, os.getpid(), _counter)
+
+
+def legacy_name(key):
+    letters = ''.join(c for c in key if ('a' <= c <= 'z') or ('A' <= c <= 'Z'))
+    return 'qipc_systemsem_' + letters + hashlib.sha1(key.encode('utf-8')).hexdigest()
+
+
+def temp_dir():
+    return os.path.realpath(os.environ.get('TMPDIR') or '/tmp')
+
+
+def key_file(key):
+    return os.path.join(temp_dir(), legacy_name(key))
+
+
+def posix_file(key):
+    return '/dev/shm/sem.' + legacy_name(key)
+
+
+def sysem(*args, check=None, timeout=DEADLINE, **kwargs):
+    proc = subprocess.run([SYSEM] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout,
+                          **kwargs)
+    if check is not None and proc.returncode != check:
+        raise AssertionError('sysem %s: exit %d, expected %d\nstdout: %s\nstderr: %s'
+                             % (' '.join(args), proc.returncode, check,
+                                proc.stdout, proc.stderr))
+    return proc
+
+
+def info(key, *options):
+    proc = sysem('info', '--json', *options, key)
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout)
+
+
+def wait_until(condition, what):
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError('timed out waiting for ' + what)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill (): look at its state.
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+class ToolTest(unittest.TestCase):
+
+    def setUp(self):
+        self.keys = []        # (key, posix)
+        self.procs = []
+
+    def tearDown(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for key, posix in self.keys:
+            options = ['--posix'] if posix else []
+            sysem('remove', *options, key)
+            path = posix_file(key) if posix else key_file(key)
+            if os.path.lexists(path):
+                os.unlink(path)
+
+    def key(self, what, posix=False):
+        key = new_key(what)
+        self.keys.append((key, posix))
+        return key
+
+    def spawn(self, args, **kwargs):
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def assertGone(self, key, posix=False):
+        options = ['--posix'] if posix else []
+        self.assertIsNone(info(key, *options))
+        path = posix_file(key) if posix else key_file(key)
+        self.assertFalse(os.path.lexists(path), path)
+
+    # -- run --------------------------------------------------------------
+
+    def test_run_slots(self):
+        key = self.key('slots')
+        n_shells, slots = 8, 3
+
+        with tempfile.TemporaryDirectory(prefix='sysemtest-tool-') as tmp:
+            log = os.path.join(tmp, 'log')
+            # Each line goes out in one write () to a file opened with
+            # O_APPEND, so lines never mix. The sleep is the work that
+            # makes the commands overlap, not a synchronisation.
+            script = ('printf "start %s\\n" "$$" >> "$1"; sleep 0.3; '
+                      'printf "end %s\\n" "$$" >> "$1"')
+            shells = [subprocess.Popen([SYSEM, 'run', key, '--slots', str(slots), '--',
+                                        'sh', '-c', script, 'sh', log])
+                      for _ in range(n_shells)]
+            for shell in shells:
+                self.assertEqual(shell.wait(timeout=DEADLINE * 2), 0)
+
+            with open(log) as f:
+                lines = f.read().split('\n')
+
+        running, most = set(), 0
+        started, ended = [], []
+        for line in lines:
+            if not line:
+                continue
+            what, pid = line.split()
+            if what == 'start':
+                running.add(pid)
+                started.append(pid)
+                most = max(most, len(running))
+            else:
+                self.assertIn(pid, running)
+                running.remove(pid)
+                ended.append(pid)
+
+        self.assertEqual(len(set(started)), n_shells)
+        self.assertEqual(sorted(started), sorted(ended))
+        self.assertLessEqual(most, slots)
+        self.assertGreaterEqual(most, 1)
+        # The last run removed the set and its key file.
+        self.assertGone(key)
+
+    def test_run_killed_gives_slot_back(self):
+        key = self.key('killed')
+
+        first = self.spawn([SYSEM, 'run', key, '--slots', '1', '--',
+                            'sh', '-c', 'echo "$$"; exec cat'])
+        child = int(first.stdout.readline())
+
+        second = self.spawn([SYSEM, 'run', key, '--timeout', str(DEADLINE), '--',
+                             'sh', '-c', 'echo second ran'])
+
+        # The second one waits for the slot.
+        wait_until(lambda: (info(key) or {}).get('waiters') == 1, 'the second run to wait')
+        self.assertIsNone(second.poll())
+
+        first.kill()
+        first.wait()
+
+        out, _ = second.communicate(timeout=DEADLINE)
+        self.assertEqual(second.returncode, 0)
+        self.assertEqual(out, 'second ran\n')
+
+        # The command of the killed run did not go on without a slot.
+        wait_until(lambda: not pid_alive(child), 'the orphaned command to die')
+        self.assertGone(key)
+
+    def test_run_exit_status(self):
+        key = self.key('status')
+
+        self.assertEqual(sysem('run', key, '--', 'sh', '-c', 'exit 7').returncode, 7)
+        self.assertEqual(sysem('run', key, '--', 'sh', '-c', 'kill -KILL $$').returncode,
+                         128 + signal.SIGKILL)
+        self.assertEqual(sysem('run', key, '--', 'true').returncode, 0)
+        # Without "--", options come before KEY.
+        self.assertEqual(sysem('run', '--slots', '2', key, 'sh', '-c', 'exit 3').returncode, 3)
+
+        proc = sysem('run', key, '--', '/nonexistent/sysemtest-command')
+        self.assertEqual(proc.returncode, 127)
+        self.assertIn('/nonexistent/sysemtest-command', proc.stderr)
+        proc = sysem('run', key, '--', '/')
+        self.assertEqual(proc.returncode, 126)
+        self.assertGone(key)
+
+    def test_run_timeout(self):
+        key = self.key('timeout')
+
+        sysem('create', '-n', '0', key, check=0)
+        proc = sysem('run', '--timeout', '0.1', key, '--', 'true')
+        self.assertEqual(proc.returncode, 75)
+        self.assertIn(key, proc.stderr)
+        self.assertEqual(sysem('run', '--timeout', '0', key, '--', 'true').returncode, 75)
+        sysem('release', key, check=0)
+        self.assertEqual(sysem('run', '--timeout', '0', key, '--', 'true').returncode, 0)
+        self.assertEqual(info(key)['value'], 1)
+
+    def test_run_forwards_sigterm(self):
+        key = self.key('forward')
+
+        proc = self.spawn([SYSEM, 'run', key, '--',
+                           'sh', '-c', 'trap "exit 9" TERM; echo ready; '
+                                       'while :; do sleep 0.05; done'])
+        self.assertEqual(proc.stdout.readline(), 'ready\n')
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=DEADLINE), 9)
+        self.assertGone(key)
+
+    def test_run_posix(self):
+        key = self.key('posix', posix=True)
+
+        self.assertEqual(sysem('run', '--posix', '--slots', '2', key, '--',
+                               'sh', '-c', 'exit 4').returncode, 4)
+        # The POSIX semaphore stays, with both slots free.
+        entry = info(key, '--posix')
+        self.assertEqual(entry['value'], 2)
+        self.assertEqual(entry['users'], 0)
+        self.assertTrue(entry['stale'])
+
+    # -- list, info -------------------------------------------------------
+
+    def check_list_matches(self, key, posix):
+        options = ['--posix'] if posix else []
+        holder = self.spawn([HELPER, 'hold'] + options + [key, '5', '2'])
+        line = holder.stdout.readline()
+        self.assertTrue(line.startswith('{'), line)
+        stats = json.loads(line)
+
+        proc = sysem('list', '--json', check=0)
+        entries = json.loads(proc.stdout)
+        self.assertIsInstance(entries, list)
+        ours = [e for e in entries if e['name'] == stats['native']]
+        self.assertEqual(len(ours), 1, stats['native'])
+        entry = ours[0]
+
+        self.assertEqual(entry['type'], 'posix' if posix else 'systemv')
+        self.assertEqual(entry['value'], stats['value'])
+        self.assertEqual(entry['value'], 3)
+        self.assertEqual(entry['waiters'], stats['waiters'])
+        self.assertEqual(entry['mode'], stats['mode'])
+        self.assertEqual(entry['uid'], stats['uid'])
+        self.assertTrue(entry['exists'])
+        self.assertFalse(entry['stale'])
+        self.assertEqual(entry['state'], 'in-use')
+        if posix:
+            self.assertEqual(entry['path'], posix_file(key))
+            self.assertEqual(entry['users'], 1)
+            self.assertIsNone(entry['last_pid'])
+        else:
+            self.assertEqual(entry['path'], key_file(key))
+            self.assertEqual(entry['users'], stats['users'])
+            self.assertEqual(entry['users'], 1)
+            self.assertEqual(entry['last_pid'], stats['last_pid'])
+            self.assertEqual(entry['last_pid'], stats['pid'])
+            self.assertTrue(entry['last_pid_alive'])
+            self.assertEqual(entry['id'], stats['id'])
+            self.assertEqual(entry['sems'], stats['sems'])
+
+        # info says the same about it.
+        one = info(key, *options)
+        self.assertEqual(one['key'], key)
+        for field in ('name', 'value', 'waiters', 'users', 'last_pid', 'mode', 'uid'):
+            self.assertEqual(one[field], entry[field], field)
+
+        # The human table names it too.
+        table = sysem('list', check=0).stdout
+        self.assertIn(stats['native'], table)
+
+        holder.stdin.close()
+        self.assertEqual(holder.wait(timeout=DEADLINE), 0)
+        self.assertGone(key, posix)
+
+    def test_list_json_matches_library(self):
+        self.check_list_matches(self.key('list'), False)
+
+    def test_list_json_matches_library_posix(self):
+        self.check_list_matches(self.key('listposix', posix=True), True)
+
+    def test_json_escaping(self):
+        # A native System V key file whose name needs escaping in JSON.
+        with tempfile.TemporaryDirectory(prefix='sysemtest-tool-') as tmp:
+            path = os.path.join(tmp, 'sysemtest-"quoted"\\\tname')
+            with open(path, 'w'):
+                pass
+            entry = info(path, '--native')
+            self.assertEqual(entry['name'], path)
+            self.assertEqual(entry['path'], path)
+            # A key file only: no set, unless ftok () happens to collide.
+            self.assertIn(entry['state'], ('no-set', 'in-use', 'no-access'))
+
+    # -- create, acquire, release, remove ---------------------------------
+
+    def test_create_acquire_release_remove(self):
+        key = self.key('cycle')
+
+        sysem('create', key, '-n', '2', check=0)
+        entry = info(key)
+        self.assertEqual(entry['value'], 2)
+        self.assertEqual(entry['users'], 1)   # the pin that keeps it
+        self.assertFalse(entry['stale'])
+
+        # Opening and closing it does not remove it any more.
+        sysem('acquire', key, check=0)
+        self.assertEqual(info(key)['value'], 2)   # given back at exit
+        sysem('release', key, '3', check=0)
+        self.assertEqual(info(key)['value'], 5)
+        sysem('create', key, '-n', '1', check=0)
+        self.assertEqual(info(key)['value'], 1)
+
+        sysem('remove', key, check=0)
+        self.assertGone(key)
+        proc = sysem('remove', key)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(key, proc.stderr)
+
+    def test_create_acquire_release_remove_posix(self):
+        key = self.key('cycleposix', posix=True)
+
+        sysem('create', '--posix', key, '-n', '1', check=0)
+        self.assertEqual(info(key, '--posix')['value'], 1)
+        sysem('acquire', '--posix', key, check=0)
+        self.assertEqual(info(key, '--posix')['value'], 0)   # a POSIX unit stays taken
+        self.assertEqual(sysem('acquire', '--posix', '--timeout', '0.05', key).returncode, 75)
+        sysem('release', '--posix', key, check=0)
+        self.assertEqual(info(key, '--posix')['value'], 1)
+        sysem('remove', '--posix', key, check=0)
+        self.assertGone(key, True)
+
+    def test_native_keys(self):
+        key = self.key('native')
+
+        sysem('create', key, '-n', '4', check=0)
+        self.assertEqual(info(key_file(key), '--native')['value'], 4)
+        sysem('release', '--native', key_file(key), '2', check=0)
+        self.assertEqual(info(key)['value'], 6)
+        sysem('remove', '--native', key_file(key), check=0)
+        self.assertGone(key)
+
+    # -- gc ---------------------------------------------------------------
+
+    def test_gc_killed_qt_program(self):
+        dead_key = self.key('qtdead')
+        live_key = self.key('qtlive')
+
+        if QT_HELPER:
+            dead = self.spawn([QT_HELPER, dead_key, 'create', '1'])
+            live = self.spawn([QT_HELPER, live_key, 'create', '1'])
+            for proc in (dead, live):
+                while True:
+                    line = proc.stdout.readline()
+                    self.assertNotEqual(line, '', 'the Qt helper ended early')
+                    if line == 'ready\n':
+                        break
+                    self.assertFalse(line.startswith('error'), line)
+            dead.stdin.write('acquire\n')
+            dead.stdin.flush()
+            self.assertEqual(dead.stdout.readline(), 'acquiring\n')
+            self.assertEqual(dead.stdout.readline(), 'acquired\n')
+        else:
+            dead = self.spawn([HELPER, 'qt-set', dead_key, '1'])
+            live = self.spawn([HELPER, 'qt-set', live_key, '1'])
+            self.assertEqual(dead.stdout.readline(), 'ready\n')
+            self.assertEqual(live.stdout.readline(), 'ready\n')
+
+        self.assertEqual(info(dead_key)['sems'], 1)
+        dead.kill()
+        dead.wait()
+
+        entry = info(dead_key)
+        self.assertTrue(entry['exists'])
+        self.assertEqual(entry['value'], 1)          # the kernel undid the acquire
+        self.assertTrue(entry['stale'])
+        self.assertEqual(entry['state'], 'owner-gone')
+        self.assertFalse(info(live_key)['stale'])
+
+        listed = {e['name']: e for e in json.loads(sysem('list', '--json', check=0).stdout)}
+        self.assertTrue(listed[key_file(dead_key)]['stale'])
+        self.assertFalse(listed[key_file(live_key)]['stale'])
+
+        dry = json.loads(sysem('gc', '--dry-run', '--json', dead_key, live_key, check=0).stdout)
+        self.assertEqual([e['name'] for e in dry], [key_file(dead_key)])
+        self.assertTrue(info(dead_key)['exists'])
+
+        out = sysem('gc', dead_key, live_key, check=0).stdout
+        self.assertIn(key_file(dead_key), out)
+        self.assertNotIn(key_file(live_key), out)
+        self.assertGone(dead_key)
+        self.assertTrue(info(live_key)['exists'])
+
+        live.stdin.close()
+        self.assertEqual(live.wait(timeout=DEADLINE), 0)
+        self.assertGone(live_key)
+
+    def test_gc_killed_sysem_program(self):
+        key = self.key('sysemdead')
+
+        holder = self.spawn([HELPER, 'hold', key, '2', '1'])
+        stats = json.loads(holder.stdout.readline())
+        self.assertEqual(stats['users'], 1)
+        holder.kill()
+        holder.wait()
+
+        entry = info(key)
+        self.assertEqual(entry['users'], 0)
+        self.assertEqual(entry['value'], 2)
+        self.assertEqual(entry['state'], 'no-users')
+        sysem('gc', key, check=0)
+        self.assertGone(key)
+
+    def test_gc_stale_key_file(self):
+        key = self.key('stalefile')
+
+        with open(key_file(key), 'w'):
+            pass
+        entry = info(key)
+        self.assertFalse(entry['exists'])
+        self.assertEqual(entry['state'], 'no-set')
+        sysem('gc', key, check=0)
+        self.assertFalse(os.path.lexists(key_file(key)))
+
+    # -- errors -----------------------------------------------------------
+
+    def check_usage_error(self, *args, status=2):
+        proc = sysem(*args)
+        self.assertEqual(proc.returncode, status, args)
+        self.assertEqual(proc.stdout, '')
+        self.assertRegex(proc.stderr, r'^sysem')
+        return proc.stderr
+
+    def test_bad_arguments(self):
+        key = new_key('bad')
+
+        self.check_usage_error()
+        self.assertIn('frobnicate', self.check_usage_error('frobnicate'))
+        self.assertIn('--bogus', self.check_usage_error('list', '--bogus'))
+        self.check_usage_error('list', 'extra')
+        self.assertIn('KEY', self.check_usage_error('info'))
+        self.assertIn('extra', self.check_usage_error('info', key, 'extra'))
+        self.assertIn('-1', self.check_usage_error('create', key, '-n', '-1'))
+        self.assertIn('abc', self.check_usage_error('create', key, '-n', 'abc'))
+        self.assertIn('99999', self.check_usage_error('create', key, '-n', '99999'))
+        self.assertIn('x', self.check_usage_error('release', key, 'x'))
+        self.assertIn('soon', self.check_usage_error('acquire', '--timeout', 'soon', key))
+        self.check_usage_error('acquire', '--timeout', '-1', key)
+        self.assertIn('COMMAND', self.check_usage_error('run', key, status=125))
+        self.assertIn('COMMAND', self.check_usage_error('run', key, '--', status=125))
+        self.assertIn('0', self.check_usage_error('run', '--slots', '0', key, '--', 'true',
+                                                  status=125))
+        self.check_usage_error('gc', '--posix')
+
+        # Nothing was made by any of these.
+        self.assertGone(key)
+        self.assertGone(key, True)
+
+    def test_unknown_keys(self):
+        key = new_key('unknown')
+
+        for args in (['info', key], ['acquire', key], ['release', key], ['remove', key],
+                     ['info', '--posix', key], ['release', '--posix', key]):
+            proc = sysem(*args)
+            self.assertEqual(proc.returncode, 1, args)
+            self.assertIn(key, proc.stderr)
+            self.assertIn('no', proc.stderr.lower())
+        self.assertGone(key)
+        self.assertGone(key, True)
+
+        proc = sysem('info', '--native', 'relative/path')
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('absolute', proc.stderr)
+        proc = sysem('info', '--posix', '--native', '/a/b')
+        self.assertEqual(proc.returncode, 1)
+        proc = sysem('info', '')
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('empty', proc.stderr)
+
+    def test_no_permission(self):
+        if os.geteuid() == 0:
+            # The superuser passes every permission check: ask as nobody.
+            key = self.key('perm')
+            sysem('create', key, '-n', '1', check=0)
+            nobody = 65534
+            proc = sysem('release', key,
+                         preexec_fn=lambda: (os.setgid(nobody), os.setuid(nobody)))
+            value = info(key)['value']
+        else:
+            # Another user's semaphore, as far as the mode bits go.
+            key = self.key('perm', posix=True)
+            sysem('create', '--posix', key, '-n', '1', check=0)
+            os.chmod(posix_file(key), 0)
+            proc = sysem('release', '--posix', key)
+            os.chmod(posix_file(key), 0o600)
+            value = info(key, '--posix')['value']
+
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(key, proc.stderr)
+        self.assertRegex(proc.stderr, '[Pp]ermission')
+        self.assertEqual(value, 1)
+
+    def test_help(self):
+        proc = sysem('--help', check=0)
+        for command in ('list', 'info', 'create', 'acquire', 'release', 'remove', 'gc', 'run'):
+            self.assertRegex(proc.stdout, r'\n  %s ' % command)
+            sub = sysem(command, '--help', check=0)
+            self.assertIn('sysem ' + command, sub.stdout)
+        self.assertIn('--slots', sysem('run', '--help', check=0).stdout)
+        self.assertIn('--dry-run', sysem('help', 'gc', check=0).stdout)
+        self.assertTrue(re.match(r'sysem \d+\.\d+', sysem('--version', check=0).stdout))
+
+
+def main():
+    global SYSEM, HELPER, QT_HELPER
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--sysem', required=True)
+    parser.add_argument('--helper', required=True)
+    parser.add_argument('--qt-helper', default='')
+    args, rest = parser.parse_known_args()
+    SYSEM, HELPER, QT_HELPER = args.sysem, args.helper, args.qt_helper
+
+    unittest.main(argv=[sys.argv[0], '-v'] + rest)
+
+
+if __name__ == '__main__':
+    main()
