@@ -152,6 +152,20 @@ const tests = {
         assertEqual(sysv.get_value(), 4, 'value');
     },
 
+    constructWithProperties() {
+        // g_object_new() without init: the semaphore opens on first use.
+        const sem = new Sysem.Semaphore({
+            key: uniqueKey('construct'),
+            key_type: Sysem.KeyType.POSIX,
+            initial_value: 2,
+            mode: Sysem.AccessMode.CREATE,
+        });
+        made.push(sem);
+        assertEqual(sem.get_value(), 2, 'value');
+        assert(sem.init(null), 'init');
+        assert(GLib.file_test(systemPath(sem), GLib.FileTest.EXISTS), '/dev/shm file');
+    },
+
     acquireRelease() {
         for (const keyType of [Sysem.KeyType.SYSTEM_V, Sysem.KeyType.POSIX]) {
             const sem = make(uniqueKey('acquire'), keyType, 2);
