@@ -24,6 +24,8 @@
  *
  *   acquire       "acquiring" before it blocks, then "acquired" or "error …"
  *   release N     "released" or "error …"
+ *   count FILE N  N times: acquire, add one to the number in FILE, release;
+ *                 then "counted" (the test checks that no addition was lost)
  *   exit          "bye", then it exits normally (the QSystemSemaphore is
  *                 destroyed: Qt removes the set if this process created it)
  *
@@ -84,6 +86,26 @@ key_file_for (const QString &key)
   return QDir::tempPath () + QLatin1Char ('/') + name;
 }
 
+/* Reads the number in @path and writes it back plus one. Only safe while
+ * the semaphore is held, which is what the test checks. */
+static bool
+add_one (const char *path)
+{
+  std::FILE *f = std::fopen (path, "r+");
+  long n = 0;
+  bool ok;
+
+  if (f == nullptr)
+    return false;
+
+  ok = std::fscanf (f, "%ld", &n) == 1 &&
+       std::fseek (f, 0, SEEK_SET) == 0 &&
+       std::fprintf (f, "%ld\n", n + 1) > 0;
+  ok = std::fclose (f) == 0 && ok;
+
+  return ok;
+}
+
 int
 main (int    argc,
       char **argv)
@@ -142,6 +164,21 @@ main (int    argc,
         {
           if (sem.release (std::atoi (line + 8)))
             say ("released");
+          else
+            say_error (sem);
+        }
+      else if (std::strncmp (line, "count ", 6) == 0)
+        {
+          char *space = std::strrchr (line + 6, ' ');
+          bool ok = space != nullptr;
+
+          if (ok)
+            *space = '\0';
+          for (int i = ok ? std::atoi (space + 1) : 0; ok && i > 0; i--)
+            ok = sem.acquire () && add_one (line + 6) && sem.release ();
+
+          if (ok)
+            say ("counted");
           else
             say_error (sem);
         }

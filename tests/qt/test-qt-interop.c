@@ -598,6 +598,114 @@ test_tmpdir_symlink (gconstpointer data)
   g_assert_cmpint (rmdir (real_dir), ==, 0);
 }
 
+/* Adds one to the number in the file at @path. */
+static void
+add_one (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *next = NULL;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  next = g_strdup_printf ("%" G_GINT64_FORMAT "\n", g_ascii_strtoll (text, NULL, 10) + 1);
+  g_file_set_contents_full (path, next, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error);
+  g_assert_no_error (error);
+}
+
+#define CONTENTION_ROUNDS 100
+#define CONTENTION_QT_HELPERS 2   /* per Qt */
+#define CONTENTION_THREADS 2
+
+typedef struct {
+  SysemSemaphore *sem;
+  const char     *path;
+} Counter;
+
+static gpointer
+counter_thread (gpointer data)
+{
+  Counter *c = data;
+
+  for (int i = 0; i < CONTENTION_ROUNDS; i++)
+    {
+      interop_acquire (c->sem);
+      add_one (c->path);
+      interop_release (c->sem, 1);
+    }
+
+  return NULL;
+}
+
+/* Every Qt that was found (two programs each) and two sysem threads take
+ * turns at a counter in a file, guarded by one semaphore of one unit: no
+ * addition may be lost. */
+static void
+test_contention (void)
+{
+  g_autofree char *key = make_key ("unicode");
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *command = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func ((GDestroyNotify) helper_process_free);
+  g_autoptr(GError) error = NULL;
+  GThread *threads[CONTENTION_THREADS];
+  const QtBuild *builds[] = {
+#ifdef QT5_SEM_HELPER
+    &qt5_build,
+#endif
+#ifdef QT6_SEM_HELPER
+    &qt6_build,
+#endif
+  };
+  Counter counter;
+  char *native;
+  int fd, semid;
+
+  fd = g_file_open_tmp ("sysemtest-qt-count-XXXXXX", &path, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (path, "0\n", -1, &error);
+  g_assert_no_error (error);
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  semid = interop_get_stats (sem).id;
+  native = g_strdup (sysem_semaphore_get_native_key (sem));
+
+  for (guint b = 0; b < G_N_ELEMENTS (builds); b++)
+    for (guint i = 0; i < CONTENTION_QT_HELPERS; i++)
+      g_ptr_array_add (helpers, qt_spawn (builds[b], key, "open", 1, NULL, NULL));
+
+  command = g_strdup_printf ("count %s %d", path, CONTENTION_ROUNDS);
+  for (guint i = 0; i < helpers->len; i++)
+    helper_process_send (helpers->pdata[i], command);
+
+  counter.sem = sem;
+  counter.path = path;
+  for (guint i = 0; i < CONTENTION_THREADS; i++)
+    threads[i] = g_thread_new ("sysem-counter", counter_thread, &counter);
+
+  for (guint i = 0; i < helpers->len; i++)
+    helper_process_expect (helpers->pdata[i], "counted");
+  for (guint i = 0; i < CONTENTION_THREADS; i++)
+    g_thread_join (threads[i]);
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_ascii_strtoll (text, NULL, 10), ==,
+                   (gint64) CONTENTION_ROUNDS * (helpers->len + CONTENTION_THREADS));
+  g_assert_cmpint (interop_get_value (sem), ==, 1);
+
+  for (guint i = 0; i < helpers->len; i++)
+    qt_exit (helpers->pdata[i]);
+  g_clear_object (&sem);
+  assert_gone (native, semid);
+  g_free (native);
+  g_assert_cmpint (unlink (path), ==, 0);
+}
+
 #if defined(QT5_SEM_HELPER) && defined(QT6_SEM_HELPER)
 /* Qt 5, Qt 6 and sysem, three programs on one semaphore. */
 static void
@@ -728,6 +836,7 @@ main (int    argc,
 #if defined(QT5_SEM_HELPER) && defined(QT6_SEM_HELPER)
   g_test_add_func ("/qt5-and-qt6/one-semaphore", test_qt5_and_qt6);
 #endif
+  g_test_add_func ("/qt-and-sysem/contention", test_contention);
 
   ret = g_test_run ();
   g_ptr_array_unref (cases);
