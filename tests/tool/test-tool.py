@@ -241,6 +241,21 @@ class ToolTest(unittest.TestCase):
         self.assertEqual(proc.wait(timeout=DEADLINE), 9)
         self.assertGone(key)
 
+    def test_run_interrupted_wait(self):
+        key = self.key('interrupt')
+
+        sysem('create', '-n', '0', key, check=0)
+        proc = self.spawn([SYSEM, 'run', key, '--', 'echo', 'never'])
+        wait_until(lambda: (info(key) or {}).get('waiters') == 1, 'the run to wait')
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=DEADLINE)
+        self.assertEqual(proc.returncode, 128 + signal.SIGINT)
+        self.assertEqual(out, '')
+        entry = info(key)
+        self.assertEqual(entry['value'], 0)
+        self.assertEqual(entry['waiters'], 0)
+        self.assertEqual(sysem('acquire', '--timeout', '0.05', key).returncode, 75)
+
     def test_run_posix(self):
         key = self.key('posix', posix=True)
 
@@ -411,6 +426,12 @@ class ToolTest(unittest.TestCase):
         listed = {e['name']: e for e in json.loads(sysem('list', '--json', check=0).stdout)}
         self.assertTrue(listed[key_file(dead_key)]['stale'])
         self.assertFalse(listed[key_file(live_key)]['stale'])
+
+        # A dry run over everything removes nothing and names ours.
+        everything = json.loads(sysem('gc', '--dry-run', '--json', check=0).stdout)
+        self.assertIn(key_file(dead_key), [e['name'] for e in everything])
+        self.assertNotIn(key_file(live_key), [e['name'] for e in everything])
+        self.assertTrue(info(dead_key)['exists'])
 
         dry = json.loads(sysem('gc', '--dry-run', '--json', dead_key, live_key, check=0).stdout)
         self.assertEqual([e['name'] for e in dry], [key_file(dead_key)])
