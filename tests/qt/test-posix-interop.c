@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <semaphore.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -342,6 +343,7 @@ main (int    argc,
 {
   static const char * const key_kinds[] = { "letters", "punctuation", "unicode" };
 
+  setlocale (LC_ALL, "");
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/posix/name", test_name);

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -824,6 +825,7 @@ main (int    argc,
 {
   int ret;
 
+  setlocale (LC_ALL, "");
   g_test_init (&argc, &argv, NULL);
   cases = g_ptr_array_new_with_free_func (g_free);
 
