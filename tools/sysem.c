@@ -968,6 +968,10 @@ command_remove (int    argc,
   if (entry == NULL)
     return EXIT_FAILED;
 
+  /* Messages name the key as the user gave it. */
+  g_free (entry->name);
+  entry->name = g_strdup (opt_rest[0]);
+
   if (!sysem_scan_remove (entry, FALSE, &removed_set, &error))
     {
       tool_error ("%s", error->message);

@@ -535,8 +535,17 @@ class ToolTest(unittest.TestCase):
             key = self.key('perm')
             sysem('create', key, '-n', '1', check=0)
             nobody = 65534
-            proc = sysem('release', key,
-                         preexec_fn=lambda: (os.setgid(nobody), os.setuid(nobody)))
+            # A copy of the tool that nobody may run, wherever the build is.
+            with tempfile.TemporaryDirectory(prefix='sysemtest-tool-') as tmp:
+                os.chmod(tmp, 0o755)
+                tool = os.path.join(tmp, 'sysem')
+                with open(SYSEM, 'rb') as src, open(tool, 'wb') as dst:
+                    dst.write(src.read())
+                os.chmod(tool, 0o755)
+                proc = subprocess.run([tool, 'release', key], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, timeout=DEADLINE,
+                                      cwd='/',
+                                      preexec_fn=lambda: (os.setgid(nobody), os.setuid(nobody)))
             value = info(key)['value']
         else:
             # Another user's semaphore, as far as the mode bits go.
