@@ -340,6 +340,38 @@ test_qt_create_resets (gconstpointer data)
   assert_gone (file, semid);
 }
 
+/* Qt's Create gives units to a set with none: a sysem acquire waiting on
+ * it wakes up and gets one. */
+static void
+test_qt_create_wakes (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("punctuation");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  InteropWaiter w;
+  int semid;
+
+  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  semid = interop_get_stats (sem).id;
+
+  interop_waiter_start (&w, sem);
+  interop_wait_for_waiters (sem, 1);
+
+  qt = qt_spawn (qc->qt, key, "create", 1, NULL, &file);
+  interop_waiter_join (&w);
+  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  interop_release (sem, 1);
+
+  qt_exit (qt);
+  interop_assert_removed (sem);
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+}
+
 /* sysem's Create mode sets the count of a set Qt made; Open leaves it. */
 static void
 test_sysem_create_resets (gconstpointer data)
@@ -804,6 +836,9 @@ add_qt_tests (const QtBuild *qt)
 
     path = g_strdup_printf ("/%s/qt-create-resets", qt->name);
     g_test_add_data_func (path, qc, test_qt_create_resets);
+    g_free (path);
+    path = g_strdup_printf ("/%s/qt-create-wakes", qt->name);
+    g_test_add_data_func (path, qc, test_qt_create_wakes);
     g_free (path);
     path = g_strdup_printf ("/%s/sysem-create-resets", qt->name);
     g_test_add_data_func (path, qc, test_sysem_create_resets);
