@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,11 +91,12 @@ struct _SysemSemaphore
   SysemKeyType     key_type;
 
   /* acquire_async(): requests that could not be served at once, first come
-   * first served, and the one thread of ours that waits for them. */
-  GQueue           pending;
-  GTask           *waiting;        /* the head, while the waiter waits for it */
+   * first served, and the one thread of ours that waits for them. All under
+   * the lock. */
+  GQueue           pending;        /* of SysemRequest links */
+  gpointer         waiting;        /* the head, while the waiter waits for it */
   gboolean         waiter_running;
-  pid_t            waiter_pid;
+  pid_t            waiter_pid;     /* the process the waiter runs in */
 };
 
 enum {
@@ -238,52 +240,184 @@ sysem_semaphore_close_locked (SysemSemaphore *self)
     sysem_handle_unref (handle);
 }
 
-/* Callbacks: the asynchronous waiter */
+/* Callbacks: the asynchronous waiter
+ *
+ * sysem_semaphore_acquire_async() serves a request at once, in the caller's
+ * thread, when a unit is free and no earlier request waits. Any other
+ * request joins self->pending, and one thread of ours per object (started
+ * when the queue stops being empty, gone when it is empty again) waits for
+ * the head of the queue, then the next, first come first served. Requests
+ * behind the head wait in the queue without costing anything.
+ *
+ * Cancellation: the head is cancelled by the waiter's own wait, which looks
+ * at the cancellable between slices. Every other queued request has a
+ * GCancellable source in the task's main context that takes it off the
+ * queue. self->lock decides which of the two completes a request: the
+ * source only takes requests that are still queued and are not the one
+ * being waited for (self->waiting); the waiter only completes the head it
+ * took.
+ *
+ * Each request holds the handle it was made on: sysem_semaphore_set_key()
+ * moves the object but not the requests already made, which still wait on
+ * the semaphore they were made for.
+ *
+ * fork(): the child has no waiter, but a copy of the queue. The requests in
+ * it belong to the parent, whose waiter goes on serving them; the child
+ * forgets its copies the first time it touches the queue, and starts its
+ * own waiter when it needs one. So that the child never inherits an object
+ * lock held by a waiter, waiters take sysem_waiter_fork_lock around their
+ * locked sections and fork() takes it too. */
 
-static void
-sysem_semaphore_start_waiter_locked (SysemSemaphore *self);
-
-/* Completes a request taken off the queue. */
-static void
-sysem_semaphore_complete (GTask    *task,
-                          gboolean  acquired,
-                          GError   *error)
+typedef struct
 {
-  GSource *cancel_source = g_task_get_task_data (task);
+  GList        link;           /* in self->pending while queued; data: the GTask */
+  gboolean     queued;         /* under self->lock */
+  SysemHandle *handle;         /* the semaphore the request was made on */
+  GSource     *cancel_source;  /* for a queued request with a cancellable */
+} SysemRequest;
 
-  if (cancel_source != NULL)
-    g_source_destroy (cancel_source);
+static GMutex sysem_waiter_fork_lock;
+
+static void
+sysem_waiter_atfork_prepare (void)
+{
+  g_mutex_lock (&sysem_waiter_fork_lock);
+}
+
+static void
+sysem_waiter_atfork_release (void)
+{
+  /* GMutex has no owner on Linux, so the child may unlock it too. */
+  g_mutex_unlock (&sysem_waiter_fork_lock);
+}
+
+static void
+sysem_waiter_lock (SysemSemaphore *self)
+{
+  g_mutex_lock (&sysem_waiter_fork_lock);
+  g_mutex_lock (&self->lock);
+}
+
+static void
+sysem_waiter_unlock (SysemSemaphore *self)
+{
+  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&sysem_waiter_fork_lock);
+}
+
+static void
+sysem_request_drop_cancel_source (SysemRequest *request)
+{
+  if (request->cancel_source != NULL)
+    {
+      g_source_destroy (request->cancel_source);
+      g_clear_pointer (&request->cancel_source, g_source_unref);
+    }
+}
+
+static void
+sysem_request_free (gpointer data)
+{
+  SysemRequest *request = data;
+
+  sysem_request_drop_cancel_source (request);
+  g_clear_pointer (&request->handle, sysem_handle_unref);
+  g_free (request);
+}
+
+/* Called with self->lock held. In a child of fork(), takes the requests
+ * inherited from the parent off the queue and returns them with the
+ * parent's waiter's reference on @self, to be dropped with
+ * sysem_semaphore_drop_inherited() once the lock is released. */
+static GList *
+sysem_semaphore_forget_inherited_locked (SysemSemaphore *self)
+{
+  GList *inherited = NULL;
+  GList *link;
+
+  if (!self->waiter_running || self->waiter_pid == getpid ())
+    return NULL;
+
+  while ((link = g_queue_pop_head_link (&self->pending)) != NULL)
+    {
+      SysemRequest *request = g_task_get_task_data (link->data);
+
+      request->queued = FALSE;
+      inherited = g_list_prepend (inherited, link->data);
+    }
+
+  self->waiting = NULL;
+  self->waiter_running = FALSE;
+
+  /* The reference the parent's waiter holds, which nobody would drop here.
+   * The caller has one of its own, so this is not the last. */
+  return g_list_prepend (inherited, self);
+}
+
+static void
+sysem_semaphore_drop_inherited (GList *inherited)
+{
+  /* The parent's waiter's reference on the object, then its queue. */
+  for (GList *l = inherited; l != NULL; l = l->next)
+    {
+      /* A task's cancel source holds a reference on it: destroy it first. */
+      if (G_IS_TASK (l->data))
+        sysem_request_drop_cancel_source (g_task_get_task_data (l->data));
+      g_object_unref (l->data);
+    }
+
+  g_list_free (inherited);
+}
+
+/* Completes a request: with @error, or with a unit taken when it is %NULL. */
+static void
+sysem_semaphore_complete (GTask  *task,
+                          GError *error)
+{
+  SysemRequest *request = g_task_get_task_data (task);
+
+  if (request != NULL)
+    sysem_request_drop_cancel_source (request);
 
   if (error != NULL)
     g_task_return_error (task, error);
   else
-    g_task_return_boolean (task, acquired);
+    g_task_return_boolean (task, TRUE);
 }
 
-/* Runs in the caller's main context when a queued request is cancelled. A
- * request that is not the one being waited for leaves the queue at once;
- * the one being waited for is finished by the waiter, which watches the
- * same cancellable. */
+/* Runs in the task's main context when the cancellable of a queued request
+ * is cancelled. A request that is not the one being waited for leaves the
+ * queue at once; the one being waited for is finished by the waiter, which
+ * watches the same cancellable. */
 static gboolean
 sysem_semaphore_request_cancelled_cb (GCancellable *cancellable,
                                       gpointer      user_data)
 {
   GTask *task = user_data;
   SysemSemaphore *self = g_task_get_source_object (task);
+  SysemRequest *request = g_task_get_task_data (task);
+  GList *inherited;
   gboolean removed = FALSE;
 
   g_mutex_lock (&self->lock);
-  if (task != self->waiting)
-    removed = g_queue_remove (&self->pending, task);
+  inherited = sysem_semaphore_forget_inherited_locked (self);
+  if (request->queued && request != self->waiting)
+    {
+      g_queue_unlink (&self->pending, &request->link);
+      request->queued = FALSE;
+      removed = TRUE;
+    }
   g_mutex_unlock (&self->lock);
+
+  sysem_semaphore_drop_inherited (inherited);
 
   if (removed)
     {
       GError *error = NULL;
 
       g_cancellable_set_error_if_cancelled (cancellable, &error);
-      sysem_semaphore_complete (task, FALSE, error);
-      g_object_unref (task);
+      sysem_semaphore_complete (task, error);
+      g_object_unref (task);   /* the queue's reference */
     }
 
   return G_SOURCE_REMOVE;
@@ -293,96 +427,98 @@ static gpointer
 sysem_semaphore_waiter_thread (gpointer data)
 {
   SysemSemaphore *self = data;   /* we own a reference */
-  GTask *task;
 
-  g_mutex_lock (&self->lock);
-
-  while ((task = g_queue_peek_head (&self->pending)) != NULL)
+  for (;;)
     {
-      GCancellable *cancellable = g_task_get_cancellable (task);
-      SysemHandle *handle = self->handle ? sysem_handle_ref (self->handle) : NULL;
+      SysemRequest *request;
+      SysemHandle *handle;
+      GCancellable *cancellable;
+      GTask *task;
       GError *error = NULL;
-      gboolean acquired = FALSE;
+      gboolean acquired;
 
-      self->waiting = task;
-      g_mutex_unlock (&self->lock);
-
-      if (handle == NULL)
-        handle = sysem_semaphore_open_slow (self, &error) ?
-                 sysem_handle_ref (self->handle) : NULL;
-
-      if (handle != NULL)
+      sysem_waiter_lock (self);
+      if (g_queue_is_empty (&self->pending))
         {
-          acquired = handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER,
-                                               cancellable, &error);
+          self->waiter_running = FALSE;
+          sysem_waiter_unlock (self);
+          break;
+        }
+      task = g_queue_peek_head (&self->pending);
+      request = g_task_get_task_data (task);
+      self->waiting = request;
+      sysem_waiter_unlock (self);
 
+      /* The head is ours until we take it off the queue: the cancel source
+       * leaves it alone while it is self->waiting. */
+      handle = request->handle;
+      cancellable = g_task_get_cancellable (task);
+
+      /* A wait without a deadline ends with a unit or an error; loop all
+       * the same rather than report success without a unit. */
+      do
+        acquired = handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER,
+                                             cancellable, &error);
+      while (!acquired && error == NULL);
+
+      if (acquired && g_cancellable_is_cancelled (cancellable))
+        {
           /* Cancelled while the unit came: give it back, so that a
            * cancelled request never keeps a unit. */
-          if (acquired && g_cancellable_is_cancelled (cancellable))
-            {
-              handle->backend->release (handle, 1, NULL);
-              acquired = FALSE;
-              g_cancellable_set_error_if_cancelled (cancellable, &error);
-            }
-
-          sysem_handle_unref (handle);
+          handle->backend->release (handle, 1, NULL);
+          g_cancellable_set_error_if_cancelled (cancellable, &error);
         }
 
-      g_mutex_lock (&self->lock);
-      g_queue_pop_head (&self->pending);
+      sysem_waiter_lock (self);
+      g_queue_unlink (&self->pending, &request->link);
+      request->queued = FALSE;
       self->waiting = NULL;
-      g_mutex_unlock (&self->lock);
+      sysem_waiter_unlock (self);
 
-      sysem_semaphore_complete (task, acquired, error);
-      g_object_unref (task);
-
-      g_mutex_lock (&self->lock);
+      sysem_semaphore_complete (task, error);
+      g_object_unref (task);   /* the queue's reference */
     }
-
-  self->waiter_running = FALSE;
-  g_mutex_unlock (&self->lock);
 
   g_object_unref (self);
   return NULL;
 }
 
-static void
-sysem_semaphore_start_waiter_locked (SysemSemaphore *self)
+/* Called with self->lock held, after a request was queued. */
+static gboolean
+sysem_semaphore_start_waiter_locked (SysemSemaphore  *self,
+                                     GError         **error)
 {
+  static gsize atfork_once = 0;
+  g_autoptr(GError) thread_error = NULL;
   GThread *thread;
-  GError *error = NULL;
 
-  /* After fork() the parent's waiter is not in the child. */
-  if (self->waiter_running && self->waiter_pid == getpid ())
-    return;
+  if (self->waiter_running)
+    return TRUE;
+
+  if (g_once_init_enter (&atfork_once))
+    {
+      pthread_atfork (sysem_waiter_atfork_prepare,
+                      sysem_waiter_atfork_release,
+                      sysem_waiter_atfork_release);
+      g_once_init_leave (&atfork_once, 1);
+    }
+
+  thread = g_thread_try_new ("sysem-waiter", sysem_semaphore_waiter_thread,
+                             g_object_ref (self), &thread_error);
+  if (thread == NULL)
+    {
+      /* Not the last reference: the caller holds one. */
+      g_object_unref (self);
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_ACQUIRE,
+                       sysem_semaphore_display_key (self), thread_error->message);
+      return FALSE;
+    }
 
   self->waiter_running = TRUE;
   self->waiter_pid = getpid ();
+  g_thread_unref (thread);
 
-  thread = g_thread_try_new ("sysem-waiter", sysem_semaphore_waiter_thread,
-                             g_object_ref (self), &error);
-  if (thread != NULL)
-    {
-      g_thread_unref (thread);
-      return;
-    }
-
-  /* No thread: fail every queued request rather than leave it hanging. */
-  self->waiter_running = FALSE;
-  g_object_unref (self);
-  {
-    GTask *task;
-
-    while ((task = g_queue_pop_head (&self->pending)) != NULL)
-      {
-        sysem_semaphore_complete (task, FALSE,
-                                  g_error_new (SYSEM_SEMAPHORE_ERROR,
-                                               SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES,
-                                               "%s", error->message));
-        g_object_unref (task);
-      }
-  }
-  g_error_free (error);
+  return TRUE;
 }
 
 /* vfuncs */
@@ -1059,25 +1195,55 @@ sysem_semaphore_release (SysemSemaphore  *self,
  * @user_data: data for @callback
  *
  * Takes one unit without blocking the caller. @callback runs in the
- * thread-default main context of the caller; call
- * sysem_semaphore_acquire_finish() there.
+ * thread-default main context of the thread that calls this function (see
+ * g_main_context_push_thread_default()), never before this function has
+ * returned; call sysem_semaphore_acquire_finish() there to learn the result.
  *
- * When a unit is free and no earlier request waits, the request completes
- * at once, in this thread. Otherwise it joins a queue served in order by a
- * thread of sysem's own, one per object however many requests wait, so
- * waiting never takes threads from GLib's shared pool. A cancelled request
- * finishes with %G_IO_ERROR_CANCELLED promptly and never keeps a unit.
+ * When a unit is free and no earlier request of @self waits, the request is
+ * served at once, in the calling thread: no other thread is involved and
+ * @callback runs in the next iteration of the main context. Otherwise the
+ * request joins a queue, and requests of @self are served in the order they
+ * were made, by one thread of sysem's own per object however many of them
+ * wait. Waiting therefore never occupies a thread of GLib's shared pool,
+ * which g_task_run_in_thread() and GIO's asynchronous file operations need.
+ * The order holds among the requests of one object; sysem_semaphore_acquire()
+ * and other objects or processes compete for units as usual.
+ *
+ * Cancelling @cancellable finishes a waiting request promptly with
+ * %G_IO_ERROR_CANCELLED and never leaves a unit taken: a unit that comes at
+ * the moment of the cancellation is given back. A request whose
+ * @cancellable is already cancelled fails without waiting. Once a request
+ * has taken a unit, cancelling no longer changes its result, so a %TRUE
+ * from sysem_semaphore_acquire_finish() always means a unit to release.
+ *
+ * A request keeps @self alive until it finishes, so the caller may drop its
+ * own reference meanwhile. It waits on the semaphore @self had open when it
+ * was made, even if sysem_semaphore_set_key() moves @self elsewhere before
+ * it is served; requests made after the move queue behind it. If the
+ * semaphore is removed, waiting requests fail with
+ * %SYSEM_SEMAPHORE_ERROR_NOT_FOUND. After fork() the requests made before it
+ * belong to the parent; the child can make new ones.
+ *
+ * This function may be called from any thread.
  *
  * |[<!-- language="C" -->
  * static void
- * acquired_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+ * acquired_cb (GObject      *source,
+ *              GAsyncResult *result,
+ *              gpointer      user_data)
  * {
+ *   SysemSemaphore *sem = SYSEM_SEMAPHORE (source);
  *   g_autoptr(GError) error = NULL;
  *
- *   if (!sysem_semaphore_acquire_finish (SYSEM_SEMAPHORE (source), result, &error))
- *     g_warning ("%s", error->message);
- *   else
- *     start_the_job ();
+ *   if (!sysem_semaphore_acquire_finish (sem, result, &error))
+ *     {
+ *       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+ *         g_warning ("No slot: %s", error->message);
+ *       return;
+ *     }
+ *
+ *   run_the_job ();                          // then, when it is done:
+ *   sysem_semaphore_release (sem, 1, NULL);
  * }
  *
  * sysem_semaphore_acquire_async (sem, cancellable, acquired_cb, NULL);
@@ -1092,7 +1258,9 @@ sysem_semaphore_acquire_async (SysemSemaphore      *self,
                                gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  SysemRequest *request;
   SysemHandle *handle;
+  GList *inherited;
   GError *error = NULL;
 
   g_return_if_fail (SYSEM_IS_SEMAPHORE (self));
@@ -1101,46 +1269,58 @@ sysem_semaphore_acquire_async (SysemSemaphore      *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, sysem_semaphore_acquire_async);
   g_task_set_name (task, "[sysem] acquire");
-  /* A unit taken is the caller's even if it cancels afterwards: we decide
-   * ourselves whether the request was cancelled. */
+  /* A unit taken is the caller's even if it cancels afterwards: whether a
+   * request was cancelled is decided here, not by GTask. */
   g_task_set_check_cancellable (task, FALSE);
 
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  handle = sysem_semaphore_get_handle (self, &error);
-  if (handle == NULL)
+  g_mutex_lock (&self->lock);
+
+  inherited = sysem_semaphore_forget_inherited_locked (self);
+  handle = sysem_semaphore_open_locked (self, &error);
+
+  /* The fast path: nobody of ours is ahead and a unit is free. */
+  if (handle == NULL ||
+      (g_queue_is_empty (&self->pending) &&
+       (handle->backend->acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error) || error != NULL)))
     {
-      g_task_return_error (task, error);
+      g_mutex_unlock (&self->lock);
+      sysem_semaphore_drop_inherited (inherited);
+      sysem_semaphore_complete (task, error);
       return;
     }
 
-  g_mutex_lock (&self->lock);
+  request = g_new0 (SysemRequest, 1);
+  request->handle = sysem_handle_ref (handle);
+  request->link.data = task;
+  g_task_set_task_data (task, request, sysem_request_free);
 
-  if (g_queue_is_empty (&self->pending))
+  if (!sysem_semaphore_start_waiter_locked (self, &error))
     {
-      gboolean acquired = handle->backend->acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error);
-
-      if (acquired || error != NULL)
-        {
-          g_mutex_unlock (&self->lock);
-          sysem_semaphore_complete (task, acquired, error);
-          return;
-        }
+      g_mutex_unlock (&self->lock);
+      sysem_semaphore_drop_inherited (inherited);
+      sysem_semaphore_complete (task, error);
+      return;
     }
 
   if (cancellable != NULL)
     {
-      GSource *source = g_cancellable_source_new (cancellable);
-
-      g_task_set_task_data (task, source, (GDestroyNotify) g_source_unref);
-      g_task_attach_source (task, source, G_SOURCE_FUNC (sysem_semaphore_request_cancelled_cb));
+      /* Attached before the request is visible to the waiter, and its
+       * callback needs self->lock, so it cannot run before we are done. */
+      request->cancel_source = g_cancellable_source_new (cancellable);
+      g_task_attach_source (task, request->cancel_source,
+                            G_SOURCE_FUNC (sysem_semaphore_request_cancelled_cb));
     }
 
-  g_queue_push_tail (&self->pending, g_steal_pointer (&task));
-  sysem_semaphore_start_waiter_locked (self);
+  request->queued = TRUE;
+  g_queue_push_tail_link (&self->pending, &request->link);
+  g_steal_pointer (&task);   /* the queue's reference */
 
   g_mutex_unlock (&self->lock);
+
+  sysem_semaphore_drop_inherited (inherited);
 }
 
 /**
@@ -1149,8 +1329,10 @@ sysem_semaphore_acquire_async (SysemSemaphore      *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError, or %NULL
  *
- * Finishes sysem_semaphore_acquire_async(). On success the caller holds one
- * unit and releases it with sysem_semaphore_release().
+ * Finishes a request made with sysem_semaphore_acquire_async(). On success
+ * the caller holds one unit and gives it back with
+ * sysem_semaphore_release(); on failure it holds nothing. A cancelled
+ * request fails with %G_IO_ERROR_CANCELLED.
  *
  * Returns: %TRUE when a unit was taken, %FALSE with @error set
  *
@@ -1164,6 +1346,7 @@ sysem_semaphore_acquire_finish (SysemSemaphore  *self,
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == sysem_semaphore_acquire_async, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
