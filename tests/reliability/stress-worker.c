@@ -17,8 +17,11 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -142,6 +145,11 @@ main (int   argc,
       g_printerr ("usage: stress-worker sysv|posix KEY INDEX ITERATIONS\n");
       return 2;
     }
+
+  /* Never outlive the test, even if it fails half way. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () == 1)
+    return 1;
 
   key_type = g_str_equal (argv[1], "posix") ? SYSEM_KEY_TYPE_POSIX : SYSEM_KEY_TYPE_SYSTEM_V;
   worker = atoi (argv[3]);
