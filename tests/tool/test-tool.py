@@ -561,6 +561,24 @@ class ToolTest(unittest.TestCase):
         self.assertRegex(proc.stderr, '[Pp]ermission')
         self.assertEqual(value, 1)
 
+    def test_translated_messages(self):
+        key = new_key('translated')
+        env = dict(os.environ)
+        env.pop('LANGUAGE', None)
+
+        env['LC_ALL'] = 'C.UTF-8'
+        english = sysem('info', key, env=env)
+        env['LC_ALL'] = 'de_DE.UTF-8'
+        german = sysem('info', key, env=env)
+
+        self.assertEqual(english.returncode, 1)
+        self.assertEqual(german.returncode, 1)
+        self.assertIn(key, german.stderr)
+        self.assertNotEqual(german.stderr, english.stderr)
+        # GLib's own words in the help are translated too: setlocale () ran.
+        self.assertNotIn('Usage:', sysem('run', '--help', env=env, check=0).stdout)
+        self.assertGone(key)
+
     def test_help(self):
         proc = sysem('--help', check=0)
         for command in ('list', 'info', 'create', 'acquire', 'release', 'remove', 'gc', 'run'):
