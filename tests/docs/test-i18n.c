@@ -18,15 +18,15 @@ typedef struct {
   const char *language;       /* LANGUAGE */
   const char *locale;         /* LC_ALL */
   const char *empty_key;      /* opening "" */
-  const char *release_fmt;    /* a release past the maximum; %s is the key */
-  const char *removed_fmt;    /* acquiring a removed semaphore; %s is the key */
+  const char *release[2];     /* a release past the maximum: before and after the key */
+  const char *removed[2];     /* acquiring a removed semaphore: before and after the key */
 } Expected;
 
 static const Expected expected_de = {
   "de", "de_DE.UTF-8",
   "Der Semaphor „“ konnte nicht geöffnet werden: der Schlüssel ist leer",
-  "Der Semaphor „%s“ konnte nicht freigegeben werden: der Zähler würde das Maximum von 32767 überschreiten",
-  "Der Semaphor „%s“ konnte nicht belegt werden: er wurde entfernt",
+  { "Der Semaphor „", "“ konnte nicht freigegeben werden: der Zähler würde das Maximum von 32767 überschreiten" },
+  { "Der Semaphor „", "“ konnte nicht belegt werden: er wurde entfernt" },
 };
 
 /* French puts a no-break space (U+00A0, "\302\240") inside the guillemets
@@ -35,16 +35,16 @@ static const Expected expected_de = {
 static const Expected expected_fr = {
   "fr", "fr_FR.UTF-8",
   "Impossible d’ouvrir le sémaphore «" NBSP NBSP "»" NBSP ": la clé est vide",
-  "Impossible de libérer le sémaphore «" NBSP "%s" NBSP "»" NBSP ": le compteur dépasserait le maximum de 32767",
-  "Impossible d’acquérir le sémaphore «" NBSP "%s" NBSP "»" NBSP ": il a été supprimé",
+  { "Impossible de libérer le sémaphore «" NBSP, NBSP "»" NBSP ": le compteur dépasserait le maximum de 32767" },
+  { "Impossible d’acquérir le sémaphore «" NBSP, NBSP "»" NBSP ": il a été supprimé" },
 };
 #undef NBSP
 
 static const Expected expected_es = {
   "es", "es_ES.UTF-8",
   "No se pudo abrir el semáforo «»: la clave está vacía",
-  "No se pudo liberar el semáforo «%s»: el contador superaría el máximo de 32767",
-  "No se pudo adquirir el semáforo «%s»: se eliminó",
+  { "No se pudo liberar el semáforo «", "»: el contador superaría el máximo de 32767" },
+  { "No se pudo adquirir el semáforo «", "»: se eliminó" },
 };
 
 static char *
@@ -90,7 +90,7 @@ check_language (const Expected *e)
   g_assert_no_error (error);
   g_assert_false (sysem_semaphore_release (sem, 1, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
-  want = g_strdup_printf (e->release_fmt, key);
+  want = g_strconcat (e->release[0], key, e->release[1], NULL);
   g_assert_cmpstr (error->message, ==, want);
   g_clear_error (&error);
   g_clear_pointer (&want, g_free);
@@ -100,7 +100,7 @@ check_language (const Expected *e)
   g_assert_no_error (error);
   g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
-  want = g_strdup_printf (e->removed_fmt, key);
+  want = g_strconcat (e->removed[0], key, e->removed[1], NULL);
   g_assert_cmpstr (error->message, ==, want);
 }
 
