@@ -74,9 +74,14 @@ def main():
 
     try:
         root = os.path.join(tmp, 'root')
-        # Everything: meson 1.0 gives sysem-1.deps no install tag.
-        run([meson, 'install', '-C', build_dir, '--no-rebuild', '--quiet',
-             '--destdir', root], env=clean_env(), stdout=subprocess.DEVNULL)
+        # Everything (meson 1.0 gives sysem-1.deps no install tag), built
+        # first if a partial build left something out.
+        install = subprocess.run([meson, 'install', '-C', build_dir, '--quiet',
+                                  '--destdir', root], env=clean_env(), timeout=600,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if install.returncode != 0:
+            print(install.stdout)
+            raise AssertionError('meson install --destdir failed')
 
         prefix, libdir, datadir = option_dirs(meson, build_dir)
         libdir = root + libdir
