@@ -397,6 +397,7 @@ static void
 test_cancel (gconstpointer data)
 {
   SysemSemaphore *sem = new_semaphore (data, 1);
+  GMainContext *context;
   Request r[4] = { 0 };
 
   /* Already cancelled: fails without taking the free unit or queueing. */
@@ -447,10 +448,27 @@ test_cancel (gconstpointer data)
   g_main_context_iteration (NULL, FALSE);
   g_assert_cmpint (get_value (sem), ==, 0);
 
+  /* Not even between the unit being taken and the callback running: the
+   * request was made from a context that is not iterated until then. */
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  request_start (sem, &r[3], TRUE);
+  g_main_context_pop_thread_default (context);
+  g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 1);
+  release (sem, 1);
+  ITERATE_UNTIL (NULL, sysem_semaphore_get_n_pending (sem) == 0);
+  g_cancellable_cancel (r[3].cancellable);
+  ITERATE_UNTIL (context, r[3].done);
+  g_assert_no_error (r[3].error);
+  g_assert_true (r[3].acquired);
+  g_assert_true (r[3].context == context);
+  g_assert_cmpint (get_value (sem), ==, 0);
+  g_main_context_unref (context);
+
   for (int i = 0; i < 4; i++)
     request_clear (&r[i]);
 
-  release (sem, 2);
+  release (sem, 3);
   drop_last (sem);
 }
 
