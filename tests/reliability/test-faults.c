@@ -236,6 +236,149 @@ test_removed_only_user (gconstpointer data)
     g_assert_false (rel_sysv_set_alive (semid, ipc_key));
 }
 
+/* Crashes */
+
+/* Forks a child that runs @body and then kills itself with SIGKILL, the
+ * way a crash ends a process: no finalizer, no atexit handler. */
+static void
+run_and_crash (void     (*body) (gpointer data),
+               gpointer   data)
+{
+  int status;
+  pid_t pid, res;
+
+  pid = fork ();
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      body (data);
+      raise (SIGKILL);
+      _exit (1);
+    }
+
+  do
+    res = waitpid (pid, &status, 0);
+  while (res == -1 && errno == EINTR);
+  g_assert_cmpint (res, ==, pid);
+  if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGKILL)
+    g_error ("the crashing child ended with status 0x%x, not SIGKILL", (guint) status);
+}
+
+typedef struct {
+  const char   *key;
+  SysemKeyType  key_type;
+} CrashData;
+
+/* In the child: take one unit, give three back, take one again, crash. */
+static void
+release_beyond_and_crash (gpointer data)
+{
+  CrashData *cd = data;
+  SysemSemaphore *sem;
+
+  sem = sysem_semaphore_new_full (cd->key, cd->key_type, 1, SYSEM_ACCESS_MODE_OPEN, NULL);
+  if (sem == NULL ||
+      !sysem_semaphore_acquire (sem, NULL, NULL) ||
+      !sysem_semaphore_release (sem, 3, NULL) ||
+      !sysem_semaphore_acquire (sem, NULL, NULL))
+    _exit (1);
+}
+
+/* What a crash gives back: System V undoes the acquires of the dead
+ * process, never its releases; POSIX undoes nothing. */
+static void
+test_crash_released_units_stay (gconstpointer data)
+{
+  SysemKeyType key_type = GPOINTER_TO_INT (data);
+  g_autofree char *key = rel_make_key ("crash-release");
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  CrashData cd = { key, key_type };
+
+  sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+
+  /* 1, then 0, 3 and 2 in the child. */
+  run_and_crash (release_beyond_and_crash, &cd);
+
+  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    {
+      SysemStats stats;
+
+      /* The unit it held came back; the two it created stay. */
+      g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 3);
+      g_assert_true (sysem_semaphore_get_stats (sem, &stats, &error));
+      g_assert_cmpint (stats.users, ==, 1);
+    }
+  else
+    /* The unit it held is lost. */
+    g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 2);
+  g_assert_no_error (error);
+}
+
+/* In the child: create the semaphore with 2 units, take one, crash. */
+static void
+create_acquire_and_crash (gpointer data)
+{
+  CrashData *cd = data;
+  SysemSemaphore *sem;
+
+  sem = sysem_semaphore_new_full (cd->key, cd->key_type, 2, SYSEM_ACCESS_MODE_CREATE, NULL);
+  if (sem == NULL || !sysem_semaphore_acquire (sem, NULL, NULL))
+    _exit (1);
+}
+
+/* Every user crashed: nobody was left to remove the semaphore. */
+static void
+test_crash_all_users_killed (gconstpointer data)
+{
+  SysemKeyType key_type = GPOINTER_TO_INT (data);
+  g_autofree char *key = rel_make_key ("crash-all");
+  g_autofree char *file = rel_key_file (key, key_type);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  CrashData cd = { key, key_type };
+
+  run_and_crash (create_acquire_and_crash, &cd);
+  g_assert_true (rel_path_exists (file));
+
+  /* Open finds it as the crash left it, and never changes its count. */
+  sem = sysem_semaphore_new_full (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+
+  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    {
+      SysemStats stats;
+      int semid;
+      key_t ipc_key;
+
+      /* The dead process's unit and its place in the user count were
+       * undone: we are the only user, and the last to leave removes it. */
+      g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 2);
+      g_assert_true (sysem_semaphore_get_stats (sem, &stats, &error));
+      g_assert_cmpint (stats.users, ==, 1);
+      rel_sysv_ids (sem, &semid, &ipc_key);
+      g_clear_object (&sem);
+      g_assert_false (rel_path_exists (file));
+      g_assert_false (rel_sysv_set_alive (semid, ipc_key));
+    }
+  else
+    {
+      /* The unit is lost, and only the creator unlinks (Qt's rule): the
+       * name stays until a Create or a remove(). */
+      g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 1);
+      g_clear_object (&sem);
+      g_assert_true (rel_path_exists (file));
+
+      sem = sysem_semaphore_new_full (key, key_type, 7, SYSEM_ACCESS_MODE_CREATE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 7);
+      g_clear_object (&sem);
+      g_assert_false (rel_path_exists (file));
+    }
+  g_assert_no_error (error);
+}
+
 /* The key file replaced */
 
 static char *
@@ -953,6 +1096,15 @@ main (int   argc,
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_removed_only_user);
   g_test_add_data_func ("/reliability/faults/removed-only-user/posix",
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_removed_only_user);
+
+  g_test_add_data_func ("/reliability/faults/crash/released-units-stay/sysv",
+                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_crash_released_units_stay);
+  g_test_add_data_func ("/reliability/faults/crash/released-units-stay/posix",
+                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_crash_released_units_stay);
+  g_test_add_data_func ("/reliability/faults/crash/all-users-killed/sysv",
+                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_crash_all_users_killed);
+  g_test_add_data_func ("/reliability/faults/crash/all-users-killed/posix",
+                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_crash_all_users_killed);
 
   g_test_add_data_func ("/reliability/faults/key-file/before-open/sysv",
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V),
