@@ -287,7 +287,8 @@ sysem_waiter_atfork_prepare (void)
 static void
 sysem_waiter_atfork_release (void)
 {
-  /* GMutex has no owner on Linux, so the child may unlock it too. */
+  /* In the child too: a GMutex does not check which thread unlocks it
+   * (a futex on Linux), and the thread that forked took it. */
   g_mutex_unlock (&sysem_waiter_fork_lock);
 }
 
