@@ -283,7 +283,8 @@ test_free_unit (gconstpointer data)
       request_clear (&r[i]);
     }
 
-  g_assert_cmpuint (count_threads (), ==, threads);
+  /* Not one more (a waiter of an earlier test may still be ending). */
+  g_assert_cmpuint (count_threads (), <=, threads);
 
   release (sem, 3);
   g_assert_cmpint (get_value (sem), ==, 3);
