@@ -68,6 +68,7 @@ typedef struct {
   int  semid;
   int  refs;     /* handles on this set; under records_lock */
   int  joins;    /* of them, counted as users; under records_lock */
+  gint inherited; /* after fork(): joins not yet made in this process */
   gint held;     /* units acquired with SEM_UNDO and not yet released */
 } SysemSysvRecord;
 
@@ -81,11 +82,13 @@ typedef struct {
   gboolean         owner;       /* a Qt set we created or reset: ours to remove */
   dev_t            file_dev;
   ino_t            file_ino;
+  guint            generation;  /* fork_generation when opened */
   SysemSysvRecord *record;
 } SysemSysv;
 
 static GMutex records_lock;
 static GHashTable *records;   /* semid → SysemSysvRecord */
+static guint fork_generation;  /* how many fork()s this process descends from */
 
 static int
 sysem_semop (int            semid,
@@ -136,9 +139,12 @@ sysem_sysv_unlink_key_file (SysemSysv *self)
     unlink (self->parent.native);
 }
 
-/* fork(): the child inherits no undo entries. Every set this process is
- * counted in gets the child counted too, so that its objects can leave
- * normally and its death is undone like any other. */
+/* fork(): the child inherits no undo entries. The objects it inherited
+ * are counted as users of their sets the first time the child uses them,
+ * so that they can leave normally and the child's death is undone like
+ * any other. Not at fork() itself: a child that only calls exec(), as
+ * g_spawn() does, keeps its undo entries in the new program and would
+ * keep the set alive, uncounted by anyone, until it exits. */
 static void
 sysem_sysv_atfork_prepare (void)
 {
@@ -165,16 +171,56 @@ sysem_sysv_atfork_child (void)
           SysemSysvRecord *record = value;
 
           record->held = 0;
-          if (record->joins > 0)
-            {
-              struct sembuf op = { SEM_USERS, (short) record->joins, SEM_UNDO };
-
-              sysem_semop (record->semid, &op, 1);
-            }
+          record->inherited = record->joins;
         }
     }
 
+  fork_generation++;
   g_mutex_unlock (&records_lock);
+}
+
+/* In a child of fork(): count the inherited objects as users now. */
+static void
+sysem_sysv_adopt (SysemSysv *self)
+{
+  SysemSysvRecord *record = self->record;
+
+  g_mutex_lock (&records_lock);
+  if (record->inherited > 0)
+    {
+      struct sembuf op = { SEM_USERS, (short) record->inherited, SEM_UNDO };
+
+      /* On failure the set is gone, and the operation that follows
+       * reports it. */
+      sysem_semop (record->semid, &op, 1);
+      g_atomic_int_set (&record->inherited, 0);
+    }
+  g_mutex_unlock (&records_lock);
+}
+
+static inline void
+sysem_sysv_check_fork (SysemSysv *self)
+{
+  if (G_UNLIKELY (g_atomic_int_get (&self->record->inherited) > 0))
+    sysem_sysv_adopt (self);
+}
+
+/* Closing an object inherited through fork() and never used in this
+ * process: there is no join of ours to undo. */
+static gboolean
+sysem_sysv_drop_inherited (SysemSysv *self)
+{
+  gboolean dropped = FALSE;
+
+  g_mutex_lock (&records_lock);
+  if (self->generation != fork_generation && self->record->inherited > 0)
+    {
+      self->record->inherited--;
+      dropped = TRUE;
+    }
+  g_mutex_unlock (&records_lock);
+
+  return dropped;
 }
 
 static SysemSysvRecord *
@@ -474,7 +520,7 @@ sysem_sysv_close (SysemHandle *handle)
   if (self->lockable)
     sysem_flock (self->key_fd, LOCK_EX);
 
-  if (!handle->removed && self->counted)
+  if (!handle->removed && self->counted && !sysem_sysv_drop_inherited (self))
     remove_set = sysem_sysv_leave (self);
   else if (!handle->removed && self->owner)
     remove_set = TRUE;
@@ -520,6 +566,8 @@ sysem_sysv_acquire (SysemHandle   *handle,
 {
   SysemSysv *self = (SysemSysv *) handle;
   struct sembuf op = { SEM_VALUE, -1, SEM_UNDO };
+
+  sysem_sysv_check_fork (self);
 
   if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
     {
@@ -599,6 +647,8 @@ sysem_sysv_release (SysemHandle  *handle,
   if (n > SYSEM_SYSV_MAX)
     goto too_many;
 
+  sysem_sysv_check_fork (self);
+
   /* Give back with SEM_UNDO the units this process took with it, so their
    * undo entries cancel out; the rest are new units that stay. */
   do
@@ -644,7 +694,10 @@ sysem_sysv_get_value (SysemHandle  *handle,
                       GError      **error)
 {
   SysemSysv *self = (SysemSysv *) handle;
-  int value = semctl (self->semid, SEM_VALUE, GETVAL);
+  int value;
+
+  sysem_sysv_check_fork (self);
+  value = semctl (self->semid, SEM_VALUE, GETVAL);
 
   if (value == -1)
     sysem_sysv_set_lost (self, SYSEM_OP_GET_VALUE, errno, error);
@@ -661,6 +714,7 @@ sysem_sysv_stats (SysemHandle  *handle,
   struct semid_ds ds;
   union sysem_semun arg = { .buf = &ds };
 
+  sysem_sysv_check_fork (self);
   if (semctl (self->semid, 0, IPC_STAT, arg) == -1)
     {
       sysem_sysv_set_lost (self, SYSEM_OP_GET_VALUE, errno, error);
@@ -731,6 +785,7 @@ sysem_sysv_open (const char       *display_key,
   sysem_handle_init (&self->parent, &sysem_sysv_backend, display_key, native);
   self->semid = -1;
   self->key_fd = -1;
+  self->generation = fork_generation;
 
   if (initial_value > SYSEM_SYSV_MAX)
     {
