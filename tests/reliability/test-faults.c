@@ -25,14 +25,14 @@
 
 #define N_WAITERS 5
 
-/* Runs a test as root or as nobody needs root to set up. */
+/* Switching to the user nobody needs root. */
 static gboolean
 require_root (void)
 {
   if (geteuid () == 0)
     return TRUE;
 
-  g_test_skip ("needs root: it switches to the user nobody or writes namespace limits");
+  g_test_skip ("needs root, to run a part of the test as the user nobody");
   return FALSE;
 }
 
@@ -690,20 +690,25 @@ unwritable_dir_name (pid_t pid)
   return g_build_filename (g_get_tmp_dir (), name, NULL);
 }
 
-/* In a subprocess running as nobody: TMPDIR is a directory of nobody's
- * with mode 0500. */
+/* In a subprocess running as nobody (or as the user running the tests, if
+ * not root): TMPDIR is a directory of that user's with mode 0500. */
 static void
 test_tmpdir_unwritable (void)
 {
+  g_autofree char *key = NULL;
+  g_autofree char *dir = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) d = NULL;
+
   if (g_test_subprocess ())
     {
-      g_autofree char *key = rel_make_key ("tmpdir-ro");
-      g_autoptr(SysemSemaphore) sem = NULL;
-      g_autoptr(GError) error = NULL;
+      key = rel_make_key ("tmpdir-ro");
+      dir = unwritable_dir_name (getppid ());
 
-      g_autofree char *dir = unwritable_dir_name (getppid ());
-
-      become_nobody ();
+      /* Root may write anywhere. */
+      if (geteuid () == 0)
+        become_nobody ();
       g_setenv ("TMPDIR", dir, TRUE);
       sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
       g_assert_null (sem);
@@ -712,24 +717,23 @@ test_tmpdir_unwritable (void)
       return;
     }
 
-  if (require_root ())
+  dir = unwritable_dir_name (getpid ());
+  g_assert_cmpint (mkdir (dir, 0500), ==, 0);
+  if (geteuid () == 0)
     {
-      g_autofree char *dir = unwritable_dir_name (getpid ());
       struct passwd *pw = getpwnam ("nobody");
-      g_autoptr(GDir) d = NULL;
 
       g_assert_nonnull (pw);
-      g_assert_cmpint (mkdir (dir, 0500), ==, 0);
       g_assert_cmpint (chown (dir, pw->pw_uid, pw->pw_gid), ==, 0);
-
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
-      g_test_trap_assert_passed ();
-
-      d = g_dir_open (dir, 0, NULL);
-      g_assert_nonnull (d);
-      g_assert_null (g_dir_read_name (d));
-      g_assert_cmpint (rmdir (dir), ==, 0);
     }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+
+  d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  g_assert_null (g_dir_read_name (d));
+  g_assert_cmpint (rmdir (dir), ==, 0);
 }
 
 /* Another user's semaphore */
@@ -812,16 +816,35 @@ count_sysv_sets (void)
 }
 
 static void
+write_proc_file (const char *path,
+                 const char *contents)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, contents, strlen (contents)), ==, (gssize) strlen (contents));
+  g_assert_cmpint (close (fd), ==, 0);
+}
+
+static void
 set_sem_limits (const char *limits)
 {
-  int fd;
+  if (geteuid () == 0)
+    g_assert_cmpint (unshare (CLONE_NEWIPC), ==, 0);
+  else
+    {
+      /* Without root: in a user namespace of our own we are root enough
+       * to set the limits of an IPC namespace it owns. */
+      g_autofree char *uid_map = g_strdup_printf ("0 %u 1", (guint) geteuid ());
+      g_autofree char *gid_map = g_strdup_printf ("0 %u 1", (guint) getegid ());
 
-  g_assert_cmpint (unshare (CLONE_NEWIPC), ==, 0);
+      g_assert_cmpint (unshare (CLONE_NEWUSER | CLONE_NEWIPC), ==, 0);
+      write_proc_file ("/proc/self/setgroups", "deny");
+      write_proc_file ("/proc/self/uid_map", uid_map);
+      write_proc_file ("/proc/self/gid_map", gid_map);
+    }
   g_assert_cmpint (count_sysv_sets (), ==, 0);
-  fd = open ("/proc/sys/kernel/sem", O_WRONLY | O_CLOEXEC);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (write (fd, limits, strlen (limits)), ==, (gssize) strlen (limits));
-  g_assert_cmpint (close (fd), ==, 0);
+  write_proc_file ("/proc/sys/kernel/sem", limits);
 }
 
 /* In a subprocess, in an IPC namespace of its own: SEMMNI (sets) or SEMMNS
@@ -888,11 +911,8 @@ test_kernel_limits (gconstpointer data)
       return;
     }
 
-  if (require_root ())
-    {
-      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
-      g_test_trap_assert_passed ();
-    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
 }
 
 /* In a subprocess: no descriptor left (EMFILE). */
