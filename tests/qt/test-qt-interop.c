@@ -482,6 +482,43 @@ test_sysem_leaves_first (gconstpointer data)
   assert_gone (file, qt_semid);
 }
 
+/* A Qt program forked from a process that has sysem semaphores open is
+ * not counted as a user of them: it never used sysem, so the set goes when
+ * sysem's last user leaves, even while the Qt program runs. */
+static void
+test_forked_qt_not_counted (gconstpointer data)
+{
+  const QtCase *qc = data;
+  g_autofree char *key = make_key ("letters");
+  g_autofree char *file = NULL;
+  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+  int semid;
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+  semid = interop_get_stats (sem).id;
+
+  qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
+  helper_process_send (qt, "acquire");
+  helper_process_expect (qt, "acquiring");
+  helper_process_expect (qt, "acquired");
+  helper_process_send (qt, "release 1");
+  helper_process_expect (qt, "released");
+
+  stats = interop_get_stats (sem);
+  g_assert_cmpint (stats.users, ==, 1);
+  g_assert_cmpint (stats.value, ==, 1);
+
+  g_clear_object (&sem);
+  assert_gone (file, semid);
+
+  qt_exit (qt);
+  assert_gone (file, semid);
+}
+
 /* A Qt program killed while it holds a unit gives it back: Qt acquires
  * with SEM_UNDO. */
 static void
@@ -845,6 +882,9 @@ add_qt_tests (const QtBuild *qt)
     g_free (path);
     path = g_strdup_printf ("/%s/sysem-leaves-first", qt->name);
     g_test_add_data_func (path, qc, test_sysem_leaves_first);
+    g_free (path);
+    path = g_strdup_printf ("/%s/forked-qt-not-counted", qt->name);
+    g_test_add_data_func (path, qc, test_forked_qt_not_counted);
     g_free (path);
     path = g_strdup_printf ("/%s/qt-killed", qt->name);
     g_test_add_data_func (path, qc, test_qt_killed);
