@@ -558,6 +558,42 @@ sysem_sysv_set_lost (SysemSysv  *self,
     sysem_set_error_errno (error, op, self->parent.display_key, errsv);
 }
 
+/* The kernel keeps at most SEMAEM (32767) units of undo per process and
+ * semaphore. A process that takes more units than it gives back reaches
+ * that: the producer of a ring buffer, whose consumer releases the slots it
+ * filled, does after 32767 records. Past it Qt's acquire fails with ERANGE;
+ * sysem takes the unit without undo instead, so at most 32767 units of such
+ * a process come back when it dies.
+ *
+ * One attempt: 1 when a unit was taken, 0 when not yet (errno is EAGAIN or
+ * EINTR), -1 on error. */
+static inline int
+sysem_sysv_take (SysemSysv             *self,
+                 short                  flags,
+                 const struct timespec *timeout)
+{
+  gboolean undo = g_atomic_int_get (&self->record->held) < SYSEM_SYSV_MAX;
+  struct sembuf op = { SEM_VALUE, -1, flags | (undo ? SEM_UNDO : 0) };
+  int res = semtimedop (self->semid, &op, 1, timeout);
+
+  if (G_UNLIKELY (res == -1 && errno == ERANGE && undo))
+    {
+      /* Full although our count said not: another thread got there first. */
+      undo = FALSE;
+      op.sem_flg &= ~SEM_UNDO;
+      res = semtimedop (self->semid, &op, 1, timeout);
+    }
+
+  if (G_LIKELY (res == 0))
+    {
+      if (undo)
+        g_atomic_int_inc (&self->record->held);
+      return 1;
+    }
+
+  return errno == EAGAIN || errno == EINTR ? 0 : -1;
+}
+
 static gboolean
 sysem_sysv_acquire (SysemHandle   *handle,
                     gint64         deadline,
@@ -565,21 +601,21 @@ sysem_sysv_acquire (SysemHandle   *handle,
                     GError       **error)
 {
   SysemSysv *self = (SysemSysv *) handle;
-  struct sembuf op = { SEM_VALUE, -1, SEM_UNDO };
+  int res;
 
   sysem_sysv_check_fork (self);
 
   if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
     {
-      if (deadline == SYSEM_DEADLINE_NOW)
-        op.sem_flg |= IPC_NOWAIT;
+      short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
 
-      if (G_LIKELY (sysem_semop (self->semid, &op, 1) == 0))
-        {
-          g_atomic_int_inc (&self->record->held);
-          return TRUE;
-        }
-      if (errno == EAGAIN)
+      do
+        res = sysem_sysv_take (self, flags, NULL);
+      while (res == 0 && errno == EINTR);
+
+      if (G_LIKELY (res == 1))
+        return TRUE;
+      if (res == 0)
         return FALSE;
 
       sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
@@ -599,30 +635,21 @@ sysem_sysv_acquire (SysemHandle   *handle,
       now = g_get_monotonic_time ();
       if (slice_end <= now)
         {
-          op.sem_flg |= IPC_NOWAIT;
-          if (semop (self->semid, &op, 1) == 0)
-            {
-              g_atomic_int_inc (&self->record->held);
-              return TRUE;
-            }
-          if (errno == EAGAIN)
-            return FALSE;
-          if (errno == EINTR)
+          res = sysem_sysv_take (self, IPC_NOWAIT, NULL);
+          if (res == 0 && errno == EINTR)
             continue;
-          sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
-          return FALSE;
         }
-
-      ts.tv_sec = (slice_end - now) / G_USEC_PER_SEC;
-      ts.tv_nsec = ((slice_end - now) % G_USEC_PER_SEC) * 1000;
-
-      if (semtimedop (self->semid, &op, 1, &ts) == 0)
+      else
         {
-          g_atomic_int_inc (&self->record->held);
-          return TRUE;
+          ts.tv_sec = (slice_end - now) / G_USEC_PER_SEC;
+          ts.tv_nsec = ((slice_end - now) % G_USEC_PER_SEC) * 1000;
+          res = sysem_sysv_take (self, 0, &ts);
         }
 
-      if (errno == EAGAIN || errno == EINTR)
+      if (res == 1)
+        return TRUE;
+
+      if (res == 0)
         {
           if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
             return FALSE;
@@ -670,8 +697,25 @@ sysem_sysv_release (SysemHandle  *handle,
   {
     int errsv = errno;
 
-    if (undone > 0)
+    if (errsv == ERANGE && undone > 0)
+      {
+        int value = semctl (self->semid, SEM_VALUE, GETVAL);
+
+        /* The count has room, so our undo record is what overflowed: it
+         * was smaller than we counted, because someone reset the count
+         * (SETVAL clears every process's undo). Add the units plainly. */
+        if (value >= 0 && value <= SYSEM_SYSV_MAX - n)
+          {
+            struct sembuf plain = { SEM_VALUE, (short) n, 0 };
+
+            if (sysem_semop (self->semid, &plain, 1) == 0)
+              return TRUE;
+            errsv = errno;
+          }
+      }
+    else if (undone > 0)
       g_atomic_int_add (&self->record->held, undone);
+
     if (errsv == ERANGE)
       goto too_many;
     sysem_sysv_set_lost (self, SYSEM_OP_RELEASE, errsv, error);
