@@ -1,0 +1,358 @@
+/* test-lifetime.c: who removes a semaphore, and what a crash leaves
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <unistd.h>
+
+#include "core-support.h"
+
+/* System V: the last object to close removes the set and the key file. */
+
+static void
+test_last_closer_removes_system_v (void)
+{
+  g_autofree char *key = sysem_test_key ("lastcloser");
+  SysemSemaphore *a, *b;
+  SysemStats stats;
+
+  a = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  b = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
+  stats = core_stats (a);
+  g_assert_cmpint (stats.n_sems, ==, 2);
+  g_assert_cmpint (stats.users, ==, 2);
+  g_assert_cmpint (stats.mode, ==, 0600);
+
+  /* The creator leaves first: the other object keeps the set alive. */
+  g_object_unref (a);
+  g_assert_true (sysem_test_semid_exists (stats.id));
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_cmpint (core_stats (b).users, ==, 1);
+  core_acquire (b);
+  core_release (b, 1);
+
+  g_object_unref (b);
+  g_assert_false (sysem_test_semid_exists (stats.id));
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+/* The same, with the other object in another process. */
+static void
+test_last_closer_other_process_system_v (void)
+{
+  g_autofree char *key = sysem_test_key ("lastcloserproc");
+  SysemSemaphore *sem;
+  SysemTestHelper *helper;
+  SysemStats stats;
+
+  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  stats = core_stats (sem);
+  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  sysem_test_helper_expect_line (helper, "waiting");
+  g_assert_cmpint (core_stats (sem).users, ==, 2);
+
+  g_object_unref (sem);
+  g_assert_true (sysem_test_semid_exists (stats.id));
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+
+  /* The helper finalizes its object and removes everything. */
+  sysem_test_helper_close_stdin (helper);
+  core_helper_finish (helper, NULL);
+  g_assert_false (sysem_test_semid_exists (stats.id));
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+/* POSIX: the object that created the semaphore unlinks it (Qt's rule). */
+
+static void
+test_creator_unlinks_posix (void)
+{
+  g_autofree char *key = sysem_test_key ("creator");
+  SysemSemaphore *creator, *user;
+
+  /* The opener leaves first: nothing happens. */
+  creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  g_object_unref (user);
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
+  core_acquire (creator);
+  core_release (creator, 1);
+  g_object_unref (creator);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+
+  /* The creator leaves first: the name goes, the other object keeps
+   * working on the semaphore it has. */
+  creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
+  user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  g_object_unref (creator);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  g_object_unref (user);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+}
+
+/* A helper that created a POSIX semaphore unlinks it when it exits. */
+static void
+test_creator_process_unlinks_posix (void)
+{
+  g_autofree char *key = sysem_test_key ("creatorproc");
+  SysemTestHelper *helper;
+  SysemSemaphore *sem;
+
+  helper = core_helper_start (SYSEM_KEY_TYPE_POSIX, key, "--value", "2", "wait", NULL);
+  sysem_test_helper_expect_line (helper, "waiting");
+  sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 7, SYSEM_ACCESS_MODE_OPEN);
+  core_assert_value (sem, 2);
+
+  sysem_test_helper_close_stdin (helper);
+  core_helper_finish (helper, NULL);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+}
+
+/* A set made by Qt: one semaphore, ftok (file, 'Q'). */
+
+static int
+make_qt_set (const char *key,
+             int         value)
+{
+  g_autofree char *path = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  key_t ipc_key;
+  int fd, semid;
+
+  fd = open (path, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0640);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+
+  ipc_key = ftok (path, 'Q');
+  g_assert_cmpint (ipc_key, !=, -1);
+  semid = semget (ipc_key, 1, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (semid, >=, 0);
+  g_assert_cmpint (semctl (semid, 0, SETVAL, value), ==, 0);
+
+  return semid;
+}
+
+static void
+remove_qt_set (const char *key,
+               int         semid)
+{
+  g_autofree char *path = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+
+  g_assert_cmpint (semctl (semid, 0, IPC_RMID), ==, 0);
+  g_assert_cmpint (unlink (path), ==, 0);
+}
+
+static void
+test_qt_set_open_keeps_it (void)
+{
+  g_autofree char *key = sysem_test_key ("qtopen");
+  int semid = make_qt_set (key, 2);
+  SysemSemaphore *sem, *second;
+  SysemStats stats;
+
+  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  stats = core_stats (sem);
+  g_assert_cmpint (stats.id, ==, semid);
+  g_assert_cmpint (stats.n_sems, ==, 1);
+  g_assert_cmpint (stats.users, ==, -1);
+  core_assert_value (sem, 2);
+
+  core_acquire (sem);
+  g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 1);
+  core_release (sem, 1);
+
+  second = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  g_object_unref (second);
+  g_object_unref (sem);
+
+  /* Not ours to remove: the Qt program that made it will. */
+  g_assert_true (sysem_test_semid_exists (semid));
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 2);
+
+  remove_qt_set (key, semid);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+static void
+test_qt_set_create_takes_it (void)
+{
+  g_autofree char *key = sysem_test_key ("qtcreate");
+  int semid = make_qt_set (key, 2);
+  SysemSemaphore *sem;
+
+  /* Create takes a Qt set over, as a Qt Create would. */
+  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 5, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpint (core_stats (sem).id, ==, semid);
+  core_assert_value (sem, 5);
+  g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 5);
+  core_acquire (sem);
+  core_release (sem, 1);
+
+  g_object_unref (sem);
+  g_assert_false (sysem_test_semid_exists (semid));
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+/* Crashes (System V) */
+
+static void
+test_killed_holder_gives_back (void)
+{
+  g_autofree char *key = sysem_test_key ("killedholder");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemTestHelper *helper;
+
+  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "2", "wait", NULL);
+  for (int i = 0; i < 2; i++)
+    {
+      sysem_test_helper_expect_line (helper, "acquiring");
+      sysem_test_helper_expect_line (helper, "acquired");
+    }
+  sysem_test_helper_expect_line (helper, "waiting");
+  core_assert_value (sem, 1);
+  g_assert_cmpint (core_stats (sem).users, ==, 2);
+
+  g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
+  sysem_test_helper_free (helper);
+  core_assert_value (sem, 3);
+  g_assert_cmpint (core_stats (sem).users, ==, 1);
+
+  /* Acquired 2, released 1 of them, killed: the other comes back. */
+  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key,
+                              "acquire", "2", "release", "1", "wait", NULL);
+  sysem_test_helper_expect_line (helper, "acquiring");
+  sysem_test_helper_expect_line (helper, "acquired");
+  sysem_test_helper_expect_line (helper, "acquiring");
+  sysem_test_helper_expect_line (helper, "acquired");
+  sysem_test_helper_expect_line (helper, "released");
+  sysem_test_helper_expect_line (helper, "waiting");
+  core_assert_value (sem, 2);
+  g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
+  sysem_test_helper_free (helper);
+  core_assert_value (sem, 3);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+static void
+test_released_units_stay (void)
+{
+  g_autofree char *key = sysem_test_key ("releasedstay");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemTestHelper *helper;
+
+  /* Released and exited. */
+  core_helper_finish (core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", NULL),
+                      "released");
+  core_assert_value (sem, 2);
+
+  /* Acquired 1, released 2, exited: one unit more than before. */
+  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "1", "release", "2", NULL);
+  sysem_test_helper_expect_line (helper, "acquiring");
+  sysem_test_helper_expect_line (helper, "acquired");
+  core_helper_finish (helper, "released");
+  core_assert_value (sem, 3);
+
+  /* Released and killed. */
+  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", "wait", NULL);
+  sysem_test_helper_expect_line (helper, "released");
+  sysem_test_helper_expect_line (helper, "waiting");
+  g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
+  sysem_test_helper_free (helper);
+  core_assert_value (sem, 5);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+static void
+test_all_users_killed (void)
+{
+  g_autofree char *key = sysem_test_key ("allkilled");
+  SysemTestHelper *helpers[3];
+  SysemSemaphore *sem;
+  SysemStats stats;
+
+  /* The first helper creates the set with 4 units and takes one. */
+  helpers[0] = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "--value", "4",
+                                  "acquire", "1", "wait", NULL);
+  sysem_test_helper_expect_line (helpers[0], "acquiring");
+  sysem_test_helper_expect_line (helpers[0], "acquired");
+  sysem_test_helper_expect_line (helpers[0], "waiting");
+  for (int i = 1; i < 3; i++)
+    {
+      helpers[i] = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+      sysem_test_helper_expect_line (helpers[i], "waiting");
+    }
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_assert_cmpint (sysem_test_helper_kill (helpers[i]), ==, 128 + SIGKILL);
+      sysem_test_helper_free (helpers[i]);
+    }
+
+  /* Nobody removed the set: its users were killed. */
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+
+  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  stats = core_stats (sem);
+  g_assert_cmpint (stats.users, ==, 1);
+  g_assert_cmpint (stats.n_sems, ==, 2);
+  g_assert_cmpint (stats.value, ==, 4);
+
+  /* The next opener is the last closer. */
+  g_object_unref (sem);
+  g_assert_false (sysem_test_semid_exists (stats.id));
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+/* POSIX has no undo: a killed holder keeps its units, as in Qt. */
+static void
+test_killed_holder_keeps_posix (void)
+{
+  g_autofree char *key = sysem_test_key ("killedposix");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemTestHelper *helper;
+
+  helper = core_helper_start (SYSEM_KEY_TYPE_POSIX, key, "acquire", "1", "wait", NULL);
+  sysem_test_helper_expect_line (helper, "acquiring");
+  sysem_test_helper_expect_line (helper, "acquired");
+  sysem_test_helper_expect_line (helper, "waiting");
+  g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
+  sysem_test_helper_free (helper);
+  core_assert_value (sem, 2);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/core/system-v/lifetime/last-closer-removes", test_last_closer_removes_system_v);
+  g_test_add_func ("/core/system-v/lifetime/last-closer-in-other-process", test_last_closer_other_process_system_v);
+  g_test_add_func ("/core/posix/lifetime/creator-unlinks", test_creator_unlinks_posix);
+  g_test_add_func ("/core/posix/lifetime/creator-process-unlinks", test_creator_process_unlinks_posix);
+  g_test_add_func ("/core/system-v/lifetime/qt-set-open-keeps-it", test_qt_set_open_keeps_it);
+  g_test_add_func ("/core/system-v/lifetime/qt-set-create-takes-it", test_qt_set_create_takes_it);
+  g_test_add_func ("/core/system-v/crash/killed-holder-gives-back", test_killed_holder_gives_back);
+  g_test_add_func ("/core/system-v/crash/released-units-stay", test_released_units_stay);
+  g_test_add_func ("/core/system-v/crash/all-users-killed", test_all_users_killed);
+  g_test_add_func ("/core/posix/crash/killed-holder-keeps-units", test_killed_holder_keeps_posix);
+
+  return g_test_run ();
+}

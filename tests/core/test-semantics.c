@@ -1,0 +1,533 @@
+/* test-semantics.c: the semantics of DESIGN.md §3, both key types
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <unistd.h>
+
+#include "core-support.h"
+
+/* A thread that waits for a unit. */
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  gint64          timeout;     /* -1: acquire(), else try_acquire() */
+  gboolean        acquired;
+  GError         *error;
+  GThread        *thread;
+} Waiter;
+
+static gpointer
+waiter_thread (gpointer data)
+{
+  Waiter *waiter = data;
+
+  if (waiter->timeout < 0)
+    waiter->acquired = sysem_semaphore_acquire (waiter->sem, waiter->cancellable,
+                                                &waiter->error);
+  else
+    waiter->acquired = sysem_semaphore_try_acquire (waiter->sem, waiter->timeout,
+                                                    waiter->cancellable, &waiter->error);
+  return NULL;
+}
+
+/* Starts a waiting thread and returns once the kernel counts it. */
+static Waiter *
+waiter_start (SysemSemaphore *sem,
+              GCancellable   *cancellable,
+              gint64          timeout)
+{
+  Waiter *waiter = g_new0 (Waiter, 1);
+  int base = core_waiters (sem);
+
+  waiter->sem = sem;
+  waiter->cancellable = cancellable;
+  waiter->timeout = timeout;
+  waiter->thread = g_thread_new ("waiter", waiter_thread, waiter);
+  core_wait_waiters (sem, base + 1);
+  return waiter;
+}
+
+/* Joins the thread; returns whether it acquired, with its error in @error. */
+static gboolean
+waiter_join (Waiter  *waiter,
+             GError **error)
+{
+  gboolean acquired;
+
+  g_thread_join (waiter->thread);
+  acquired = waiter->acquired;
+  if (waiter->error != NULL)
+    g_propagate_error (error, waiter->error);
+  g_free (waiter);
+  return acquired;
+}
+
+/* Open never resets, Create always does, a missing semaphore is created
+ * with the initial value in both modes. */
+
+static void
+test_open_and_create (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("openandcreate");
+  SysemSemaphore *first, *opened, *created;
+
+  first = core_new (key, key_type, 3, SYSEM_ACCESS_MODE_CREATE);
+  core_assert_value (first, 3);
+  core_acquire (first);
+
+  opened = core_new (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN);
+  core_assert_value (opened, 2);
+  g_assert_cmpint (sysem_semaphore_get_initial_value (opened), ==, 7);
+  core_assert_value (first, 2);
+
+  created = core_new (key, key_type, 5, SYSEM_ACCESS_MODE_CREATE);
+  core_assert_value (created, 5);
+
+  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    {
+      /* One kernel semaphore, reset for everyone. */
+      core_assert_value (first, 5);
+      core_assert_value (opened, 5);
+    }
+  else
+    {
+      /* POSIX Create replaces the semaphore under the name, as Qt does;
+       * the older objects keep the old one, and newcomers get the new. */
+      SysemSemaphore *later = core_new (key, key_type, 9, SYSEM_ACCESS_MODE_OPEN);
+
+      core_assert_value (first, 2);
+      core_assert_value (opened, 2);
+      core_assert_value (later, 5);
+      g_object_unref (later);
+    }
+
+  /* The creator of the old POSIX semaphore must not unlink the new one. */
+  g_object_unref (first);
+  g_object_unref (opened);
+  g_assert_false (sysem_test_key_is_clean (key, key_type));
+  core_assert_value (created, 5);
+  g_object_unref (created);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+test_missing_is_created (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    {
+      g_autofree char *key = sysem_test_key ("missing");
+      SysemSemaphore *sem;
+
+      sysem_test_assert_key_clean (key, key_type);
+      sem = core_new (key, key_type, 4, mode);
+      core_assert_value (sem, 4);
+      g_assert_cmpint (sysem_semaphore_get_mode (sem), ==, mode);
+      g_object_unref (sem);
+      sysem_test_assert_key_clean (key, key_type);
+    }
+}
+
+/* try_acquire */
+
+static void
+test_try_acquire_no_wait (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("trynowait");
+  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
+  g_assert_no_error (error);
+  core_assert_value (sem, 0);
+
+  g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
+  g_assert_no_error (error);
+  core_assert_value (sem, 0);
+  g_assert_cmpint (core_waiters (sem), ==, 0);
+
+  core_release (sem, 1);
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+test_try_acquire_timeout (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("trytimeout");
+  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GError) error = NULL;
+  gint64 timeout = 30 * G_TIME_SPAN_MILLISECOND;
+  gint64 start;
+
+  /* A timeout shorter than one wait slice, and one longer. */
+  for (int i = 0; i < 2; i++, timeout *= 3)
+    {
+      start = g_get_monotonic_time ();
+      g_assert_false (sysem_semaphore_try_acquire (sem, timeout, NULL, &error));
+      g_assert_no_error (error);
+      /* It may take longer on a busy machine, never less. */
+      g_assert_cmpint (g_get_monotonic_time () - start, >=, timeout);
+      core_assert_value (sem, 0);
+    }
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+test_try_acquire_released (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("tryreleased");
+  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *other = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  g_autoptr(GError) error = NULL;
+  Waiter *waiter;
+
+  /* Released through the same object, then through another one. */
+  waiter = waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
+  core_release (sem, 1);
+  g_assert_true (waiter_join (waiter, &error));
+  g_assert_no_error (error);
+  core_assert_value (sem, 0);
+
+  waiter = waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
+  core_release (other, 1);
+  g_assert_true (waiter_join (waiter, &error));
+  g_assert_no_error (error);
+  core_assert_value (sem, 0);
+
+  g_object_unref (other);
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+/* Cancellation */
+
+static void
+test_cancel_acquire (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("cancel");
+  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+
+  /* acquire(), then try_acquire() with a long timeout. */
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GError) error = NULL;
+      Waiter *waiter;
+
+      waiter = waiter_start (sem, cancellable, i == 0 ? -1 : 600 * G_USEC_PER_SEC);
+      g_cancellable_cancel (cancellable);
+      g_assert_false (waiter_join (waiter, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      core_assert_value (sem, 0);
+    }
+
+  /* The semaphore still works, and no unit was lost or made. */
+  core_release (sem, 1);
+  core_assert_value (sem, 1);
+  core_acquire (sem);
+  core_assert_value (sem, 0);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+test_cancel_before (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("cancelbefore");
+  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gint64 timeouts[] = { -1, 0, G_USEC_PER_SEC };
+
+  g_cancellable_cancel (cancellable);
+
+  /* Already cancelled: fail at once, also when a unit is free. */
+  for (guint i = 0; i < G_N_ELEMENTS (timeouts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean acquired;
+
+      if (timeouts[i] < 0)
+        acquired = sysem_semaphore_acquire (sem, cancellable, &error);
+      else
+        acquired = sysem_semaphore_try_acquire (sem, timeouts[i], cancellable, &error);
+
+      g_assert_false (acquired);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      core_assert_value (sem, 1);
+    }
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+/* Removal under a waiter */
+
+typedef enum {
+  REMOVE_SAME_OBJECT,
+  REMOVE_OTHER_OBJECT,
+  REMOVE_EXTERNAL,      /* ipcrm -s, or unlink of the POSIX file */
+} RemoveHow;
+
+static void
+remove_under_waiter (SysemKeyType key_type,
+                     RemoveHow    how,
+                     gboolean     with_cancellable)
+{
+  g_autofree char *key = sysem_test_key ("removed");
+  g_autofree char *path = sysem_test_key_path (key, key_type);
+  g_autoptr(GCancellable) cancellable = with_cancellable ? g_cancellable_new () : NULL;
+  g_autoptr(GError) error = NULL;
+  SysemSemaphore *sem, *other;
+  SysemStats stats;
+  Waiter *waiter;
+
+  sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  other = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  stats = core_stats (sem);
+
+  waiter = waiter_start (sem, cancellable, -1);
+
+  switch (how)
+    {
+    case REMOVE_SAME_OBJECT:
+      g_assert_true (sysem_semaphore_remove (sem, &error));
+      g_assert_no_error (error);
+      break;
+    case REMOVE_OTHER_OBJECT:
+      g_assert_true (sysem_semaphore_remove (other, &error));
+      g_assert_no_error (error);
+      break;
+    case REMOVE_EXTERNAL:
+      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+        g_assert_cmpint (semctl (stats.id, 0, IPC_RMID), ==, 0);
+      else
+        g_assert_cmpint (unlink (path), ==, 0);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  g_assert_false (waiter_join (waiter, &error));
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  if (how != REMOVE_EXTERNAL || key_type == SYSEM_KEY_TYPE_POSIX)
+    sysem_test_assert_key_clean (key, key_type);
+  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    g_assert_false (sysem_test_semid_exists (stats.id));
+
+  /* Gone for good: nothing re-creates it behind the user's back. */
+  for (int i = 0; i < 2; i++)
+    {
+      SysemSemaphore *s = i == 0 ? sem : other;
+
+      g_assert_false (sysem_semaphore_acquire (s, NULL, &error));
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+      g_assert_false (sysem_semaphore_try_acquire (s, 0, NULL, &error));
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+      g_assert_false (sysem_semaphore_release (s, 1, &error));
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+      g_assert_cmpint (sysem_semaphore_get_value (s, &error), ==, -1);
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+      g_assert_false (sysem_semaphore_remove (s, &error));
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+    }
+
+  if (how != REMOVE_EXTERNAL || key_type == SYSEM_KEY_TYPE_POSIX)
+    sysem_test_assert_key_clean (key, key_type);
+
+  g_object_unref (other);
+  g_object_unref (sem);
+  /* The last object saw the set gone and took the key file with it. */
+  sysem_test_assert_key_clean (key, key_type);
+
+  /* The key can be used again: a new semaphore. */
+  sem = core_new (key, key_type, 2, SYSEM_ACCESS_MODE_OPEN);
+  core_assert_value (sem, 2);
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+test_removed_same_object (gconstpointer data)
+{
+  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_SAME_OBJECT, FALSE);
+}
+
+static void
+test_removed_other_object (gconstpointer data)
+{
+  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_OTHER_OBJECT, FALSE);
+  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_OTHER_OBJECT, TRUE);
+}
+
+static void
+test_removed_externally (gconstpointer data)
+{
+  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_EXTERNAL, FALSE);
+  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_EXTERNAL, TRUE);
+}
+
+/* release */
+
+static void
+test_release_zero (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("releasezero");
+  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+
+  core_release (sem, 0);
+  core_assert_value (sem, 0);
+  core_release (sem, 3);
+  core_release (sem, 0);
+  core_assert_value (sem, 3);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+assert_release_too_many (SysemSemaphore *sem,
+                         int             n,
+                         int             value)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (sysem_semaphore_release (sem, n, &error));
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
+  core_assert_value (sem, value);
+}
+
+static void
+test_release_limit_system_v (void)
+{
+  g_autofree char *key = sysem_test_key ("releaselimit");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+
+  /* Qt passes n through a short: 40000 would wrap. */
+  assert_release_too_many (sem, 32767, 1);
+  assert_release_too_many (sem, 40000, 1);
+  assert_release_too_many (sem, 65536 + 1, 1);
+  assert_release_too_many (sem, G_MAXINT, 1);
+
+  /* Up to the maximum is fine, one more is not. */
+  core_release (sem, 32766);
+  core_assert_value (sem, 32767);
+  assert_release_too_many (sem, 1, 32767);
+
+  /* With units held, part of a release is undone at exit: same limit. */
+  core_acquire (sem);
+  core_acquire (sem);
+  assert_release_too_many (sem, 3, 32765);
+  core_release (sem, 2);
+  core_assert_value (sem, 32767);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+static void
+test_release_limit_posix (void)
+{
+  g_autofree char *key = sysem_test_key ("releaselimit");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
+
+  assert_release_too_many (sem, G_MAXINT, 1);
+  core_release (sem, 40000);
+  core_assert_value (sem, 40001);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+}
+
+static void
+test_initial_value_limit_system_v (void)
+{
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    {
+      g_autofree char *key = sysem_test_key ("initiallimit");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SysemSemaphore) sem = NULL;
+
+      sem = sysem_semaphore_new (key, 32768, mode, &error);
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
+      g_assert_null (sem);
+      g_clear_error (&error);
+      sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+
+      sem = sysem_semaphore_new (key, G_MAXINT, mode, &error);
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
+      g_assert_null (sem);
+      g_clear_error (&error);
+      sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+
+      /* The maximum itself is fine. */
+      sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 32767, mode);
+      core_assert_value (sem, 32767);
+
+      /* set_key() to a value too large fails the same way. */
+      g_assert_false (sysem_semaphore_set_key (sem, key, 32768, SYSEM_ACCESS_MODE_CREATE, &error));
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
+      g_clear_object (&sem);
+      sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+    }
+}
+
+static void
+test_initial_value_large_posix (void)
+{
+  g_autofree char *key = sysem_test_key ("initiallarge");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 32768, SYSEM_ACCESS_MODE_CREATE);
+
+  core_assert_value (sem, 32768);
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  core_add_both_types ("open-never-resets-create-does", test_open_and_create);
+  core_add_both_types ("missing-is-created", test_missing_is_created);
+  core_add_both_types ("try-acquire/no-wait", test_try_acquire_no_wait);
+  core_add_both_types ("try-acquire/timeout", test_try_acquire_timeout);
+  core_add_both_types ("try-acquire/released", test_try_acquire_released);
+  core_add_both_types ("cancel/while-waiting", test_cancel_acquire);
+  core_add_both_types ("cancel/before", test_cancel_before);
+  core_add_both_types ("removed/same-object", test_removed_same_object);
+  core_add_both_types ("removed/other-object", test_removed_other_object);
+  core_add_both_types ("removed/externally", test_removed_externally);
+  core_add_both_types ("release/zero", test_release_zero);
+  g_test_add_func ("/core/system-v/release/limit", test_release_limit_system_v);
+  g_test_add_func ("/core/posix/release/limit", test_release_limit_posix);
+  g_test_add_func ("/core/system-v/initial-value/limit", test_initial_value_limit_system_v);
+  g_test_add_func ("/core/posix/initial-value/large", test_initial_value_large_posix);
+
+  return g_test_run ();
+}

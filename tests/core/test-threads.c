@@ -1,0 +1,311 @@
+/* test-threads.c: one object used from several threads, and after fork()
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core-support.h"
+
+#define N_THREADS 4
+#define N_ROUNDS  300
+#define N_UNITS   2
+
+typedef struct {
+  SysemSemaphore *sem;
+  gint            in_use;
+  gint            most_in_use;
+  gint            failures;
+} Shared;
+
+typedef struct {
+  Shared *shared;
+  int     index;
+} Worker;
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *worker = data;
+  Shared *shared = worker->shared;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  for (int i = 0; i < N_ROUNDS; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean acquired;
+      int in_use, most;
+
+      /* Each thread waits its own way: plain, cancellable, with a
+       * timeout, or spinning on try_acquire (0). */
+      switch ((worker->index + i) % 4)
+        {
+        case 0:
+          acquired = sysem_semaphore_acquire (shared->sem, NULL, &error);
+          break;
+        case 1:
+          acquired = sysem_semaphore_acquire (shared->sem, cancellable, &error);
+          break;
+        case 2:
+          acquired = sysem_semaphore_try_acquire (shared->sem, G_MAXINT64, NULL, &error);
+          break;
+        default:
+          while (!(acquired = sysem_semaphore_try_acquire (shared->sem, 0, NULL, &error)) &&
+                 error == NULL)
+            g_thread_yield ();
+          break;
+        }
+
+      if (!acquired)
+        {
+          g_printerr ("thread %d: %s\n", worker->index, error ? error->message : "timeout");
+          g_atomic_int_inc (&shared->failures);
+          break;
+        }
+
+      in_use = g_atomic_int_add (&shared->in_use, 1) + 1;
+      do
+        most = g_atomic_int_get (&shared->most_in_use);
+      while (in_use > most &&
+             !g_atomic_int_compare_and_exchange (&shared->most_in_use, most, in_use));
+      g_atomic_int_add (&shared->in_use, -1);
+
+      if (!sysem_semaphore_release (shared->sem, 1, &error))
+        {
+          g_printerr ("thread %d: %s\n", worker->index, error->message);
+          g_atomic_int_inc (&shared->failures);
+          break;
+        }
+    }
+
+  return NULL;
+}
+
+static void
+test_threads_one_object (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("threads");
+  Shared shared = { NULL, 0, 0, 0 };
+  Worker workers[N_THREADS];
+  GThread *threads[N_THREADS];
+
+  shared.sem = core_new (key, key_type, N_UNITS, SYSEM_ACCESS_MODE_CREATE);
+
+  for (int i = 0; i < N_THREADS; i++)
+    {
+      workers[i].shared = &shared;
+      workers[i].index = i;
+      threads[i] = g_thread_new ("worker", worker_thread, &workers[i]);
+    }
+  for (int i = 0; i < N_THREADS; i++)
+    g_thread_join (threads[i]);
+
+  g_assert_cmpint (shared.failures, ==, 0);
+  g_assert_cmpint (shared.most_in_use, >=, 1);
+  g_assert_cmpint (shared.most_in_use, <=, N_UNITS);
+  core_assert_value (shared.sem, N_UNITS);
+  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    g_assert_cmpint (core_stats (shared.sem).users, ==, 1);
+
+  g_object_unref (shared.sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+/* fork(): the child goes on with the object it inherited. */
+
+typedef enum {
+  CHILD_FINALIZES,   /* unrefs the object, then exits */
+  CHILD_EXITS,       /* _exit() with the object still open */
+  CHILD_IDLE,        /* never touches the object */
+} ChildEnd;
+
+/* The child reports over a pipe, not by its exit status: under valgrind
+ * the status of a forked child says whether valgrind liked its memory, and
+ * the memory of the threads that fork() left behind looks lost. */
+static void
+write_byte (int  fd,
+            char c)
+{
+  while (write (fd, &c, 1) == -1 && errno == EINTR)
+    ;
+}
+
+/* The byte, or -1 at the end of the pipe. */
+static int
+read_byte (int fd)
+{
+  char c;
+  gssize n;
+
+  do
+    n = read (fd, &c, 1);
+  while (n == -1 && errno == EINTR);
+
+  return n == 1 ? c : -1;
+}
+
+static int
+child_main (SysemSemaphore *sem,
+            SysemKeyType    key_type,
+            ChildEnd        end,
+            int             to_parent,
+            int             from_parent)
+{
+  SysemStats stats;
+
+  if (end != CHILD_IDLE)
+    {
+      if (!sysem_semaphore_acquire (sem, NULL, NULL))
+        return 10;
+      if (!sysem_semaphore_release (sem, 1, NULL))
+        return 11;
+      if (!sysem_semaphore_acquire (sem, NULL, NULL))
+        return 12;
+      if (!sysem_semaphore_get_stats (sem, &stats, NULL))
+        return 13;
+      if (stats.value != 1)
+        return 14;
+      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V && stats.users != 2)
+        return 15;
+    }
+
+  /* Holding one unit (unless idle): let the parent look. */
+  write_byte (to_parent, 'x');
+  if (read_byte (from_parent) != -1)
+    return 16;
+
+  if (end == CHILD_FINALIZES)
+    g_object_unref (sem);
+
+  return 0;
+}
+
+static void
+run_fork (SysemKeyType key_type,
+          ChildEnd     end)
+{
+  g_autofree char *key = sysem_test_key ("fork");
+  SysemSemaphore *sem = core_new (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  gboolean system_v = key_type == SYSEM_KEY_TYPE_SYSTEM_V;
+  int to_parent[2], from_parent[2];
+  int status;
+  pid_t pid;
+
+  g_assert_cmpint (pipe (to_parent), ==, 0);
+  g_assert_cmpint (pipe (from_parent), ==, 0);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      close (to_parent[0]);
+      close (from_parent[1]);
+      write_byte (to_parent[1], child_main (sem, key_type, end, to_parent[1], from_parent[0]));
+      _exit (0);
+    }
+
+  close (to_parent[1]);
+  close (from_parent[0]);
+
+  g_assert_cmpint (read_byte (to_parent[0]), ==, 'x');
+  if (end == CHILD_IDLE)
+    {
+      core_assert_value (sem, 2);
+      /* A child that does not use the object does not count, so one
+       * that goes on to exec() cannot keep the set alive. */
+      if (system_v)
+        g_assert_cmpint (core_stats (sem).users, ==, 1);
+    }
+  else
+    {
+      core_assert_value (sem, 1);
+      if (system_v)
+        g_assert_cmpint (core_stats (sem).users, ==, 2);
+    }
+
+  close (from_parent[1]);
+  g_assert_cmpint (read_byte (to_parent[0]), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  close (to_parent[0]);
+  g_assert_true (WIFEXITED (status));
+
+  if (system_v)
+    {
+      /* The child's unit came back, and it is no user any more. */
+      core_assert_value (sem, 2);
+      g_assert_cmpint (core_stats (sem).users, ==, 1);
+    }
+  else
+    {
+      /* No undo for POSIX; and the child, not the creator, left the
+       * name in place. */
+      core_assert_value (sem, end == CHILD_IDLE ? 2 : 1);
+      g_assert_false (sysem_test_key_is_clean (key, key_type));
+    }
+
+  core_acquire (sem);
+  core_release (sem, 1);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
+static void
+test_fork_child_finalizes (gconstpointer data)
+{
+  run_fork (CORE_KEY_TYPE (data), CHILD_FINALIZES);
+}
+
+static void
+test_fork_child_exits (gconstpointer data)
+{
+  run_fork (CORE_KEY_TYPE (data), CHILD_EXITS);
+}
+
+static void
+test_fork_child_idle (gconstpointer data)
+{
+  run_fork (CORE_KEY_TYPE (data), CHILD_IDLE);
+}
+
+/* A helper started while this process has the set open counts once. */
+static void
+test_spawned_helper_counts_once (void)
+{
+  g_autofree char *key = sysem_test_key ("spawned");
+  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemTestHelper *helper;
+  SysemStats stats = core_stats (sem);
+
+  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  sysem_test_helper_expect_line (helper, "waiting");
+  g_assert_cmpint (core_stats (sem).users, ==, 2);
+
+  /* We leave first; the helper is the last user and removes it all. */
+  g_object_unref (sem);
+  sysem_test_helper_close_stdin (helper);
+  core_helper_finish (helper, NULL);
+  g_assert_false (sysem_test_semid_exists (stats.id));
+  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  core_add_both_types ("threads/one-object", test_threads_one_object);
+  core_add_both_types ("fork/child-finalizes", test_fork_child_finalizes);
+  core_add_both_types ("fork/child-exits", test_fork_child_exits);
+  core_add_both_types ("fork/child-idle", test_fork_child_idle);
+  g_test_add_func ("/core/system-v/fork/spawned-helper-counts-once", test_spawned_helper_counts_once);
+
+  return g_test_run ();
+}
