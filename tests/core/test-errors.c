@@ -345,6 +345,38 @@ test_not_found_after_remove (gconstpointer data)
   sysem_test_assert_key_clean (key, key_type);
 }
 
+/* Programmer errors are criticals (fatal in the test environment), not
+ * GErrors, and change nothing. */
+static void
+test_programmer_errors (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("programmer");
+  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GError) error = NULL;
+
+  g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*n >= 0*");
+  g_assert_false (sysem_semaphore_release (sem, -1, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  core_assert_value (sem, 1);
+
+  g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*initial_value >= 0*");
+  g_assert_false (sysem_semaphore_set_key (sem, key, -1, SYSEM_ACCESS_MODE_CREATE, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  core_assert_value (sem, 1);
+
+  g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*initial_value >= 0*");
+  g_assert_null (sysem_semaphore_new_full (key, key_type, -1, SYSEM_ACCESS_MODE_CREATE, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  core_assert_value (sem, 1);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -358,6 +390,7 @@ main (int    argc,
   g_test_add_func ("/core/posix/errors/key-error/not-a-semaphore", test_posix_file_not_a_semaphore);
   core_add_both_types ("errors/key-error/bad-native-keys", test_bad_native_keys);
   core_add_both_types ("errors/not-found/after-remove", test_not_found_after_remove);
+  core_add_both_types ("errors/programmer-errors", test_programmer_errors);
 
   return g_test_run ();
 }
