@@ -412,6 +412,34 @@ test_removed_externally (gconstpointer data)
   remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_EXTERNAL, TRUE);
 }
 
+/* A waiter in another process learns it too, and exits. */
+static void
+test_removed_other_process (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("removedproc");
+  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *expected = g_strdup_printf ("error %d", SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+  SysemTestHelper *helper;
+  int base = core_waiters (sem);
+
+  helper = core_helper_start (key_type, key, "acquire", NULL);
+  sysem_test_helper_expect_line (helper, "acquiring");
+  core_wait_waiters (sem, base + 1);
+
+  g_assert_true (sysem_semaphore_remove (sem, &error));
+  g_assert_no_error (error);
+  sysem_test_helper_expect_line (helper, expected);
+  g_assert_cmpint (sysem_test_helper_wait (helper), ==, 1);
+  sysem_test_helper_free (helper);
+
+  /* The helper left without making it again. */
+  sysem_test_assert_key_clean (key, key_type);
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
 /* release */
 
 static void
@@ -545,6 +573,7 @@ main (int    argc,
   core_add_both_types ("removed/same-object", test_removed_same_object);
   core_add_both_types ("removed/other-object", test_removed_other_object);
   core_add_both_types ("removed/externally", test_removed_externally);
+  core_add_both_types ("removed/other-process", test_removed_other_process);
   core_add_both_types ("release/zero", test_release_zero);
   g_test_add_func ("/core/system-v/release/limit", test_release_limit_system_v);
   g_test_add_func ("/core/posix/release/limit", test_release_limit_posix);
