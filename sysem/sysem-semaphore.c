@@ -848,7 +848,8 @@ sysem_semaphore_new_native (const char       *native_key,
  * Moves @self to another key, keeping its key type: the current semaphore is
  * left as if @self were finalized, then the one named by @key is opened as
  * sysem_semaphore_new() would. Setting the same key again in
- * %SYSEM_ACCESS_MODE_OPEN changes nothing. #GObject::notify is emitted for
+ * %SYSEM_ACCESS_MODE_OPEN changes nothing, unless the semaphore was removed:
+ * then it is opened again. #GObject::notify is emitted for
  * each property that changed.
  *
  * On failure @self keeps the new key and tries to open it again the next
@@ -906,8 +907,10 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
   changed_key = self->is_native || g_strcmp0 (self->key, key) != 0;
   changed_type = self->key_type != key_type;
 
+  /* The same key again in Open mode changes nothing, as in Qt; unless the
+   * semaphore was removed, when it is opened anew. */
   if (!changed_key && !changed_type && mode == SYSEM_ACCESS_MODE_OPEN &&
-      self->handle != NULL)
+      self->handle != NULL && !self->handle->removed)
     {
       g_mutex_unlock (&self->lock);
       return TRUE;

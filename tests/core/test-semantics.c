@@ -440,6 +440,32 @@ test_removed_other_process (gconstpointer data)
   sysem_test_assert_key_clean (key, key_type);
 }
 
+/* After remove(), setting the same key again in Open mode opens a new
+ * semaphore instead of doing nothing, as it would for a live one. */
+static void
+test_removed_set_key_reopens (gconstpointer data)
+{
+  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  g_autofree char *key = sysem_test_key ("removedreopen");
+  SysemSemaphore *sem = core_new (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sysem_semaphore_remove (sem, &error));
+  g_assert_no_error (error);
+  g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (sysem_semaphore_set_key (sem, key, 3, SYSEM_ACCESS_MODE_OPEN, &error));
+  g_assert_no_error (error);
+  core_assert_value (sem, 3);
+  g_assert_true (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
+  g_assert_no_error (error);
+
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (key, key_type);
+}
+
 /* release */
 
 static void
@@ -574,6 +600,7 @@ main (int    argc,
   core_add_both_types ("removed/other-object", test_removed_other_object);
   core_add_both_types ("removed/externally", test_removed_externally);
   core_add_both_types ("removed/other-process", test_removed_other_process);
+  core_add_both_types ("removed/set-key-reopens", test_removed_set_key_reopens);
   core_add_both_types ("release/zero", test_release_zero);
   g_test_add_func ("/core/system-v/release/limit", test_release_limit_system_v);
   g_test_add_func ("/core/posix/release/limit", test_release_limit_posix);
