@@ -3,7 +3,7 @@
  * SPDX-FileCopyrightText: 2026 The sysem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * stress-worker sysv|posix KEY INDEX ITERATIONS
+ * stress-worker sysv|posix KEY INDEX ITERATIONS [churn]
  *
  * Opens KEY and runs STRESS_THREADS threads that acquire a unit, mark
  * themselves as holders in the shared record on descriptor 3, work a
@@ -11,8 +11,14 @@
  * does that many rounds with blocking acquires. With ITERATIONS = 0 the
  * threads run until the record's stop flag is set, and every wait can end
  * by itself: half the threads use timed acquires, the other half
- * cancellable ones that a watcher cancels when told to stop. Prints
- * nothing on stdout; exits 0 on success.
+ * cancellable ones that a watcher cancels when told to stop.
+ *
+ * With "churn", each thread opens the key afresh for every round and
+ * finalizes it after, on a semaphore of one unit that nobody else keeps
+ * open: the set is made and removed over and over, racing with the other
+ * processes' opens.
+ *
+ * Prints nothing on stdout; exits 0 on success.
  */
 
 #include <errno.h>
@@ -35,6 +41,8 @@ typedef struct {
   int             worker;
   int             thread;
   gint64          iterations;
+  SysemKeyType    key_type;
+  const char     *key;
 } Worker;
 
 static void
@@ -56,6 +64,50 @@ work_a_little (int round)
     sink += i;
   if (round % 3 == 0)
     sched_yield ();
+}
+
+static gpointer
+churn_thread (gpointer data)
+{
+  Worker *self = data;
+  StressShared *shared = self->shared;
+
+  for (gint64 round = 0; round < self->iterations; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SysemSemaphore) sem = NULL;
+      int live;
+
+      sem = sysem_semaphore_new_full (self->key, self->key_type, 1,
+                                      SYSEM_ACCESS_MODE_OPEN, &error);
+      if (sem == NULL || !sysem_semaphore_acquire (sem, NULL, &error))
+        {
+          record_error (shared, error->message);
+          return NULL;
+        }
+
+      /* One unit: whoever holds it must be alone, or two processes are
+       * counting on two different sets. */
+      live = stress_enter (shared, self->worker);
+      if (live > 1)
+        g_atomic_int_inc (&shared->violations);
+      for (int max = g_atomic_int_get (&shared->max_live);
+           live > max && !g_atomic_int_compare_and_exchange (&shared->max_live, max, live);
+           max = g_atomic_int_get (&shared->max_live))
+        ;
+      work_a_little ((int) round);
+      stress_leave (shared, self->worker);
+
+      if (!sysem_semaphore_release (sem, 1, &error))
+        {
+          record_error (shared, error->message);
+          return NULL;
+        }
+
+      __atomic_add_fetch (&shared->ops[self->worker], 1, __ATOMIC_RELAXED);
+    }
+
+  return NULL;
 }
 
 static gpointer
@@ -139,12 +191,14 @@ main (int   argc,
   SysemKeyType key_type;
   int worker;
   gint64 iterations;
+  gboolean churn;
 
-  if (argc != 5)
+  if (argc != 5 && !(argc == 6 && g_str_equal (argv[5], "churn")))
     {
-      g_printerr ("usage: stress-worker sysv|posix KEY INDEX ITERATIONS\n");
+      g_printerr ("usage: stress-worker sysv|posix KEY INDEX ITERATIONS [churn]\n");
       return 2;
     }
+  churn = argc == 6;
 
   /* Never outlive the test, even if it fails half way. */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -163,9 +217,10 @@ main (int   argc,
       return 1;
     }
 
-  sem = sysem_semaphore_new_full (argv[2], key_type, STRESS_UNITS,
-                                  SYSEM_ACCESS_MODE_OPEN, &error);
-  if (sem == NULL)
+  if (!churn)
+    sem = sysem_semaphore_new_full (argv[2], key_type, STRESS_UNITS,
+                                    SYSEM_ACCESS_MODE_OPEN, &error);
+  if (!churn && sem == NULL)
     {
       record_error (shared, error->message);
       return 1;
@@ -182,8 +237,10 @@ main (int   argc,
         .worker = worker,
         .thread = t,
         .iterations = iterations,
+        .key_type = key_type,
+        .key = argv[2],
       };
-      threads[t] = g_thread_new ("stress", worker_thread, &workers[t]);
+      threads[t] = g_thread_new ("stress", churn ? churn_thread : worker_thread, &workers[t]);
     }
 
   if (iterations == 0)

@@ -65,8 +65,9 @@ stress_setup (Stress       *self,
 }
 
 static void
-stress_spawn (Stress *self,
-              gint64  iterations)
+stress_spawn (Stress   *self,
+              gint64    iterations,
+              gboolean  churn)
 {
   for (int w = 0; w < STRESS_WORKERS; w++)
     {
@@ -79,6 +80,7 @@ stress_spawn (Stress *self,
         self->key,
         index,
         rounds,
+        churn ? "churn" : NULL,
         NULL
       };
       int source_fds[] = { self->memfd };
@@ -164,7 +166,7 @@ test_stress (gconstpointer data)
   Stress self;
 
   stress_setup (&self, key_type);
-  stress_spawn (&self, iterations);
+  stress_spawn (&self, iterations, FALSE);
 
   rel_wait_for (stress_all_exited_cb, &self, 60, "the workers to finish");
 
@@ -303,7 +305,7 @@ test_stress_kill (gconstpointer data)
   Stress self;
 
   stress_setup (&self, key_type);
-  stress_spawn (&self, 0);
+  stress_spawn (&self, 0, FALSE);
 
   for (int k = 0; k < n_victims; k++)
     {
@@ -412,6 +414,42 @@ test_stress_kill (gconstpointer data)
   stress_teardown (&self);
 }
 
+/* System V, with nobody keeping the semaphore open: every thread of every
+ * worker opens the key, takes the only unit, releases it and finalizes
+ * its object, so the set and its key file are made and removed thousands
+ * of times while other processes are opening them. The lifetime protocol
+ * (user count, flock on the key file, retry when the file changed) must
+ * make every open succeed, and put everyone on the same set: with one
+ * unit, two holders at once would mean two sets. */
+static void
+test_churn (void)
+{
+  gint64 iterations = 1000;
+  gint64 total = 0;
+  Stress self;
+
+  stress_setup (&self, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_clear_object (&self.sem);
+  g_assert_false (rel_path_exists (self.file));
+
+  stress_spawn (&self, iterations, TRUE);
+  rel_wait_for (stress_all_exited_cb, &self, 60, "the workers to finish");
+
+  for (int w = 0; w < STRESS_WORKERS; w++)
+    {
+      stress_assert_clean_exit (&self, w);
+      total += self.shared->ops[w];
+    }
+
+  g_test_message ("%" G_GINT64_FORMAT " opens, at most %d holders at once",
+                  total, self.shared->max_live);
+  g_assert_cmpint (self.shared->violations, ==, 0);
+  g_assert_cmpint (self.shared->max_live, ==, 1);
+  g_assert_cmpint (total, ==, STRESS_WORKERS * STRESS_THREADS * iterations);
+
+  stress_teardown (&self);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -426,6 +464,8 @@ main (int   argc,
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_stress_kill);
   g_test_add_data_func ("/reliability/stress/posix-sigkill",
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_stress_kill);
+
+  g_test_add_func ("/reliability/stress/sysv-open-close-churn", test_churn);
 
   return g_test_run ();
 }
