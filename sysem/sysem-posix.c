@@ -71,23 +71,25 @@ sysem_posix_set_removed (SysemPosix  *self,
                    self->parent.display_key, _("it was removed"));
 }
 
-static gboolean
-sysem_posix_acquire (SysemHandle   *handle,
-                     gint64         deadline,
-                     GCancellable  *cancellable,
-                     GError       **error)
+/* Everything but a free unit taken at once. Kept out of line, so that the
+ * fast path saves no registers and needs no stack frame. */
+static G_GNUC_NO_INLINE gboolean
+sysem_posix_acquire_slow (SysemPosix    *self,
+                          gint64         deadline,
+                          GCancellable  *cancellable,
+                          GError       **error)
 {
-  SysemPosix *self = (SysemPosix *) handle;
+  SysemHandle *handle = &self->parent;
 
-  /* Cancelled before the call: fail, as the System V wait does, rather
-   * than take a free unit. */
-  if (G_UNLIKELY (cancellable != NULL) &&
-      g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  /* The fast path: a free unit is taken with one atomic operation. */
-  if (G_LIKELY (!handle->removed) && G_LIKELY (sem_trywait (self->sem) == 0))
-    return TRUE;
+  if (cancellable != NULL)
+    {
+      /* Cancelled before the call: fail, as the System V wait does,
+       * rather than take a free unit. */
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (G_LIKELY (!handle->removed) && sem_trywait (self->sem) == 0)
+        return TRUE;
+    }
 
   if (handle->removed)
     {
@@ -98,8 +100,11 @@ sysem_posix_acquire (SysemHandle   *handle,
   if (deadline == SYSEM_DEADLINE_NOW)
     return FALSE;
 
-  /* Sleep in slices: between them look at the cancellable, and at the file,
-   * since nobody wakes a waiter whose semaphore was unlinked. */
+  /* Sleep in slices: between them look at the cancellable, and after a
+   * slice that ended without a unit, at the file, since nobody wakes a
+   * waiter whose semaphore was unlinked. Not before the first sleep: most
+   * waits end with a post, and an fstat() there would add a system call
+   * to every hand-over between processes. */
   for (;;)
     {
       gint64 slice_end;
@@ -107,12 +112,6 @@ sysem_posix_acquire (SysemHandle   *handle,
 
       if (!sysem_wait_slice (deadline, cancellable, &slice_end, error))
         return FALSE;
-
-      if (sysem_posix_is_unlinked (self))
-        {
-          sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
-          return FALSE;
-        }
 
       ts.tv_sec = slice_end / G_USEC_PER_SEC;
       ts.tv_nsec = (slice_end % G_USEC_PER_SEC) * 1000;
@@ -126,6 +125,11 @@ sysem_posix_acquire (SysemHandle   *handle,
 
       if (errno == ETIMEDOUT || errno == EINTR)
         {
+          if (sysem_posix_is_unlinked (self))
+            {
+              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+              return FALSE;
+            }
           if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
             {
               /* One last look, so that a zero-length wait still succeeds
@@ -141,25 +145,40 @@ sysem_posix_acquire (SysemHandle   *handle,
 }
 
 static gboolean
-sysem_posix_release (SysemHandle  *handle,
-                     int           n,
-                     GError      **error)
+sysem_posix_acquire (SysemHandle   *handle,
+                     gint64         deadline,
+                     GCancellable  *cancellable,
+                     GError       **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
+
+  /* The fast path: a free unit is taken with one atomic operation. */
+  if (G_LIKELY (cancellable == NULL) && G_LIKELY (!handle->removed) &&
+      G_LIKELY (sem_trywait (self->sem) == 0))
+    return TRUE;
+
+  return sysem_posix_acquire_slow (self, deadline, cancellable, error);
+}
+
+/* Everything but one unit posted at once: removed, several units, or a
+ * count that is full. */
+static G_GNUC_NO_INLINE gboolean
+sysem_posix_release_slow (SysemPosix  *self,
+                          int          n,
+                          GError     **error)
+{
+  SysemHandle *handle = &self->parent;
   int value;
 
-  if (G_UNLIKELY (handle->removed))
+  if (handle->removed)
     {
       sysem_posix_set_removed (self, SYSEM_OP_RELEASE, error);
       return FALSE;
     }
 
-  if (G_LIKELY (n == 1))
-    {
-      if (G_LIKELY (sem_post (self->sem) == 0))
-        return TRUE;
-      goto too_many;
-    }
+  /* One unit: the fast path's sem_post() failed, the count is full. */
+  if (n == 1)
+    goto too_many;
 
   if (sem_getvalue (self->sem, &value) == 0 && value > SEM_VALUE_MAX - n)
     goto too_many;
@@ -187,6 +206,20 @@ too_many:
                      handle->display_key, reason);
     return FALSE;
   }
+}
+
+static gboolean
+sysem_posix_release (SysemHandle  *handle,
+                     int           n,
+                     GError      **error)
+{
+  SysemPosix *self = (SysemPosix *) handle;
+
+  if (G_LIKELY (n == 1) && G_LIKELY (!handle->removed) &&
+      G_LIKELY (sem_post (self->sem) == 0))
+    return TRUE;
+
+  return sysem_posix_release_slow (self, n, error);
 }
 
 static int
