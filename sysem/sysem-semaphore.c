@@ -119,6 +119,17 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (SysemSemaphore, sysem_semaphore, G_TYPE_OBJECT,
 
 /* Statics and helpers */
 
+/* acquire(), try_acquire() and release() check their argument against this
+ * rather than call sysem_semaphore_get_type(), which is reached through the
+ * PLT. The type is final: an instance's class is exactly this one, which is
+ * what G_TYPE_CHECK_INSTANCE_TYPE() looks at first. */
+static GType sysem_semaphore_type_id;
+
+#define SYSEM_IS_SEMAPHORE_FAST(obj) \
+  ((obj) != NULL && \
+   ((GTypeInstance *) (obj))->g_class != NULL && \
+   ((GTypeInstance *) (obj))->g_class->g_type == sysem_semaphore_type_id)
+
 void
 sysem_handle_init (SysemHandle        *handle,
                    const SysemBackend *backend,
@@ -205,7 +216,8 @@ sysem_semaphore_open_locked (SysemSemaphore  *self,
   return handle;
 }
 
-static SysemHandle *
+/* Out of line: inlined, it makes every fast path save registers. */
+static G_GNUC_NO_INLINE SysemHandle *
 sysem_semaphore_open_slow (SysemSemaphore  *self,
                            GError         **error)
 {
@@ -622,6 +634,8 @@ static void
 sysem_semaphore_class_init (SysemSemaphoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  sysem_semaphore_type_id = G_TYPE_FROM_CLASS (klass);
 
   object_class->finalize = sysem_semaphore_finalize;
   object_class->get_property = sysem_semaphore_get_property;
@@ -1083,7 +1097,7 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
 {
   SysemHandle *handle;
 
-  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
 
   handle = sysem_semaphore_get_handle (self, error);
   if (G_UNLIKELY (handle == NULL))
@@ -1125,7 +1139,7 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
   SysemHandle *handle;
   gint64 deadline;
 
-  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
 
   handle = sysem_semaphore_get_handle (self, error);
   if (G_UNLIKELY (handle == NULL))
@@ -1178,7 +1192,7 @@ sysem_semaphore_release (SysemSemaphore  *self,
 {
   SysemHandle *handle;
 
-  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
   g_return_val_if_fail (n >= 0, FALSE);
 
   handle = sysem_semaphore_get_handle (self, error);
