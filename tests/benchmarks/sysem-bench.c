@@ -281,6 +281,26 @@ count_threads (void)
   return n;
 }
 
+/* The names of the threads of this process, for the record. */
+static char *
+thread_names (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  GString *names = g_string_new (NULL);
+  const char *tid;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL))
+        g_string_append_printf (names, "%s%s", names->len ? ", " : "", g_strstrip (comm));
+    }
+
+  return g_string_free (names, FALSE);
+}
+
 static gint64
 rss_kib (void)
 {
@@ -1017,6 +1037,67 @@ measure_sem_pingpong (gpointer data,
   return start;
 }
 
+/* sysem's own way to wait on a POSIX semaphore: sem_trywait(), then
+ * sem_clockwait() in slices of 20 ms (between them it looks at the
+ * cancellable and at the file). Each timed wait arms a kernel timer. */
+static void
+raw_sem_wait_sliced (sem_t *sem)
+{
+  while (sem_trywait (sem) != 0)
+    {
+      struct timespec ts;
+
+      clock_gettime (CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += 20 * 1000 * 1000;
+      if (ts.tv_nsec >= 1000 * 1000 * 1000)
+        {
+          ts.tv_sec++;
+          ts.tv_nsec -= 1000 * 1000 * 1000;
+        }
+      if (sem_clockwait (sem, CLOCK_MONOTONIC, &ts) == 0)
+        return;
+    }
+}
+
+static double
+measure_sem_sliced_pingpong (gpointer data,
+                             Row     *row,
+                             guint64  iters)
+{
+  RawPosix a = { NULL, }, b = { NULL, };
+  guint64 start = 0;
+  pid_t pid;
+
+  raw_posix_init (&a, "pp-sliced-a", 0);
+  raw_posix_init (&b, "pp-sliced-b", 0);
+
+  pid = fork ();
+  if (pid == 0)
+    {
+      for (guint64 i = 0; i < WARM_UP + iters; i++)
+        {
+          raw_sem_wait_sliced (a.sem);
+          sem_post (b.sem);
+        }
+      _exit (0);
+    }
+
+  for (guint64 i = 0; i < WARM_UP + iters; i++)
+    {
+      if (i == WARM_UP)
+        start = now_ns ();
+      sem_post (a.sem);
+      raw_sem_wait_sliced (b.sem);
+    }
+  start = now_ns () - start;
+
+  wait_child (pid);
+  raw_posix_clear (&a);
+  raw_posix_clear (&b);
+
+  return start;
+}
+
 static void
 scenario_pingpong (void)
 {
@@ -1025,7 +1106,7 @@ scenario_pingpong (void)
   PingPongSysem p_posix = { SYSEM_KEY_TYPE_POSIX };
   QtCommand qt_commands[G_N_ELEMENTS (qt_helpers)] = { { NULL, }, };
   Row *qt_rows[G_N_ELEMENTS (qt_helpers)] = { NULL, };
-  Row *r_sysv, *r_semop, *r_posix, *r_sem;
+  Row *r_sysv, *r_semop, *r_posix, *r_sem, *r_sliced;
   Variant v[8];
   guint n = 0;
 
@@ -1043,10 +1124,15 @@ scenario_pingpong (void)
   r_sem = scenario_row (s, "sem-wait-post", "raw sem_wait + sem_post");
   v[n++] = (Variant) { r_posix, measure_sysem_pingpong, &p_posix, 0, MAX_ONE_WAY };
   v[n++] = (Variant) { r_sem, measure_sem_pingpong, NULL, 0, MAX_ONE_WAY };
+  r_sliced = scenario_row (s, "sem-clockwait-sliced",
+                           "raw sem_trywait + sem_clockwait in 20 ms slices (sysem's wait)");
+  v[n++] = (Variant) { r_sliced, measure_sem_sliced_pingpong, NULL, 0, MAX_ONE_WAY };
 
   run_variants (v, n);
 
   scenario_ratio (s, r_sysv, r_semop, 1.1, "≤ 1.1");
+  scenario_ratio (s, r_sliced, r_sem, 0, NULL);
+  scenario_ratio (s, r_posix, r_sliced, 0, NULL);
   scenario_ratio (s, r_sysv, qt_rows[0], 0, NULL);
   scenario_ratio (s, r_sysv, qt_rows[1], 0, NULL);
   scenario_ratio (s, r_posix, r_sem, 1.1, "≤ 1.1");
@@ -1391,12 +1477,21 @@ scenario_async_free (void)
 
   scenario_ratio (s, r_sysv, r_idle, 2.0, "≤ 2");
   scenario_ratio (s, r_posix, r_idle, 2.0, "≤ 2");
+  scenario_fact (s, "System V, acquire_async + release minus acquire + release: %.0f ns, "
+                 "%.2f × the g_idle_add dispatch",
+                 median (r_sysv->samples, r_sysv->n) - median (r_sync->samples, r_sync->n),
+                 (median (r_sysv->samples, r_sysv->n) - median (r_sync->samples, r_sync->n)) /
+                 median (r_idle->samples, r_idle->n));
   scenario_fact (s, "unit taken before acquire_async returned, every time: System V %s, POSIX %s",
                  a_sysv.synchronous ? "yes" : "NO", a_posix.synchronous ? "yes" : "NO");
   scenario_fact (s, "callback in the calling thread, every time: System V %s, POSIX %s",
                  a_sysv.same_thread ? "yes" : "NO", a_posix.same_thread ? "yes" : "NO");
-  scenario_fact (s, "threads of the process before and after: %d, %d",
-                 threads_before, threads_after);
+  {
+    g_autofree char *names = thread_names ();
+
+    scenario_fact (s, "threads of the process before and after: %d, %d (%s)",
+                   threads_before, threads_after, names);
+  }
 }
 
 /* Scenario: acquire_async woken by a release in another process */
@@ -2089,9 +2184,7 @@ scenario_ring (void)
                                   "records per second");
       Row *r_sysv = scenario_row (e, "sysem-sysv", "ring-buffer (System V)");
       Row *r_posix = scenario_row (e, "sysem-posix", "ring-buffer --posix");
-      /* The example moves everything in one run: stay below the undo
-       * limit of System V for the consumer. */
-      guint64 records = 30000;
+      guint64 records = 100000;
 
       for (int rep = 0; rep < opt_reps; rep++)
         {
