@@ -299,7 +299,7 @@ test_stress_kill (gconstpointer data)
   int n_victims = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? 4 : STRESS_UNITS;
   gboolean victim[STRESS_WORKERS] = { FALSE, };
   gint64 total = 0;
-  int lost_at_least = 0;
+  int held_by_victims = 0;
   int n_killed = 0;
   int value;
   Stress self;
@@ -313,7 +313,7 @@ test_stress_kill (gconstpointer data)
       int w;
 
       /* POSIX: once every unit is known to be lost, nobody can hold one. */
-      if (key_type == SYSEM_KEY_TYPE_POSIX && lost_at_least >= STRESS_UNITS)
+      if (key_type == SYSEM_KEY_TYPE_POSIX && held_by_victims >= STRESS_UNITS)
         break;
 
       if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
@@ -353,12 +353,12 @@ test_stress_kill (gconstpointer data)
       /* Its threads that were between stress_enter() and stress_leave()
        * held a unit; a thread stopped just after acquiring or just before
        * releasing held one too, unseen. */
-      lost_at_least += stress_holders_of (self.shared->word, w);
+      held_by_victims += stress_holders_of (self.shared->word, w);
     }
 
-  g_test_message ("killed %d workers holding at least %d units", n_killed, lost_at_least);
+  g_test_message ("killed %d workers holding at least %d units", n_killed, held_by_victims);
   g_assert_cmpint (n_killed, >=, 1);
-  g_assert_cmpint (lost_at_least, >=, n_killed);
+  g_assert_cmpint (held_by_victims, >=, n_killed);
 
   if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
@@ -407,7 +407,7 @@ test_stress_kill (gconstpointer data)
   else
     {
       /* The victims' units are gone for good. */
-      g_assert_cmpint (value, <=, STRESS_UNITS - lost_at_least);
+      g_assert_cmpint (value, <=, STRESS_UNITS - held_by_victims);
       g_assert_cmpint (value, >=, 0);
     }
 
