@@ -42,6 +42,47 @@ typedef struct {
   pid_t        creator;   /* the process that made it unlinks it; 0 if not us */
 } SysemPosix;
 
+/* glibc's sem_t on 64-bit systems is one 64-bit word: the value in its
+ * low half, the number of sleeping waiters in its high half (the layout
+ * sysem_posix_waiters() reads too). Taking a unit when the value is not
+ * zero, and adding one when nobody sleeps, is a compare-and-swap that
+ * wakes nobody: what sem_trywait() and sem_post() do then, without the
+ * calls. Anything else goes through glibc. */
+#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__)
+#define SYSEM_POSIX_INLINE_FAST_PATH 1
+G_STATIC_ASSERT (sizeof (sem_t) >= sizeof (guint64));
+
+static inline gboolean
+sysem_posix_take_fast (sem_t *sem)
+{
+  guint64 *word = (guint64 *) (gpointer) sem;
+  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
+
+  while ((data & G_MAXUINT32) != 0)
+    {
+      if (__atomic_compare_exchange_n (word, &data, data - 1, TRUE,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+static inline gboolean
+sysem_posix_give_fast (sem_t *sem)
+{
+  guint64 *word = (guint64 *) (gpointer) sem;
+  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
+
+  return (data >> 32) == 0 && (data & G_MAXUINT32) < SEM_VALUE_MAX &&
+         __atomic_compare_exchange_n (word, &data, data + 1, FALSE,
+                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+#else
+#define sysem_posix_take_fast(sem) (sem_trywait (sem) == 0)
+#define sysem_posix_give_fast(sem) (sem_post (sem) == 0)
+#endif
+
 static gboolean
 sysem_posix_is_unlinked (SysemPosix *self)
 {
@@ -154,7 +195,7 @@ sysem_posix_acquire (SysemHandle   *handle,
 
   /* The fast path: a free unit is taken with one atomic operation. */
   if (G_LIKELY (cancellable == NULL) && G_LIKELY (!handle->removed) &&
-      G_LIKELY (sem_trywait (self->sem) == 0))
+      G_LIKELY (sysem_posix_take_fast (self->sem)))
     return TRUE;
 
   return sysem_posix_acquire_slow (self, deadline, cancellable, error);
@@ -176,9 +217,11 @@ sysem_posix_release_slow (SysemPosix  *self,
       return FALSE;
     }
 
+#ifndef SYSEM_POSIX_INLINE_FAST_PATH
   /* One unit: the fast path's sem_post() failed, the count is full. */
   if (n == 1)
     goto too_many;
+#endif
 
   if (sem_getvalue (self->sem, &value) == 0 && value > SEM_VALUE_MAX - n)
     goto too_many;
@@ -216,7 +259,7 @@ sysem_posix_release (SysemHandle  *handle,
   SysemPosix *self = (SysemPosix *) handle;
 
   if (G_LIKELY (n == 1) && G_LIKELY (!handle->removed) &&
-      G_LIKELY (sem_post (self->sem) == 0))
+      G_LIKELY (sysem_posix_give_fast (self->sem)))
     return TRUE;
 
   return sysem_posix_release_slow (self, n, error);
