@@ -1582,24 +1582,26 @@ measure_async_pingpong (gpointer data,
   elapsed = now_ns () - p.start;
   g_main_loop_unref (p.loop);
 
-  g_object_unref (p.a);
-  g_object_unref (p.b);
-
+  /* The child first: it leaves the semaphores by exiting, which the
+   * kernel undoes without removing anything, so the parent must be the
+   * last user to close them. */
   if (p.error != NULL)
     {
       row_fail (row, "%s", p.error->message);
       g_clear_error (&p.error);
       kill_child (pid);
-      return -1;
+      elapsed = 0;
     }
-
-  if (!wait_child (pid))
+  else if (!wait_child (pid))
     {
       row_fail (row, "the child failed");
-      return -1;
+      elapsed = 0;
     }
 
-  return elapsed;
+  g_object_unref (p.a);
+  g_object_unref (p.b);
+
+  return elapsed == 0 ? -1 : (double) elapsed;
 }
 
 static void
