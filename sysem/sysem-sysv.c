@@ -713,7 +713,11 @@ sysem_sysv_release (SysemHandle  *handle,
             errsv = errno;
           }
       }
-    else if (undone > 0)
+
+    /* Nothing was released: the units are still ours, and so are their
+     * undo entries. Forgetting them would make a later release plain and
+     * let the kernel add them again when we exit. */
+    if (undone > 0)
       g_atomic_int_add (&self->record->held, undone);
 
     if (errsv == ERANGE)
