@@ -379,6 +379,55 @@ test_crash_all_users_killed (gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* In the child: hold a unit, see a release of it refused because the
+ * count is full, then release it once there is room, and crash. */
+static void
+failed_release_then_crash (gpointer data)
+{
+  CrashData *cd = data;
+  SysemSemaphore *sem;
+  SysemStats stats;
+  struct sembuf fill = { 0, 32767, 0 };
+  struct sembuf take = { 0, -10, 0 };
+  GError *error = NULL;
+
+  sem = sysem_semaphore_new_full (cd->key, cd->key_type, 1, SYSEM_ACCESS_MODE_OPEN, NULL);
+  if (sem == NULL ||
+      !sysem_semaphore_acquire (sem, NULL, NULL) ||                /* 0 */
+      !sysem_semaphore_get_stats (sem, &stats, NULL) ||
+      semop (stats.id, &fill, 1) == -1)                            /* 32767, behind sysem */
+    _exit (1);
+
+  if (sysem_semaphore_release (sem, 1, &error) ||
+      !g_error_matches (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES))
+    _exit (2);
+  g_clear_error (&error);
+
+  if (semop (stats.id, &take, 1) == -1 ||                          /* 32757 */
+      !sysem_semaphore_release (sem, 1, NULL))                     /* 32758 */
+    _exit (3);
+}
+
+/* A refused release does not forget the units this process holds: the
+ * one it gives back later cancels the kernel's undo entry, so the crash
+ * that follows adds nothing. */
+static void
+test_crash_after_refused_release (void)
+{
+  g_autofree char *key = rel_make_key ("crash-refused");
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  CrashData cd = { key, SYSEM_KEY_TYPE_SYSTEM_V };
+
+  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+  g_assert_no_error (error);
+
+  run_and_crash (failed_release_then_crash, &cd);
+
+  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 32758);
+  g_assert_no_error (error);
+}
+
 /* The key file replaced */
 
 static char *
@@ -1175,6 +1224,9 @@ main (int   argc,
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_crash_all_users_killed);
   g_test_add_data_func ("/reliability/faults/crash/all-users-killed/posix",
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_crash_all_users_killed);
+
+  g_test_add_func ("/reliability/faults/crash/after-refused-release/sysv",
+                   test_crash_after_refused_release);
 
   g_test_add_data_func ("/reliability/faults/key-file/before-open/sysv",
                         GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V),
