@@ -1441,6 +1441,59 @@ measure_idle_chain (gpointer data,
   return start;
 }
 
+/* The least a GTask costs: made, returned at once, finished in the
+ * callback; what acquire_async() does around the semaphore. */
+typedef struct {
+  GMainLoop *loop;
+  guint64    left;
+} BareTask;
+
+static void bare_task_next (BareTask *b);
+
+static void
+bare_task_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  BareTask *b = user_data;
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+  bare_task_next (b);
+}
+
+static void
+bare_task_next (BareTask *b)
+{
+  GTask *task;
+
+  if (b->left-- == 0)
+    {
+      g_main_loop_quit (b->loop);
+      return;
+    }
+
+  task = g_task_new (NULL, NULL, bare_task_cb, b);
+  g_task_set_source_tag (task, bare_task_next);
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static double
+measure_bare_task (gpointer data,
+                   Row     *row,
+                   guint64  iters)
+{
+  BareTask b = { g_main_loop_new (NULL, FALSE), iters };
+  guint64 start = now_ns ();
+
+  bare_task_next (&b);
+  g_main_loop_run (b.loop);
+  start = now_ns () - start;
+  g_main_loop_unref (b.loop);
+
+  return start;
+}
+
 static void
 scenario_async_free (void)
 {
@@ -1448,8 +1501,8 @@ scenario_async_free (void)
   g_autoptr(SysemSemaphore) sysv = NULL;
   g_autoptr(SysemSemaphore) posix = NULL;
   AsyncFree a_sysv = { NULL, }, a_posix = { NULL, };
-  Row *r_sysv, *r_posix, *r_idle, *r_sync;
-  Variant v[4];
+  Row *r_sysv, *r_posix, *r_idle, *r_sync, *r_task;
+  Variant v[5];
   int threads_before, threads_after;
 
   if (!wanted ("async-free"))
@@ -1470,6 +1523,8 @@ scenario_async_free (void)
   v[1] = (Variant) { r_posix, measure_async_free, &a_posix };
   v[2] = (Variant) { r_idle, measure_idle_chain, NULL };
   v[3] = (Variant) { r_sync, measure_sysem_pair, sysv };
+  r_task = scenario_row (s, "bare-gtask", "GTask made and returned at once, no semaphore");
+  v[4] = (Variant) { r_task, measure_bare_task, NULL };
 
   threads_before = count_threads ();
   run_variants (v, G_N_ELEMENTS (v));
@@ -1477,6 +1532,8 @@ scenario_async_free (void)
 
   scenario_ratio (s, r_sysv, r_idle, 2.0, "≤ 2");
   scenario_ratio (s, r_posix, r_idle, 2.0, "≤ 2");
+  scenario_ratio (s, r_task, r_idle, 0, NULL);
+  scenario_ratio (s, r_posix, r_task, 0, NULL);
   scenario_fact (s, "System V, acquire_async + release minus acquire + release: %.0f ns, "
                  "%.2f × the g_idle_add dispatch",
                  median (r_sysv->samples, r_sysv->n) - median (r_sync->samples, r_sync->n),
@@ -2210,7 +2267,7 @@ scenario_ring (void)
 static const char *count_loops[] = {
   "sysv-pair", "semop-pair", "posix-pair", "sem-pair",
   "sysv-try-empty", "semop-nowait", "posix-try-empty", "sem-trywait",
-  "sysv-async-free", "posix-async-free", "idle",
+  "sysv-async-free", "posix-async-free", "idle", "gtask",
 };
 
 static int
@@ -2259,6 +2316,8 @@ run_count (const char *loop,
     }
   else if (g_str_equal (loop, "idle"))
     ns = measure_idle_chain (NULL, row, iters);
+  else if (g_str_equal (loop, "gtask"))
+    ns = measure_bare_task (NULL, row, iters);
   else
     {
       g_printerr ("Loops for --count:");
