@@ -16,6 +16,13 @@
  *
  * The consumer checks that every record arrives once, in order, with its
  * checksum intact, and prints how many records per second went through.
+ *
+ * One rule of System V semaphores shapes the program: when a process ends,
+ * the kernel gives back every unit it acquired and did not release itself.
+ * The producer acquires free slots that the consumer releases, so when the
+ * producer exits the kernel adds all those slots back to "free". The
+ * producer therefore stays until the consumer is done (it waits for the end
+ * of its standard input, which the demo closes then).
  */
 
 #include <errno.h>
@@ -201,6 +208,14 @@ run_producer (void)
       return 1;
     }
 
+  /* Keep our undo record until the consumer is done: see the top. */
+  {
+    char buf[64];
+
+    while (read (STDIN_FILENO, buf, sizeof buf) > 0 || errno == EINTR)
+      ;
+  }
+
   return 0;
 }
 
@@ -265,6 +280,7 @@ run_consumer (void)
 
 static pid_t
 spawn_side (const char  *role,
+            int         *stdin_fd,
             GError     **error)
 {
   g_autofree char *records = g_strdup_printf ("--records=%" G_GINT64_FORMAT, opt_records);
@@ -275,9 +291,10 @@ spawn_side (const char  *role,
   };
   GPid pid;
 
-  if (!g_spawn_async (NULL, (char **) argv, NULL,
-                      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN,
-                      NULL, NULL, &pid, error))
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                 G_SPAWN_DO_NOT_REAP_CHILD |
+                                 (stdin_fd == NULL ? G_SPAWN_CHILD_INHERITS_STDIN : 0),
+                                 NULL, NULL, &pid, stdin_fd, NULL, NULL, error))
     return -1;
 
   return pid;
@@ -287,7 +304,8 @@ spawn_side (const char  *role,
  * would wait forever for records or slots that will not come. */
 static gboolean
 wait_sides (pid_t producer,
-            pid_t consumer)
+            pid_t consumer,
+            int   producer_stdin)
 {
   gboolean ok = TRUE;
   int left = 2;
@@ -307,6 +325,8 @@ wait_sides (pid_t producer,
         continue;
 
       left--;
+      if (pid == consumer)
+        close (producer_stdin);   /* the producer may go now */
       if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
         {
           g_printerr ("ring-buffer: the %s failed\n", pid == producer ? "producer" : "consumer");
@@ -329,6 +349,7 @@ run_demo (void)
   g_autoptr(SysemSemaphore) filled = NULL;
   g_autofree char *path = NULL;
   pid_t producer, consumer;
+  int producer_stdin = -1;
   gboolean ok;
   Ring *ring;
   gsize size;
@@ -351,8 +372,8 @@ run_demo (void)
            sysem_semaphore_get_native_key (free_slots),
            sysem_semaphore_get_native_key (filled));
 
-  consumer = spawn_side ("consumer", &error);
-  producer = consumer > 0 ? spawn_side ("producer", &error) : -1;
+  consumer = spawn_side ("consumer", NULL, &error);
+  producer = consumer > 0 ? spawn_side ("producer", &producer_stdin, &error) : -1;
   if (producer < 0)
     {
       g_printerr ("ring-buffer: %s\n", error->message);
@@ -364,7 +385,7 @@ run_demo (void)
       ok = FALSE;
     }
   else
-    ok = wait_sides (producer, consumer);
+    ok = wait_sides (producer, consumer, producer_stdin);
 
   munmap (ring, size);
   unlink (path);
