@@ -64,6 +64,15 @@
  * finalized, in this or any other process, also when the other users
  * crashed; sysem_semaphore_remove() removes it at once.
  *
+ * The kernel counts, for each process, units acquired minus units released
+ * by that same process. In a hand-over pattern, where one process acquires
+ * units that another releases (the producer and consumer of a ring buffer),
+ * the acquiring process is owed all of them back when it exits, so its exit
+ * raises the count. Keep such a process until the others are done with the
+ * semaphore, or reset the count with %SYSEM_ACCESS_MODE_CREATE when a new
+ * round starts. The kernel keeps at most 32767 such units per process; past
+ * that, sysem acquires without undo (where Qt's acquire fails).
+ *
  * A #SysemSemaphore may be used from several threads at once, with one
  * exception: sysem_semaphore_set_key() and sysem_semaphore_remove() must not
  * run while another thread uses the same object. After fork() the child may
