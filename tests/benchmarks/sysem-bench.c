@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <malloc.h>
 #include <math.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -1893,7 +1894,7 @@ scenario_pool (void)
         {
           scenario_fact (s, "with 50 blocking acquires in GLib's pool the job had not "
                          "started after %.0f ms", (now_ns () - start) / 1e6);
-          row_fail (r_naive, "not done after 2 s");
+          row_fail (r_naive, "still queued after 2 s: GLib's pool was full");
         }
       else
         row_add (r_naive, latency);
@@ -1935,7 +1936,7 @@ static void
 scenario_pending (void)
 {
   Scenario *s;
-  Row *r_time[2], *r_threads[2], *r_rss[2];
+  Row *r_time[2], *r_threads[2], *r_rss[2], *r_heap[2];
   const SysemKeyType types[2] = { SYSEM_KEY_TYPE_SYSTEM_V, SYSEM_KEY_TYPE_POSIX };
   const char *names[2] = { "System V", "POSIX" };
   int max_threads[2] = { 0, 0 };
@@ -1954,10 +1955,13 @@ scenario_pending (void)
       g_autofree char *l_time = g_strdup_printf ("%s: ms until all 10,000 complete", names[t]);
       g_autofree char *l_threads = g_strdup_printf ("%s: extra threads while pending", names[t]);
       g_autofree char *l_rss = g_strdup_printf ("%s: VmRSS growth while pending (KiB)", names[t]);
+      g_autofree char *id_heap = g_strdup_printf ("sysem-%s-heap-kib", t ? "posix" : "sysv");
+      g_autofree char *l_heap = g_strdup_printf ("%s: malloc heap in use, growth while pending (KiB)", names[t]);
 
       r_time[t] = scenario_row (s, id_time, l_time);
       r_threads[t] = scenario_row (s, id_threads, l_threads);
       r_rss[t] = scenario_row (s, id_rss, l_rss);
+      r_heap[t] = scenario_row (s, id_heap, l_heap);
     }
 
   for (int rep = 0; rep < opt_reps; rep++)
@@ -1967,6 +1971,7 @@ scenario_pending (void)
         Pending p = { 0, 0, NULL };
         int go[2], threads_before, threads;
         gint64 rss_before, rss;
+        gsize heap_before, heap;
         guint64 start, deadline;
         char byte = 'g';
         pid_t pid;
@@ -1987,6 +1992,7 @@ scenario_pending (void)
 
         threads_before = count_threads ();
         rss_before = rss_kib ();
+        heap_before = mallinfo2 ().uordblks;
 
         for (guint i = 0; i < N_PENDING; i++)
           sysem_semaphore_acquire_async (sem, NULL, pending_done_cb, &p);
@@ -1995,6 +2001,7 @@ scenario_pending (void)
 
         threads = count_threads () - threads_before;
         rss = rss_kib () - rss_before;
+        heap = mallinfo2 ().uordblks - heap_before;
 
         start = now_ns ();
         if (write (go[1], &byte, 1) != 1)
@@ -2008,6 +2015,7 @@ scenario_pending (void)
         row_add (r_time[t], (now_ns () - start) / 1e6);
         row_add (r_threads[t], threads);
         row_add (r_rss[t], rss);
+        row_add (r_heap[t], heap / 1024.0);
         max_threads[t] = MAX (max_threads[t], threads);
         if (p.n < N_PENDING || p.failed > 0)
           incomplete[t]++;
