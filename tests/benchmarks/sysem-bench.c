@@ -2015,6 +2015,13 @@ scenario_pending (void)
 
         threads = count_threads () - threads_before;
         rss = rss_kib () - rss_before;
+        if (rep == 0)
+          {
+            g_autofree char *threads_now = thread_names ();
+
+            scenario_fact (s, "%s: threads with 10,000 requests pending: %s",
+                           names[t], threads_now);
+          }
         heap = mallinfo2 ().uordblks - heap_before;
 
         start = now_ns ();
