@@ -26,6 +26,10 @@ void                sysem_set_error_errno       (GError     **error,
                                                  SysemOp      op,
                                                  const char  *key,
                                                  int          errsv);
+void                sysem_set_error_too_many    (GError     **error,
+                                                 SysemOp      op,
+                                                 const char  *key,
+                                                 int          max_value);
 void                sysem_set_error             (GError     **error,
                                                  SysemSemaphoreError code,
                                                  SysemOp      op,

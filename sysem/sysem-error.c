@@ -269,3 +269,16 @@ sysem_set_error_errno (GError     **error,
 
   sysem_set_error (error, sysem_error_code_from_errno (errsv), op, key, reason);
 }
+
+/* A count that would pass the key type's maximum. */
+void
+sysem_set_error_too_many (GError     **error,
+                          SysemOp      op,
+                          const char  *key,
+                          int          max_value)
+{
+  g_autofree char *reason =
+    g_strdup_printf (_("the count would pass the maximum of %d"), max_value);
+
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, op, key, reason);
+}

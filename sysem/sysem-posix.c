@@ -241,14 +241,8 @@ sysem_posix_release_slow (SysemPosix  *self,
   return TRUE;
 
 too_many:
-  {
-    g_autofree char *reason =
-      g_strdup_printf (_("the count would pass the maximum of %d"), SEM_VALUE_MAX);
-
-    sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_RELEASE,
-                     handle->display_key, reason);
-    return FALSE;
-  }
+  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SEM_VALUE_MAX);
+  return FALSE;
 }
 
 static gboolean

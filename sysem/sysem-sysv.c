@@ -357,17 +357,7 @@ sysem_sysv_set_value (SysemSysv  *self,
 {
   union sysem_semun arg = { .val = value };
 
-  if (value > SYSEM_SYSV_MAX)
-    {
-      g_autofree char *reason =
-        g_strdup_printf (_("the initial value %d is larger than the maximum of %d"),
-                         value, SYSEM_SYSV_MAX);
-
-      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN,
-                       self->parent.display_key, reason);
-      return FALSE;
-    }
-
+  /* sysem_sysv_open() refused values above SYSEM_SYSV_MAX. */
   if (semctl (self->semid, SEM_VALUE, SETVAL, arg) == -1)
     {
       sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
@@ -727,14 +717,8 @@ sysem_sysv_release (SysemHandle  *handle,
   }
 
 too_many:
-  {
-    g_autofree char *reason =
-      g_strdup_printf (_("the count would pass the maximum of %d"), SYSEM_SYSV_MAX);
-
-    sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_RELEASE,
-                     handle->display_key, reason);
-    return FALSE;
-  }
+  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SYSEM_SYSV_MAX);
+  return FALSE;
 }
 
 static int
