@@ -161,11 +161,13 @@ parse_count (const char  *option,
 
   if (!g_ascii_string_to_signed (text, 10, min, max, &value, NULL))
     {
+      g_autofree char *low = g_strdup_printf ("%" G_GINT64_FORMAT, min);
+      g_autofree char *high = g_strdup_printf ("%" G_GINT64_FORMAT, max);
+
       /* Translators: the first %s is what the user typed, the second an
-       * option or argument such as "--slots"; the numbers are limits. */
-      tool_usage_error (_("“%s” is not a valid value for %s: give a whole number from %"
-                          G_GINT64_FORMAT " to %" G_GINT64_FORMAT),
-                        text, option, min, max);
+       * option or argument such as "--slots"; the last two are limits. */
+      tool_usage_error (_("“%s” is not a valid value for %s: give a whole number from %s to %s"),
+                        text, option, low, high);
       return FALSE;
     }
 
