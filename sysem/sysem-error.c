@@ -214,39 +214,39 @@ sysem_set_error (GError              **error,
   switch (op)
     {
     case SYSEM_OP_OPEN:
-      /* Translators: the first %s is the key of a semaphore, the second
-       * says what went wrong. */
       g_set_error (error, SYSEM_SEMAPHORE_ERROR, code,
+                   /* Translators: the first %s is the key of a semaphore, the second
+                    * says what went wrong. */
                    _("Could not open the semaphore “%s”: %s"), shown, reason);
       break;
     case SYSEM_OP_ACQUIRE:
-      /* Translators: the first %s is the key of a semaphore, the second
-       * says what went wrong. */
       g_set_error (error, SYSEM_SEMAPHORE_ERROR, code,
+                   /* Translators: the first %s is the key of a semaphore, the second
+                    * says what went wrong. */
                    _("Could not acquire the semaphore “%s”: %s"), shown, reason);
       break;
     case SYSEM_OP_RELEASE:
-      /* Translators: the first %s is the key of a semaphore, the second
-       * says what went wrong. */
       g_set_error (error, SYSEM_SEMAPHORE_ERROR, code,
+                   /* Translators: the first %s is the key of a semaphore, the second
+                    * says what went wrong. */
                    _("Could not release the semaphore “%s”: %s"), shown, reason);
       break;
     case SYSEM_OP_GET_VALUE:
-      /* Translators: the first %s is the key of a semaphore, the second
-       * says what went wrong. */
       g_set_error (error, SYSEM_SEMAPHORE_ERROR, code,
+                   /* Translators: the first %s is the key of a semaphore, the second
+                    * says what went wrong. */
                    _("Could not read the value of the semaphore “%s”: %s"), shown, reason);
       break;
     case SYSEM_OP_REMOVE:
-      /* Translators: the first %s is the key of a semaphore, the second
-       * says what went wrong. */
       g_set_error (error, SYSEM_SEMAPHORE_ERROR, code,
+                   /* Translators: the first %s is the key of a semaphore, the second
+                    * says what went wrong. */
                    _("Could not remove the semaphore “%s”: %s"), shown, reason);
       break;
     case SYSEM_OP_KEY_FILE:
-      /* Translators: the first %s is the key of a semaphore, the second
-       * says what went wrong with its key file. */
       g_set_error (error, SYSEM_SEMAPHORE_ERROR, code,
+                   /* Translators: the first %s is the key of a semaphore, the second
+                    * says what went wrong with its key file. */
                    _("Could not use the key file of the semaphore “%s”: %s"), shown, reason);
       break;
     default:
