@@ -651,7 +651,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
   object_class->set_property = sysem_semaphore_set_property;
 
   /**
-   * SysemSemaphore:key: (attributes org.gtk.Property.get=sysem_semaphore_get_key)
+   * SysemSemaphore:key:
    *
    * The key every process uses to reach this semaphore, or %NULL for an
    * object made from a native key or with no key yet. It is set at
@@ -666,7 +666,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
-   * SysemSemaphore:initial-value: (attributes org.gtk.Property.get=sysem_semaphore_get_initial_value)
+   * SysemSemaphore:initial-value:
    *
    * The count a semaphore gets when this object creates it, or resets it
    * in %SYSEM_ACCESS_MODE_CREATE.
@@ -680,7 +680,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
-   * SysemSemaphore:mode: (attributes org.gtk.Property.get=sysem_semaphore_get_mode)
+   * SysemSemaphore:mode:
    *
    * Whether opening resets the count of an existing semaphore.
    *
@@ -693,7 +693,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
-   * SysemSemaphore:key-type: (attributes org.gtk.Property.get=sysem_semaphore_get_key_type)
+   * SysemSemaphore:key-type:
    *
    * The kind of kernel semaphore behind this object.
    *
@@ -706,7 +706,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   /**
-   * SysemSemaphore:native-key: (attributes org.gtk.Property.get=sysem_semaphore_get_native_key)
+   * SysemSemaphore:native-key:
    *
    * The name the system knows the semaphore by: for System V the path of
    * the key file, for POSIX the name given to sem_open(). %NULL when the
