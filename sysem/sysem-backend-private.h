@@ -71,7 +71,45 @@ struct _SysemHandle
   char               *display_key;  /* the key as the user gave it, for messages */
   char               *native;
   gboolean            removed;
+  /* A backend whose count is one word of shared memory in the layout below
+   * points this at it, so that the public calls take a free unit, or give
+   * one back when nobody sleeps, inline. NULL otherwise, and once removed. */
+  guint64            *fast_word;
 };
+
+/* glibc's sem_t on 64-bit systems is one 64-bit word: the value in its low
+ * half, the number of sleeping waiters in its high half. Taking a unit when
+ * the value is not zero, and adding one when nobody sleeps, is a
+ * compare-and-swap that wakes nobody: what sem_trywait() and sem_post() do
+ * then, without the calls. Everything else goes through glibc. */
+#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__)
+# define SYSEM_HAVE_FAST_WORD 1
+#endif
+
+static inline gboolean
+sysem_fast_take (guint64 *word)
+{
+  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
+
+  while ((data & G_MAXUINT32) != 0)
+    {
+      if (__atomic_compare_exchange_n (word, &data, data - 1, TRUE,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+static inline gboolean
+sysem_fast_give (guint64 *word)
+{
+  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
+
+  return (data >> 32) == 0 && (data & G_MAXUINT32) < G_MAXINT32 &&
+         __atomic_compare_exchange_n (word, &data, data + 1, FALSE,
+                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
 
 SysemHandle *sysem_sysv_open   (const char        *display_key,
                                 const char        *native,

@@ -42,45 +42,16 @@ typedef struct {
   pid_t        creator;   /* the process that made it unlinks it; 0 if not us */
 } SysemPosix;
 
-/* glibc's sem_t on 64-bit systems is one 64-bit word: the value in its
- * low half, the number of sleeping waiters in its high half (the layout
- * sysem_posix_waiters() reads too). Taking a unit when the value is not
- * zero, and adding one when nobody sleeps, is a compare-and-swap that
- * wakes nobody: what sem_trywait() and sem_post() do then, without the
- * calls. Anything else goes through glibc. */
-#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__)
-#define SYSEM_POSIX_INLINE_FAST_PATH 1
+/* The inline fast path of sysem-backend-private.h where glibc's layout is
+ * known, glibc's own calls elsewhere. */
+#ifdef SYSEM_HAVE_FAST_WORD
 G_STATIC_ASSERT (sizeof (sem_t) >= sizeof (guint64));
-
-static inline gboolean
-sysem_posix_take_fast (sem_t *sem)
-{
-  guint64 *word = (guint64 *) (gpointer) sem;
-  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
-
-  while ((data & G_MAXUINT32) != 0)
-    {
-      if (__atomic_compare_exchange_n (word, &data, data - 1, TRUE,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return TRUE;
-    }
-
-  return FALSE;
-}
-
-static inline gboolean
-sysem_posix_give_fast (sem_t *sem)
-{
-  guint64 *word = (guint64 *) (gpointer) sem;
-  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
-
-  return (data >> 32) == 0 && (data & G_MAXUINT32) < SEM_VALUE_MAX &&
-         __atomic_compare_exchange_n (word, &data, data + 1, FALSE,
-                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-}
+# define SYSEM_POSIX_INLINE_FAST_PATH 1
+# define sysem_posix_take_fast(sem) sysem_fast_take ((guint64 *) (gpointer) (sem))
+# define sysem_posix_give_fast(sem) sysem_fast_give ((guint64 *) (gpointer) (sem))
 #else
-#define sysem_posix_take_fast(sem) (sem_trywait (sem) == 0)
-#define sysem_posix_give_fast(sem) (sem_post (sem) == 0)
+# define sysem_posix_take_fast(sem) (sem_trywait (sem) == 0)
+# define sysem_posix_give_fast(sem) (sem_post (sem) == 0)
 #endif
 
 static gboolean
@@ -108,6 +79,7 @@ sysem_posix_set_removed (SysemPosix  *self,
                          GError     **error)
 {
   self->parent.removed = TRUE;
+  self->parent.fast_word = NULL;
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, op,
                    self->parent.display_key, _("it was removed"));
 }
@@ -337,6 +309,7 @@ sysem_posix_remove (SysemHandle  *handle,
     }
 
   handle->removed = TRUE;
+  handle->fast_word = NULL;
   return TRUE;
 }
 
@@ -524,6 +497,10 @@ sysem_posix_open (const char       *display_key,
       sysem_posix_close (&self->parent);
       return NULL;
     }
+
+#ifdef SYSEM_HAVE_FAST_WORD
+  self->parent.fast_word = (guint64 *) (gpointer) self->sem;
+#endif
 
   return &self->parent;
 }

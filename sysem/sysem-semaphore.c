@@ -729,6 +729,37 @@ sysem_semaphore_init (SysemSemaphore *self)
   g_queue_init (&self->pending);
 }
 
+/* The rest of acquire() and release(), out of line so that their fast
+ * paths need no stack frame. */
+static G_GNUC_NO_INLINE gboolean
+sysem_semaphore_acquire_slow (SysemSemaphore  *self,
+                              GCancellable    *cancellable,
+                              GError         **error)
+{
+  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
+
+  if (handle == NULL)
+    return FALSE;
+
+  return handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
+}
+
+static G_GNUC_NO_INLINE gboolean
+sysem_semaphore_release_slow (SysemSemaphore  *self,
+                              int              n,
+                              GError         **error)
+{
+  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
+
+  if (handle == NULL)
+    return FALSE;
+
+  if (n == 0)
+    return TRUE;
+
+  return handle->backend->release (handle, n, error);
+}
+
 /* Public API */
 
 /**
@@ -1108,11 +1139,13 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
 
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
 
-  handle = sysem_semaphore_get_handle (self, error);
-  if (G_UNLIKELY (handle == NULL))
-    return FALSE;
+  /* A free unit in a backend with a fast word: no call at all. */
+  handle = g_atomic_pointer_get (&self->handle);
+  if (G_LIKELY (handle != NULL) && handle->fast_word != NULL && cancellable == NULL &&
+      G_LIKELY (sysem_fast_take (handle->fast_word)))
+    return TRUE;
 
-  return handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
+  return sysem_semaphore_acquire_slow (self, cancellable, error);
 }
 
 /**
@@ -1204,14 +1237,13 @@ sysem_semaphore_release (SysemSemaphore  *self,
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
   g_return_val_if_fail (n >= 0, FALSE);
 
-  handle = sysem_semaphore_get_handle (self, error);
-  if (G_UNLIKELY (handle == NULL))
-    return FALSE;
-
-  if (G_UNLIKELY (n == 0))
+  /* One unit and nobody asleep, in a backend with a fast word: no call. */
+  handle = g_atomic_pointer_get (&self->handle);
+  if (G_LIKELY (handle != NULL) && n == 1 && handle->fast_word != NULL &&
+      G_LIKELY (sysem_fast_give (handle->fast_word)))
     return TRUE;
 
-  return handle->backend->release (handle, n, error);
+  return sysem_semaphore_release_slow (self, n, error);
 }
 
 /**
