@@ -42,16 +42,8 @@ typedef struct {
   pid_t        creator;   /* the process that made it unlinks it; 0 if not us */
 } SysemPosix;
 
-/* The inline fast path of sysem-backend-private.h where glibc's layout is
- * known, glibc's own calls elsewhere. */
 #ifdef SYSEM_HAVE_FAST_WORD
 G_STATIC_ASSERT (sizeof (sem_t) >= sizeof (guint64));
-# define SYSEM_POSIX_INLINE_FAST_PATH 1
-# define sysem_posix_take_fast(sem) sysem_fast_take ((guint64 *) (gpointer) (sem))
-# define sysem_posix_give_fast(sem) sysem_fast_give ((guint64 *) (gpointer) (sem))
-#else
-# define sysem_posix_take_fast(sem) (sem_trywait (sem) == 0)
-# define sysem_posix_give_fast(sem) (sem_post (sem) == 0)
 #endif
 
 static gboolean
@@ -84,31 +76,29 @@ sysem_posix_set_removed (SysemPosix  *self,
                    self->parent.display_key, _("it was removed"));
 }
 
-/* Everything but a free unit taken at once. Kept out of line, so that the
- * fast path saves no registers and needs no stack frame. */
-static G_GNUC_NO_INLINE gboolean
-sysem_posix_acquire_slow (SysemPosix    *self,
-                          gint64         deadline,
-                          GCancellable  *cancellable,
-                          GError       **error)
+/* The public calls have already tried the compare-and-swap of a free unit
+ * inline (see SysemHandle.fast_word); this is everything else. */
+static gboolean
+sysem_posix_acquire (SysemHandle   *handle,
+                     gint64         deadline,
+                     GCancellable  *cancellable,
+                     GError       **error)
 {
-  SysemHandle *handle = &self->parent;
+  SysemPosix *self = (SysemPosix *) handle;
 
-  if (cancellable != NULL)
-    {
-      /* Cancelled before the call: fail, as the System V wait does,
-       * rather than take a free unit. */
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-      if (G_LIKELY (!handle->removed) && sem_trywait (self->sem) == 0)
-        return TRUE;
-    }
+  /* Cancelled before the call: fail, as the System V wait does, rather
+   * than take a free unit. */
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
 
   if (handle->removed)
     {
       sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
       return FALSE;
     }
+
+  if (sem_trywait (self->sem) == 0)
+    return TRUE;
 
   if (deadline == SYSEM_DEADLINE_NOW)
     return FALSE;
@@ -157,30 +147,14 @@ sysem_posix_acquire_slow (SysemPosix    *self,
     }
 }
 
+/* The public calls have already tried to post one unit inline when nobody
+ * sleeps (see SysemHandle.fast_word); this is everything else. */
 static gboolean
-sysem_posix_acquire (SysemHandle   *handle,
-                     gint64         deadline,
-                     GCancellable  *cancellable,
-                     GError       **error)
+sysem_posix_release (SysemHandle  *handle,
+                     int           n,
+                     GError      **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
-
-  /* The fast path: a free unit is taken with one atomic operation. */
-  if (G_LIKELY (cancellable == NULL) && G_LIKELY (!handle->removed) &&
-      G_LIKELY (sysem_posix_take_fast (self->sem)))
-    return TRUE;
-
-  return sysem_posix_acquire_slow (self, deadline, cancellable, error);
-}
-
-/* Everything but one unit posted at once: removed, several units, or a
- * count that is full. */
-static G_GNUC_NO_INLINE gboolean
-sysem_posix_release_slow (SysemPosix  *self,
-                          int          n,
-                          GError     **error)
-{
-  SysemHandle *handle = &self->parent;
   int value;
 
   if (handle->removed)
@@ -188,12 +162,6 @@ sysem_posix_release_slow (SysemPosix  *self,
       sysem_posix_set_removed (self, SYSEM_OP_RELEASE, error);
       return FALSE;
     }
-
-#ifndef SYSEM_POSIX_INLINE_FAST_PATH
-  /* One unit: the fast path's sem_post() failed, the count is full. */
-  if (n == 1)
-    goto too_many;
-#endif
 
   if (sem_getvalue (self->sem, &value) == 0 && value > SEM_VALUE_MAX - n)
     goto too_many;
@@ -215,20 +183,6 @@ sysem_posix_release_slow (SysemPosix  *self,
 too_many:
   sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SEM_VALUE_MAX);
   return FALSE;
-}
-
-static gboolean
-sysem_posix_release (SysemHandle  *handle,
-                     int           n,
-                     GError      **error)
-{
-  SysemPosix *self = (SysemPosix *) handle;
-
-  if (G_LIKELY (n == 1) && G_LIKELY (!handle->removed) &&
-      G_LIKELY (sysem_posix_give_fast (self->sem)))
-    return TRUE;
-
-  return sysem_posix_release_slow (self, n, error);
 }
 
 static int
@@ -253,7 +207,7 @@ sysem_posix_get_value (SysemHandle  *handle,
 static int
 sysem_posix_waiters (SysemPosix *self)
 {
-#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__)
+#ifdef SYSEM_HAVE_FAST_WORD
   guint64 data = __atomic_load_n ((guint64 *) (gpointer) self->sem, __ATOMIC_RELAXED);
 
   return (int) (data >> 32);
