@@ -1189,6 +1189,10 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
 
   if (timeout_usec == 0)
     {
+      /* A fast word answers alone: it is only set while the semaphore was
+       * not found removed, and it fails to take a unit only at zero. */
+      if (handle->fast_word != NULL && cancellable == NULL)
+        return sysem_fast_take (handle->fast_word);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
       deadline = SYSEM_DEADLINE_NOW;
