@@ -86,6 +86,20 @@ struct _SysemHandle
 # define SYSEM_HAVE_FAST_WORD 1
 #endif
 
+/* How many waiters sleep on a glibc sem_t, for display only; -1 where the
+ * layout is not known. */
+static inline int
+sysem_sem_t_waiters (gconstpointer sem)
+{
+#ifdef SYSEM_HAVE_FAST_WORD
+  guint64 data = __atomic_load_n ((const guint64 *) sem, __ATOMIC_RELAXED);
+
+  return (int) (data >> 32);
+#else
+  return -1;
+#endif
+}
+
 static inline gboolean
 sysem_fast_take (guint64 *word)
 {

@@ -202,20 +202,6 @@ sysem_posix_get_value (SysemHandle  *handle,
   return value;
 }
 
-/* glibc keeps the number of sleeping waiters beside the value, in the upper
- * half of the first 64-bit word. Read it only for display. */
-static int
-sysem_posix_waiters (SysemPosix *self)
-{
-#ifdef SYSEM_HAVE_FAST_WORD
-  guint64 data = __atomic_load_n ((guint64 *) (gpointer) self->sem, __ATOMIC_RELAXED);
-
-  return (int) (data >> 32);
-#else
-  return -1;
-#endif
-}
-
 static gboolean
 sysem_posix_stats (SysemHandle  *handle,
                    SysemStats   *stats,
@@ -239,7 +225,7 @@ sysem_posix_stats (SysemHandle  *handle,
   stats->uid = st.st_uid;
   stats->changed = st.st_mtime;
   sem_getvalue (self->sem, &stats->value);
-  stats->waiters = sysem_posix_waiters (self);
+  stats->waiters = sysem_sem_t_waiters (self->sem);
 
   return TRUE;
 }

@@ -48,6 +48,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "sysem-backend-private.h"
 #include "sysem-error-private.h"
 #include "sysem-i18n-private.h"
 #include "sysem-key-private.h"
@@ -357,15 +358,7 @@ scan_posix_path (const char  *name,
     }
 
   sem_getvalue (sem, &entry->value);
-#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__)
-  {
-    /* glibc keeps the number of sleeping waiters in the upper half of the
-     * first 64-bit word, as sysem-posix.c reads it. */
-    guint64 data = __atomic_load_n ((const guint64 *) (gconstpointer) sem, __ATOMIC_RELAXED);
-
-    entry->waiters = (int) (data >> 32);
-  }
-#endif
+  entry->waiters = sysem_sem_t_waiters (sem);
   munmap (sem, sizeof (sem_t));
 
   return g_steal_pointer (&entry);
