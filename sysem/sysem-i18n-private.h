@@ -10,7 +10,8 @@
 
 G_BEGIN_DECLS
 
-const char *sysem_gettext (const char *msgid) G_GNUC_FORMAT (1);
+void        sysem_i18n_init (void);
+const char *sysem_gettext   (const char *msgid) G_GNUC_FORMAT (1);
 
 #define _(String) sysem_gettext (String)
 #define N_(String) (String)

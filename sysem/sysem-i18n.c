@@ -30,8 +30,10 @@ sysem_bind_domain (void)
 #endif
 }
 
-const char *
-sysem_gettext (const char *msgid)
+/* Binds the domain once. The tool calls it before GOptionContext looks up
+ * its messages with g_dgettext(), which does not go through here. */
+void
+sysem_i18n_init (void)
 {
   static gsize bound = 0;
 
@@ -40,6 +42,12 @@ sysem_gettext (const char *msgid)
       sysem_bind_domain ();
       g_once_init_leave (&bound, 1);
     }
+}
+
+const char *
+sysem_gettext (const char *msgid)
+{
+  sysem_i18n_init ();
 
 #if ENABLE_NLS
   return g_dgettext (GETTEXT_PACKAGE, msgid);

@@ -26,10 +26,6 @@
 #include <glib-unix.h>
 #include <gio/gio.h>
 
-#if ENABLE_NLS
-#include <libintl.h>
-#endif
-
 #include "sysem-semaphore.h"
 #include "sysem-i18n-private.h"
 #include "sysem-key-private.h"
@@ -1511,16 +1507,7 @@ static void
 setup_i18n (void)
 {
   setlocale (LC_ALL, "");
-#if ENABLE_NLS
-  {
-    const char *dir = g_getenv ("SYSEM_LOCALEDIR");
-
-    if (dir == NULL || *dir == '\0')
-      dir = SYSEM_LOCALEDIR;
-    bindtextdomain (GETTEXT_PACKAGE, dir);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  }
-#endif
+  sysem_i18n_init ();
 }
 
 int
