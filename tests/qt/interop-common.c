@@ -265,6 +265,39 @@ interop_get_stats (SysemSemaphore *sem)
   return stats;
 }
 
+/* A fresh key of a kind ("letters", "punctuation" or "unicode"); every key
+ * starts with "sysemtest-" and holds the pid and a counter, so that no two
+ * tests meet by accident. @tag tells the test programs apart. */
+char *
+interop_make_key (const char *tag,
+                  const char *kind)
+{
+  static guint key_counter;
+  guint n = ++key_counter;
+
+  if (g_str_equal (kind, "letters"))
+    {
+      /* Only ASCII letters after the prefix: the pid and the counter are
+       * spelled with a–j for 0–9. */
+      g_autofree char *digits = g_strdup_printf ("%d-%u", (int) getpid (), n);
+
+      for (char *p = digits; *p != '\0'; p++)
+        if (g_ascii_isdigit (*p))
+          *p = 'a' + (*p - '0');
+
+      return g_strconcat ("sysemtest-", tag, "Letters-", digits, NULL);
+    }
+
+  if (g_str_equal (kind, "punctuation"))
+    return g_strdup_printf ("sysemtest-punct 0123456789 !\"#$%%&'()*+,./:;<=>?@[\\]^_`{|}~\t end-%d-%u",
+                            (int) getpid (), n);
+
+  if (g_str_equal (kind, "unicode"))
+    return g_strdup_printf ("sysemtest-Grüße-日本-ключ-🙂-%d-%u", (int) getpid (), n);
+
+  g_assert_not_reached ();
+}
+
 int
 interop_get_value (SysemSemaphore *sem)
 {

@@ -34,6 +34,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HelperProcess, helper_process_free)
 
 /* sysem operations that must succeed */
 SysemStats interop_get_stats        (SysemSemaphore *sem);
+char      *interop_make_key         (const char     *tag,
+                                     const char     *kind);
 int        interop_get_value        (SysemSemaphore *sem);
 void       interop_acquire          (SysemSemaphore *sem);
 void       interop_release          (SysemSemaphore *sem,

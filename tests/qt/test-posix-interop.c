@@ -27,33 +27,6 @@
 
 #include "interop-common.h"
 
-static guint key_counter;
-
-static char *
-make_key (const char *kind)
-{
-  guint n = ++key_counter;
-
-  if (g_str_equal (kind, "letters"))
-    {
-      g_autofree char *digits = g_strdup_printf ("%d-%u", (int) getpid (), n);
-
-      for (char *p = digits; *p != '\0'; p++)
-        if (g_ascii_isdigit (*p))
-          *p = 'a' + (*p - '0');
-
-      return g_strconcat ("sysemtest-posixLetters-", digits, NULL);
-    }
-
-  if (g_str_equal (kind, "punctuation"))
-    return g_strdup_printf ("sysemtest-punct 0123456789 !\"#$%%&'()*+,./:;<=>?@[\\]^_`{|}~\t end-%d-%u",
-                            (int) getpid (), n);
-
-  if (g_str_equal (kind, "unicode"))
-    return g_strdup_printf ("sysemtest-Grüße-日本-ключ-🙂-%d-%u", (int) getpid (), n);
-
-  g_assert_not_reached ();
-}
 
 /* The name a Qt built with QT_POSIX_IPC gives to sem_open () for @key,
  * computed here from the documented rule rather than by sysem. */
@@ -166,7 +139,7 @@ test_name (void)
 static void
 test_sysem_holds (gconstpointer data)
 {
-  g_autofree char *key = make_key (data);
+  g_autofree char *key = interop_make_key ("posix", data);
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -207,7 +180,7 @@ test_sysem_holds (gconstpointer data)
 static void
 test_raw_holds (gconstpointer data)
 {
-  g_autofree char *key = make_key (data);
+  g_autofree char *key = interop_make_key ("posix", data);
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -248,7 +221,7 @@ test_raw_holds (gconstpointer data)
 static void
 test_same_bytes (void)
 {
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("posix", "letters");
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autofree char *ours = NULL;
@@ -279,7 +252,7 @@ test_same_bytes (void)
 static void
 test_create_replaces (void)
 {
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("posix", "letters");
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autoptr(SysemSemaphore) sem = NULL;

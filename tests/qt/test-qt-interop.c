@@ -54,40 +54,12 @@ static const QtBuild qt5_build = { "qt5", "5.", QT5_SEM_HELPER };
 static const QtBuild qt6_build = { "qt6", "6.", QT6_SEM_HELPER };
 #endif
 
-static guint key_counter;
+
+/* Names the TMPDIR symlinks of the symlink tests apart. */
+static guint link_counter;
 
 /* The data of the registered cases, freed after the run. */
 static GPtrArray *cases;
-
-/* A fresh key of the given kind; every kind starts with "sysemtest-" and
- * holds the pid and a counter, so that no two tests meet by accident. */
-static char *
-make_key (const char *kind)
-{
-  guint n = ++key_counter;
-
-  if (g_str_equal (kind, "letters"))
-    {
-      /* Only ASCII letters after the prefix: the pid and the counter are
-       * spelled with a–j for 0–9. */
-      g_autofree char *digits = g_strdup_printf ("%d-%u", (int) getpid (), n);
-
-      for (char *p = digits; *p != '\0'; p++)
-        if (g_ascii_isdigit (*p))
-          *p = 'a' + (*p - '0');
-
-      return g_strconcat ("sysemtest-qtLetters-", digits, NULL);
-    }
-
-  if (g_str_equal (kind, "punctuation"))
-    return g_strdup_printf ("sysemtest-punct 0123456789 !\"#$%%&'()*+,./:;<=>?@[\\]^_`{|}~\t end-%d-%u",
-                            (int) getpid (), n);
-
-  if (g_str_equal (kind, "unicode"))
-    return g_strdup_printf ("sysemtest-Grüße-日本-ключ-🙂-%d-%u", (int) getpid (), n);
-
-  g_assert_not_reached ();
-}
 
 /* Starts a Qt helper on @key; unless @deferred, waits until its
  * QSystemSemaphore exists. @tmp_out and @file_out receive what Qt calls its
@@ -183,7 +155,7 @@ static void
 test_qt_holds (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key (qc->variant);
+  g_autofree char *key = interop_make_key ("qt", qc->variant);
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -240,7 +212,7 @@ static void
 test_sysem_holds (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key (qc->variant);
+  g_autofree char *key = interop_make_key ("qt", qc->variant);
   g_autofree char *file = NULL;
   g_autofree char *native = NULL;
   g_autoptr(HelperProcess) qt = NULL;
@@ -303,7 +275,7 @@ static void
 test_qt_create_resets (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("qt", "letters");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -346,7 +318,7 @@ static void
 test_qt_create_wakes (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("punctuation");
+  g_autofree char *key = interop_make_key ("qt", "punctuation");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -377,7 +349,7 @@ static void
 test_sysem_create_resets (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("qt", "letters");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) opener = NULL;
@@ -434,7 +406,7 @@ static void
 test_sysem_leaves_first (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("qt", "letters");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -489,7 +461,7 @@ static void
 test_forked_qt_not_counted (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("qt", "letters");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -525,7 +497,7 @@ static void
 test_qt_killed (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("qt", "letters");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -562,7 +534,7 @@ static void
 test_qt_creator_killed (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("unicode");
+  g_autofree char *key = interop_make_key ("qt", "unicode");
   g_autofree char *file = NULL;
   g_autoptr(HelperProcess) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
@@ -597,7 +569,7 @@ static void
 test_tmpdir_symlink (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = make_key ("letters");
+  g_autofree char *key = interop_make_key ("qt", "letters");
   g_autofree char *dir = NULL;
   g_autofree char *real_dir = NULL;
   g_autofree char *link = NULL;
@@ -628,7 +600,7 @@ test_tmpdir_symlink (gconstpointer data)
   free (resolved);
 
   link = g_strdup_printf ("%s/sysemtest-qtlink-%d-%u", g_get_tmp_dir (),
-                          (int) getpid (), ++key_counter);
+                          (int) getpid (), ++link_counter);
   g_assert_cmpint (symlink (real_dir, link), ==, 0);
   tmpdir = g_strconcat (link, qc->variant, NULL);
   g_setenv ("TMPDIR", tmpdir, TRUE);
@@ -713,7 +685,7 @@ counter_thread (gpointer data)
 static void
 test_contention (void)
 {
-  g_autofree char *key = make_key ("unicode");
+  g_autofree char *key = interop_make_key ("qt", "unicode");
   g_autofree char *path = NULL;
   g_autofree char *text = NULL;
   g_autofree char *command = NULL;
@@ -781,7 +753,7 @@ test_contention (void)
 static void
 test_qt5_and_qt6 (void)
 {
-  g_autofree char *key = make_key ("unicode");
+  g_autofree char *key = interop_make_key ("qt", "unicode");
   g_autofree char *file5 = NULL;
   g_autofree char *file6 = NULL;
   g_autoptr(HelperProcess) qt5 = NULL;
