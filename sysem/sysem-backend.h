@@ -13,15 +13,18 @@
  * Lock map of a handle:
  * - backend, display_key, native: set before the handle is published,
  *   never written again; read without a lock.
- * - ref_count: atomic. The object holds one reference while the handle is
- *   its current one; each queued asynchronous request holds one. When the
- *   count reaches zero the backend's close() leaves the semaphore.
+ * - ref_count: atomic, the holders of the semaphore. The object holds one
+ *   while the handle is its current one; each queued asynchronous request
+ *   holds one. When it reaches zero the backend's close() leaves the
+ *   semaphore.
+ * - mem_count: atomic, the holders of the memory: each reference above,
+ *   and the object that opened the handle, until it is finalized. At zero
+ *   the backend's free() frees the handle. So a call that loaded the
+ *   handle before set_key() replaced it, which may still be running on it
+ *   (the fast paths take no lock and no reference), finds its memory
+ *   valid: it works on the old semaphore, or fails with NOT_FOUND once
+ *   that is gone.
  * - removed: atomic; set once by a backend that saw the semaphore gone.
- * - After close() the memory stays valid until sysem_handle_free(), which
- *   the object calls at finalize: a call that loaded the handle before
- *   set_key() replaced it may still be running on it, and the fast paths
- *   take no lock and no reference. Such a call works on the old semaphore,
- *   or fails with NOT_FOUND once that is gone.
  * - Everything else belongs to the backend, which documents its own locks. */
 
 #pragma once
@@ -96,7 +99,7 @@ struct _SysemBackend
   /* Leaves the semaphore, removing it if this was its last user. Must
    * leave the handle's memory usable by a racing call (see above). */
   void         (* close)        (SysemHandle      *handle);
-  /* Frees a closed handle. */
+  /* Frees a closed handle; also one that open() did not return. */
   void         (* free)         (SysemHandle      *handle);
 
   /* Inspection without joining (sysem-inspect-private.h). list() appends
@@ -117,16 +120,12 @@ struct _SysemHandle
 {
   const SysemBackend *backend;
   gint                ref_count;    /* atomic */
+  gint                mem_count;    /* atomic */
   gint                removed;      /* atomic */
   char               *display_key;  /* the key as the user gave it, for messages */
   char               *native;
-  SysemHandle        *retired_next; /* the object's list of closed handles */
+  SysemHandle        *owner_next;   /* the object's list of the handles it opened */
 };
-
-/* The backend of a key type, or NULL with an error when this build has
- * none (etcd without libsoup) or the number is not a key type. */
-const SysemBackend *sysem_backend_get (SysemKeyType   key_type,
-                                       GError       **error);
 
 /* For the backends. */
 void     sysem_handle_init  (SysemHandle        *handle,
@@ -142,13 +141,8 @@ SysemInfo *sysem_info_new   (SysemKeyType        key_type,
                              const char         *name,
                              const char         *path);
 
-/* For SysemSemaphore and the waiter: the only way to a backend. */
-SysemHandle *sysem_backend_open (SysemKeyType      key_type,
-                                 const char       *display_key,
-                                 const char       *native,
-                                 int               initial_value,
-                                 SysemAccessMode   mode,
-                                 GError          **error);
+/* For SysemSemaphore and the waiter: the only way to a backend's handle
+ * (sysem-backends-private.h opens one). */
 
 static inline gboolean
 sysem_handle_acquire (SysemHandle   *handle,
@@ -211,23 +205,34 @@ sysem_handle_set_removed (SysemHandle *handle)
 static inline SysemHandle *
 sysem_handle_ref (SysemHandle *handle)
 {
+  g_atomic_int_inc (&handle->mem_count);
   g_atomic_int_inc (&handle->ref_count);
   return handle;
 }
 
-/* Dropping the last reference leaves the semaphore; the memory stays
- * until sysem_handle_free(). */
+/* Drops a memory reference (see the lock map above). */
+static inline void
+sysem_handle_release_memory (SysemHandle *handle)
+{
+  if (g_atomic_int_dec_and_test (&handle->mem_count))
+    handle->backend->free (handle);
+}
+
+/* Keeps the memory, not the semaphore: for the object that opened it. */
+static inline void
+sysem_handle_hold_memory (SysemHandle *handle)
+{
+  g_atomic_int_inc (&handle->mem_count);
+}
+
+/* Dropping the last reference leaves the semaphore; the memory goes with
+ * the last memory reference. */
 static inline void
 sysem_handle_unref (SysemHandle *handle)
 {
   if (g_atomic_int_dec_and_test (&handle->ref_count))
     handle->backend->close (handle);
-}
-
-static inline void
-sysem_handle_free (SysemHandle *handle)
-{
-  handle->backend->free (handle);
+  sysem_handle_release_memory (handle);
 }
 
 G_END_DECLS
