@@ -860,18 +860,24 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
  * @error: return location for a #GError, or %NULL
  *
  * Takes one unit if one becomes free within @timeout_usec, measured on the
- * monotonic clock. Running out of time is not an error: the call returns
- * %FALSE and leaves @error unset.
+ * monotonic clock. Running out of time is an error like any other, as for
+ * GIO's timed calls: the call returns %FALSE with %G_IO_ERROR_TIMED_OUT.
+ * A caller that passes %NULL for @error and only looks at the result pays
+ * nothing for the error.
  *
  * |[<!-- language="C" -->
  * if (sysem_semaphore_try_acquire (sem, 2 * G_USEC_PER_SEC, NULL, &error))
  *   do_the_work_and_release ();
- * else if (error == NULL)
+ * else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
  *   g_message ("Busy; try again later");
+ * else
+ *   g_warning ("%s", error->message);
  * ]|
  *
- * Returns: %TRUE when a unit was taken; %FALSE on timeout, or with @error
- *   set on failure
+ * Before 1.1, running out of time returned %FALSE and left @error unset.
+ *
+ * Returns: %TRUE when a unit was taken; %FALSE with @error set otherwise,
+ *   %G_IO_ERROR_TIMED_OUT when the time ran out
  *
  * Since: 1.0
  */
@@ -904,7 +910,14 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
       deadline = timeout_usec > G_MAXINT64 - now ? SYSEM_DEADLINE_FOREVER : now + timeout_usec;
     }
 
-  return sysem_handle_acquire (handle, deadline, cancellable, error);
+  if (G_LIKELY (sysem_handle_acquire (handle, deadline, cancellable, error)))
+    return TRUE;
+
+  /* Out of time: FALSE comes with an error, as GLib asks; a caller that
+   * passes no error pays nothing for it. */
+  if (error != NULL && *error == NULL)
+    sysem_set_error_timed_out (error, handle->display_key);
+  return FALSE;
 }
 
 /**
