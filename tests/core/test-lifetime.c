@@ -12,7 +12,7 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
-#include "core-support.h"
+#include "sysem-test-util.h"
 
 /* System V: the last object to close removes the set and the key file. */
 
@@ -23,9 +23,9 @@ test_last_closer_removes_system_v (void)
   SysemSemaphore *a, *b;
   SysemStats stats;
 
-  a = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
-  b = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (a);
+  a = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  b = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (a);
   g_assert_cmpint (stats.n_sems, ==, 2);
   g_assert_cmpint (stats.users, ==, 2);
   g_assert_cmpint (stats.mode, ==, 0600);
@@ -34,9 +34,9 @@ test_last_closer_removes_system_v (void)
   g_object_unref (a);
   g_assert_true (sysem_test_semid_exists (stats.id));
   g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
-  g_assert_cmpint (core_stats (b).users, ==, 1);
-  core_acquire (b);
-  core_release (b, 1);
+  g_assert_cmpint (sysem_test_stats (b).users, ==, 1);
+  sysem_test_acquire (b);
+  sysem_test_release (b, 1);
 
   g_object_unref (b);
   g_assert_false (sysem_test_semid_exists (stats.id));
@@ -52,11 +52,11 @@ test_last_closer_other_process_system_v (void)
   SysemTestHelper *helper;
   SysemStats stats;
 
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
-  stats = core_stats (sem);
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  stats = sysem_test_stats (sem);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
   sysem_test_helper_expect_line (helper, "waiting");
-  g_assert_cmpint (core_stats (sem).users, ==, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
   g_object_unref (sem);
   g_assert_true (sysem_test_semid_exists (stats.id));
@@ -64,7 +64,7 @@ test_last_closer_other_process_system_v (void)
 
   /* The helper finalizes its object and removes everything. */
   sysem_test_helper_close_stdin (helper);
-  core_helper_finish (helper, NULL);
+  sysem_test_helper_complete (helper, NULL);
   g_assert_false (sysem_test_semid_exists (stats.id));
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
@@ -78,19 +78,19 @@ test_creator_unlinks_posix (void)
   SysemSemaphore *creator, *user;
 
   /* The opener leaves first: nothing happens. */
-  creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
-  user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  creator = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  user = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (user);
   g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
-  core_acquire (creator);
-  core_release (creator, 1);
+  sysem_test_acquire (creator);
+  sysem_test_release (creator, 1);
   g_object_unref (creator);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 
   /* The creator leaves first: the name goes, the other object keeps
    * working on the semaphore it has. */
-  creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
-  user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  creator = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
+  user = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (creator);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
   g_object_unref (user);
@@ -105,13 +105,13 @@ test_creator_process_unlinks_posix (void)
   SysemTestHelper *helper;
   SysemSemaphore *sem;
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_POSIX, key, "--value", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, key, "--value", "2", "wait", NULL);
   sysem_test_helper_expect_line (helper, "waiting");
-  sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 7, SYSEM_ACCESS_MODE_OPEN);
-  core_assert_value (sem, 2);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 7, SYSEM_ACCESS_MODE_OPEN);
+  sysem_test_assert_value (sem, 2);
 
   sysem_test_helper_close_stdin (helper);
-  core_helper_finish (helper, NULL);
+  sysem_test_helper_complete (helper, NULL);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 
   g_object_unref (sem);
@@ -159,18 +159,18 @@ test_qt_set_open_keeps_it (void)
   SysemSemaphore *sem, *second;
   SysemStats stats;
 
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (sem);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.id, ==, semid);
   g_assert_cmpint (stats.n_sems, ==, 1);
   g_assert_cmpint (stats.users, ==, -1);
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
 
-  core_acquire (sem);
+  sysem_test_acquire (sem);
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 1);
-  core_release (sem, 1);
+  sysem_test_release (sem, 1);
 
-  second = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  second = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (second);
   g_object_unref (sem);
 
@@ -191,12 +191,12 @@ test_qt_set_create_takes_it (void)
   SysemSemaphore *sem;
 
   /* Create takes a Qt set over, as a Qt Create would. */
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 5, SYSEM_ACCESS_MODE_CREATE);
-  g_assert_cmpint (core_stats (sem).id, ==, semid);
-  core_assert_value (sem, 5);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 5, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpint (sysem_test_stats (sem).id, ==, semid);
+  sysem_test_assert_value (sem, 5);
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 5);
-  core_acquire (sem);
-  core_release (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
 
   g_object_unref (sem);
   g_assert_false (sysem_test_semid_exists (semid));
@@ -209,37 +209,37 @@ static void
 test_killed_holder_gives_back (void)
 {
   g_autofree char *key = sysem_test_key ("killedholder");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "2", "wait", NULL);
   for (int i = 0; i < 2; i++)
     {
       sysem_test_helper_expect_line (helper, "acquiring");
       sysem_test_helper_expect_line (helper, "acquired");
     }
   sysem_test_helper_expect_line (helper, "waiting");
-  core_assert_value (sem, 1);
-  g_assert_cmpint (core_stats (sem).users, ==, 2);
+  sysem_test_assert_value (sem, 1);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 3);
-  g_assert_cmpint (core_stats (sem).users, ==, 1);
+  sysem_test_assert_value (sem, 3);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
 
   /* Acquired 2, released 1 of them, killed: the other comes back. */
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key,
-                              "acquire", "2", "release", "1", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key,
+                                    "acquire", "2", "release", "1", "wait", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "released");
   sysem_test_helper_expect_line (helper, "waiting");
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 3);
+  sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
@@ -249,28 +249,28 @@ static void
 test_released_units_stay (void)
 {
   g_autofree char *key = sysem_test_key ("releasedstay");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
   /* Released and exited. */
-  core_helper_finish (core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", NULL),
-                      "released");
-  core_assert_value (sem, 2);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", NULL);
+  sysem_test_helper_complete (helper, "released");
+  sysem_test_assert_value (sem, 2);
 
   /* Acquired 1, released 2, exited: one unit more than before. */
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "1", "release", "2", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "1", "release", "2", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
-  core_helper_finish (helper, "released");
-  core_assert_value (sem, 3);
+  sysem_test_helper_complete (helper, "released");
+  sysem_test_assert_value (sem, 3);
 
   /* Released and killed. */
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", "wait", NULL);
   sysem_test_helper_expect_line (helper, "released");
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 5);
+  sysem_test_assert_value (sem, 5);
 
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
@@ -285,14 +285,14 @@ test_all_users_killed (void)
   SysemStats stats;
 
   /* The first helper creates the set with 4 units and takes one. */
-  helpers[0] = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "--value", "4",
-                                  "acquire", "1", "wait", NULL);
+  helpers[0] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "--value", "4",
+                                        "acquire", "1", "wait", NULL);
   sysem_test_helper_expect_line (helpers[0], "acquiring");
   sysem_test_helper_expect_line (helpers[0], "acquired");
   sysem_test_helper_expect_line (helpers[0], "waiting");
   for (int i = 1; i < 3; i++)
     {
-      helpers[i] = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+      helpers[i] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
       sysem_test_helper_expect_line (helpers[i], "waiting");
     }
 
@@ -305,8 +305,8 @@ test_all_users_killed (void)
   /* Nobody removed the set: its users were killed. */
   g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
 
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (sem);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
   g_assert_cmpint (stats.n_sems, ==, 2);
   g_assert_cmpint (stats.value, ==, 4);
@@ -322,16 +322,16 @@ static void
 test_killed_holder_keeps_posix (void)
 {
   g_autofree char *key = sysem_test_key ("killedposix");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_POSIX, key, "acquire", "1", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, key, "acquire", "1", "wait", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
 
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);

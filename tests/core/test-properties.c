@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core-support.h"
+#include "sysem-test-util.h"
 
 #define MARKET_NAME "qipc_systemsem_market5c9f73af73334ffe350c60ec076e5744db0ecda3"
 
@@ -35,7 +35,7 @@ new_uninitialised (const char      *key,
 static void
 test_open_on_first_use (gconstpointer data)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   g_autofree char *key = sysem_test_key ("firstuse");
   g_autofree char *path = sysem_test_key_path (key, key_type);
   SysemSemaphore *sem, *other;
@@ -44,14 +44,14 @@ test_open_on_first_use (gconstpointer data)
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), !=, NULL);
   sysem_test_assert_key_clean (key, key_type);
 
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
 
   /* Another one whose first use is acquire(). */
   other = new_uninitialised (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN);
-  core_acquire (other);
-  core_assert_value (sem, 1);
-  core_release (other, 1);
+  sysem_test_acquire (other);
+  sysem_test_assert_value (sem, 1);
+  sysem_test_release (other, 1);
   g_object_unref (other);
 
   g_object_unref (sem);
@@ -86,7 +86,7 @@ assert_every_use_fails (SysemSemaphore *sem,
 static void
 test_errors_on_first_use (gconstpointer data)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   SysemSemaphore *sem;
 
   sem = new_uninitialised ("", key_type, 0, SYSEM_ACCESS_MODE_OPEN);
@@ -123,7 +123,7 @@ test_errors_on_first_use (gconstpointer data)
 static void
 test_properties (gconstpointer data)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   g_autofree char *key = sysem_test_key ("properties");
   g_autofree char *name = sysem_test_legacy_name (key);
   g_autofree char *dir = sysem_test_temp_dir ();
@@ -140,7 +140,7 @@ test_properties (gconstpointer data)
   else
     expected = g_strconcat ("/", name, NULL);
 
-  sem = core_new (key, key_type, 3, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_open (key, key_type, 3, SYSEM_ACCESS_MODE_CREATE);
   g_object_get (sem,
                 "key", &p_key,
                 "native-key", &p_native,
@@ -212,7 +212,7 @@ assert_notified_sorted (GPtrArray  *names,
 static void
 test_notify (gconstpointer data)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
+  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   SysemKeyType other_type = key_type == SYSEM_KEY_TYPE_POSIX ? SYSEM_KEY_TYPE_SYSTEM_V : SYSEM_KEY_TYPE_POSIX;
   g_autofree char *one = sysem_test_key ("notifyone");
   g_autofree char *two = sysem_test_key ("notifytwo");
@@ -220,7 +220,7 @@ test_notify (gconstpointer data)
   g_autoptr(GError) error = NULL;
   SysemSemaphore *sem;
 
-  sem = core_new (one, key_type, 1, SYSEM_ACCESS_MODE_OPEN);
+  sem = sysem_test_open (one, key_type, 1, SYSEM_ACCESS_MODE_OPEN);
   g_signal_connect (sem, "notify", G_CALLBACK (notify_cb), names);
 
   /* Nothing changes. */
@@ -237,14 +237,14 @@ test_notify (gconstpointer data)
   g_assert_true (sysem_semaphore_set_key (sem, two, 4, SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "initial-value mode");
-  core_assert_value (sem, 4);
+  sysem_test_assert_value (sem, 4);
 
   /* The same again, in Create mode: reset, but nothing changed. */
-  core_acquire (sem);
+  sysem_test_acquire (sem);
   g_assert_true (sysem_semaphore_set_key (sem, two, 4, SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "");
-  core_assert_value (sem, 4);
+  sysem_test_assert_value (sem, 4);
 
   /* Another key type. */
   g_assert_true (sysem_semaphore_set_key_full (sem, two, other_type, 4,
@@ -325,11 +325,11 @@ test_native_key_tmpdir (void)
   expected = g_build_filename (real_dir, name, NULL);
 
   g_setenv ("TMPDIR", link, TRUE);
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, expected);
   g_assert_true (g_file_test (expected, G_FILE_TEST_IS_REGULAR));
-  core_acquire (sem);
-  core_release (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
   g_object_unref (sem);
   g_assert_false (g_file_test (expected, G_FILE_TEST_EXISTS));
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
@@ -361,13 +361,13 @@ test_new_native_system_v (void)
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, path);
   g_assert_cmpint (sysem_semaphore_get_key_type (sem), ==, SYSEM_KEY_TYPE_SYSTEM_V);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
-  core_assert_value (sem, 3);
+  sysem_test_assert_value (sem, 3);
 
   other = sysem_semaphore_new_native (path, SYSEM_KEY_TYPE_SYSTEM_V, 0,
                                       SYSEM_ACCESS_MODE_OPEN, &error);
   g_assert_no_error (error);
-  core_acquire (other);
-  core_assert_value (sem, 2);
+  sysem_test_acquire (other);
+  sysem_test_assert_value (sem, 2);
   g_object_unref (other);
 
   g_object_unref (sem);
@@ -396,8 +396,8 @@ test_new_native_posix (void)
                                       SYSEM_ACCESS_MODE_OPEN, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (sysem_semaphore_get_native_key (other), ==, slashed);
-  core_acquire (other);
-  core_assert_value (sem, 2);
+  sysem_test_acquire (other);
+  sysem_test_assert_value (sem, 2);
   g_object_unref (other);
 
   g_object_unref (sem);
@@ -410,10 +410,10 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  core_add_both_types ("construction/open-on-first-use", test_open_on_first_use);
-  core_add_both_types ("construction/errors-on-first-use", test_errors_on_first_use);
-  core_add_both_types ("properties/readable", test_properties);
-  core_add_both_types ("properties/notify", test_notify);
+  sysem_test_add_both_types ("/core/{system-v}/construction/open-on-first-use", test_open_on_first_use);
+  sysem_test_add_both_types ("/core/{system-v}/construction/errors-on-first-use", test_errors_on_first_use);
+  sysem_test_add_both_types ("/core/{system-v}/properties/readable", test_properties);
+  sysem_test_add_both_types ("/core/{system-v}/properties/notify", test_notify);
   g_test_add_func ("/core/native-key/market", test_native_key_market);
   g_test_add_func ("/core/system-v/native-key/tmpdir", test_native_key_tmpdir);
   g_test_add_func ("/core/system-v/native-key/new-native", test_new_native_system_v);
