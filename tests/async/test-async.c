@@ -29,17 +29,6 @@
 
 /* Helpers */
 
-/* A new semaphore of the test's key type, on a key of its own. */
-static SysemSemaphore *
-new_semaphore (gconstpointer data,
-               int           initial_value)
-{
-  g_autofree char *key = sysem_test_key ("async");
-
-  return sysem_test_open (key, SYSEM_TEST_KEY_TYPE (data), initial_value,
-                          SYSEM_ACCESS_MODE_CREATE);
-}
-
 static guint
 count_threads (void)
 {
@@ -203,9 +192,9 @@ wait_for_sleeping_waiter (SysemSemaphore *sem,
 /* A free unit: served in the calling thread, in its main context, with no
  * thread made and nothing queued. */
 static void
-test_free_unit (gconstpointer data)
+test_free_unit (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 3);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   GMainContext *context = g_main_context_default ();
   Request r[3] = { 0 };
   guint threads = count_threads ();
@@ -279,14 +268,14 @@ context_thread (gpointer data)
 }
 
 static void
-test_thread_context (gconstpointer data)
+test_thread_context (SysemTestFixture *fixture)
 {
   ContextTest t;
   GMainContext *context = g_main_context_default ();
   Request r = { 0 };
   GThread *thread;
 
-  t.sem = new_semaphore (data, 1);
+  t.sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   t.other = sysem_test_open (sysem_semaphore_get_key (t.sem),
                              sysem_semaphore_get_key_type (t.sem), 0, SYSEM_ACCESS_MODE_OPEN);
 
@@ -309,9 +298,9 @@ test_thread_context (gconstpointer data)
 }
 
 static void
-test_source_tag (gconstpointer data)
+test_source_tag (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 1);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GObject) stranger = g_object_new (G_TYPE_OBJECT, NULL);
   g_autoptr(GError) error = NULL;
   GTask *task;
@@ -342,9 +331,9 @@ test_source_tag (gconstpointer data)
 }
 
 static void
-test_cancel (gconstpointer data)
+test_cancel (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 1);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   GMainContext *context;
   Request r[4] = { 0 };
 
@@ -459,10 +448,10 @@ contents_loaded_cb (GObject      *source,
 /* 50 requests waiting use at most a few threads, none of GLib's pool, which
  * stays free for other work meanwhile. */
 static void
-test_thread_pool (gconstpointer data)
+test_thread_pool (SysemTestFixture *fixture)
 {
   const int n = 50;
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Request r[50] = { 0 };
   g_autoptr(GTask) job = NULL;
   g_autoptr(GFile) file = NULL;
@@ -513,11 +502,11 @@ test_thread_pool (gconstpointer data)
 
 /* 10,000 requests, served in order as another process releases units. */
 static void
-test_fifo (gconstpointer data)
+test_fifo (SysemTestFixture *fixture)
 {
   const int n = 10000;
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemKeyType key_type = fixture->key_type;
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Request *r = g_new0 (Request, n);
   g_autoptr(GArray) log = g_array_sized_new (FALSE, FALSE, sizeof (int), n);
   g_autoptr(GError) error = NULL;
@@ -610,10 +599,10 @@ releaser_thread (gpointer data)
 }
 
 static void
-test_cancel_race (gconstpointer data)
+test_cancel_race (SysemTestFixture *fixture)
 {
   const int rounds = g_test_thorough () ? 1000 : 200;
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Releaser rel = { sem, g_async_queue_new (), g_async_queue_new () };
   GThread *thread = g_thread_new ("releaser", releaser_thread, &rel);
   int released = 0, acquired = 0, cancelled = 0, drained = 0;
@@ -690,9 +679,9 @@ test_cancel_race (gconstpointer data)
 /* Requests keep the object alive after its last reference is dropped, and
  * it goes once they are done. */
 static void
-test_dispose (gconstpointer data)
+test_dispose (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   SysemSemaphore *other = sysem_test_open (sysem_semaphore_get_key (sem),
                                            sysem_semaphore_get_key_type (sem), 0,
                                            SYSEM_ACCESS_MODE_OPEN);
@@ -730,10 +719,10 @@ test_dispose (gconstpointer data)
 /* Dropping the last reference while a request without a cancellable waits,
  * and the units come from another process. */
 static void
-test_dispose_pending (gconstpointer data)
+test_dispose_pending (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemKeyType key_type = fixture->key_type;
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autofree char *path = system_path (sem);
   g_autoptr(GError) error = NULL;
   const char *argv[] = {
@@ -771,9 +760,9 @@ test_dispose_pending (gconstpointer data)
 
 /* The semaphore removed under waiting requests: they fail, promptly. */
 static void
-test_removed (gconstpointer data)
+test_removed (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
   Request r[3] = { 0 };
 
@@ -802,10 +791,10 @@ test_removed (gconstpointer data)
 /* set_key() while requests wait: they stay on the semaphore they were made
  * for; a request made afterwards goes to the new key, behind them. */
 static void
-test_set_key (gconstpointer data)
+test_set_key (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemKeyType key_type = fixture->key_type;
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   SysemSemaphore *old = sysem_test_open (sysem_semaphore_get_key (sem), key_type, 0,
                                          SYSEM_ACCESS_MODE_OPEN);
   g_autofree char *new_key = sysem_test_key ("async");
@@ -875,9 +864,9 @@ fork_child (SysemSemaphore *sem,
 }
 
 static void
-test_fork (gconstpointer data)
+test_fork (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Request r[2] = { 0 };
   pid_t pid;
   int fds[2];
@@ -927,7 +916,7 @@ main (int   argc,
 {
   static const struct {
     const char *path;
-    GTestDataFunc func;
+    SysemTestFunc func;
   } tests[] = {
     { "/async/{system-v}/free-unit", test_free_unit },
     { "/async/{system-v}/thread-context", test_thread_context },

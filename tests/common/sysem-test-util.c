@@ -35,17 +35,85 @@ sysem_test_under_valgrind (void)
 
 /* Registration */
 
+typedef struct {
+  SysemKeyType  key_type;
+  SysemTestFunc func;
+} Registration;
+
+/* What GTest runs holds pointers to these until the end of the program. */
+static GPtrArray *registrations;
+
+static void
+fixture_set_up (gpointer      data,
+                gconstpointer user_data)
+{
+  SysemTestFixture *fixture = data;
+  const Registration *reg = user_data;
+  g_autofree char *tag = g_strdup (g_test_get_path () + 1);
+
+  /* The test's path, as a few words of its key. */
+  g_strcanon (tag, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS, '-');
+  fixture->key_type = reg->key_type;
+  fixture->key = sysem_test_key (tag);
+}
+
+static void
+fixture_run (gpointer      data,
+             gconstpointer user_data)
+{
+  const Registration *reg = user_data;
+
+  reg->func (data);
+}
+
+static void
+fixture_tear_down (gpointer      data,
+                   gconstpointer user_data)
+{
+  SysemTestFixture *fixture = data;
+
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
+  g_free (fixture->key);
+}
+
+/**
+ * sysem_test_add:
+ * @path: the test's path
+ * @key_type: the key type it tests
+ * @func: the test
+ *
+ * Registers @func with a #SysemTestFixture: the key type, and a key no
+ * other test uses, of which nothing may be left when the test ends.
+ */
+void
+sysem_test_add (const char    *path,
+                SysemKeyType   key_type,
+                SysemTestFunc  func)
+{
+  Registration *reg = g_new0 (Registration, 1);
+
+  reg->key_type = key_type;
+  reg->func = func;
+  if (registrations == NULL)
+    registrations = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (registrations, reg);
+
+  g_test_add_vtable (path, sizeof (SysemTestFixture), reg,
+                     fixture_set_up, fixture_run, fixture_tear_down);
+}
+
 /**
  * sysem_test_add_both_types:
  * @path: a test path with "{system-v}" or "{sysv}" in it
- * @func: the test, which finds its key type with SYSEM_TEST_KEY_TYPE()
+ * @func: the test
  *
- * Registers @func twice: with the placeholder written as it is spelled
- * (without its braces) for System V, and as "posix" for POSIX.
+ * Registers @func twice with sysem_test_add(): with the placeholder
+ * written as it is spelled (without its braces) for System V, and as
+ * "posix" for POSIX.
  */
 void
 sysem_test_add_both_types (const char    *path,
-                           GTestDataFunc  func)
+                           SysemTestFunc  func)
 {
   static const char * const placeholders[] = { "{system-v}", "{sysv}" };
 
@@ -64,12 +132,21 @@ sysem_test_add_both_types (const char    *path,
 
           g_string_replace (full, placeholder,
                             t == SYSEM_KEY_TYPE_POSIX ? "posix" : sysv_name, 0);
-          g_test_add_data_func (full->str, GINT_TO_POINTER (t), func);
+          sysem_test_add (full->str, t, func);
         }
       return;
     }
 
   g_error ("test path “%s” names no key type ({system-v} or {sysv})", path);
+}
+
+/* Opens the fixture's key in its key type, failing the test on an error. */
+SysemSemaphore *
+sysem_test_fixture_open (SysemTestFixture *fixture,
+                         int               initial_value,
+                         SysemAccessMode   mode)
+{
+  return sysem_test_open (fixture->key, fixture->key_type, initial_value, mode);
 }
 
 /* Keys */
@@ -539,9 +616,9 @@ sysem_test_helper_send (SysemTestHelper *helper,
 /* The next line the helper writes, without its newline (at the end of its
  * output, what is left of an unterminated line); %NULL at the end of its
  * output or when @timeout_usec passed. */
-char *
-sysem_test_helper_read_line (SysemTestHelper *helper,
-                             gint64           timeout_usec)
+static char *
+helper_read_line (SysemTestHelper *helper,
+                  gint64           timeout_usec)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_usec;
 
@@ -606,7 +683,7 @@ static char *
 helper_next_line (SysemTestHelper *helper,
                   const char      *expected)
 {
-  char *got = sysem_test_helper_read_line (helper, SYSEM_TEST_DEADLINE_USEC);
+  char *got = helper_read_line (helper, SYSEM_TEST_DEADLINE_USEC);
 
   if (got == NULL)
     g_error ("%s (pid %d): expected “%s”, got %s", helper->name, (int) helper->pid,
@@ -637,6 +714,24 @@ sysem_test_helper_expect_word (SysemTestHelper *helper,
     g_error ("expected “%s …” from %s, got “%s”", word, helper->name, got);
 
   return g_strdup (got + len + 1);
+}
+
+/* Sends @command, then expects each of the lines that follow, up to
+ * %NULL: the helper's answer. */
+void
+sysem_test_helper_command (SysemTestHelper *helper,
+                           const char      *command,
+                           ...)
+{
+  const char *line;
+  va_list args;
+
+  sysem_test_helper_send (helper, command);
+
+  va_start (args, command);
+  while ((line = va_arg (args, const char *)) != NULL)
+    sysem_test_helper_expect_line (helper, line);
+  va_end (args);
 }
 
 /* Closes the helper's standard input: a helper that waits for the end of

@@ -25,12 +25,25 @@ G_BEGIN_DECLS
 
 gboolean        sysem_test_under_valgrind     (void);
 
-/* Registration: @path holds "{system-v}" or "{sysv}", which becomes that
- * word, then "posix"; the test gets the key type as its data. */
-#define SYSEM_TEST_KEY_TYPE(data) ((SysemKeyType) GPOINTER_TO_INT (data))
+/* Registration. A test gets its key type and a key of its own (see
+ * sysem_test_key()), of which nothing may be left when it ends.
+ * sysem_test_add_both_types() registers it twice: @path holds "{system-v}"
+ * or "{sysv}", which becomes that word, then "posix". */
+typedef struct {
+  SysemKeyType  key_type;
+  char         *key;
+} SysemTestFixture;
 
+typedef void (* SysemTestFunc) (SysemTestFixture *fixture);
+
+void            sysem_test_add                (const char      *path,
+                                               SysemKeyType     key_type,
+                                               SysemTestFunc    func);
 void            sysem_test_add_both_types     (const char      *path,
-                                               GTestDataFunc    func);
+                                               SysemTestFunc    func);
+SysemSemaphore *sysem_test_fixture_open       (SysemTestFixture *fixture,
+                                               int               initial_value,
+                                               SysemAccessMode   mode);
 
 /* Keys: "sysemtest-", @tag, the pid and a counter. A @kind is "letters"
  * (ASCII letters only after the prefix), "punctuation" or "unicode". */
@@ -99,12 +112,13 @@ SysemTestHelper *sysem_test_helper_start      (SysemKeyType     key_type,
 GPid            sysem_test_helper_get_pid     (SysemTestHelper *helper);
 void            sysem_test_helper_send        (SysemTestHelper *helper,
                                                const char      *line);
-char           *sysem_test_helper_read_line   (SysemTestHelper *helper,
-                                               gint64           timeout_usec);
 void            sysem_test_helper_expect_line (SysemTestHelper *helper,
                                                const char      *line);
 char           *sysem_test_helper_expect_word (SysemTestHelper *helper,
                                                const char      *word);
+void            sysem_test_helper_command     (SysemTestHelper *helper,
+                                               const char      *command,
+                                               ...) G_GNUC_NULL_TERMINATED;
 void            sysem_test_helper_close_stdin (SysemTestHelper *helper);
 int             sysem_test_helper_wait        (SysemTestHelper *helper);
 int             sysem_test_helper_finish      (SysemTestHelper *helper);

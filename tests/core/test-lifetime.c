@@ -17,14 +17,13 @@
 /* System V: the last object to close removes the set and the key file. */
 
 static void
-test_last_closer_removes_system_v (void)
+test_last_closer_removes_system_v (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("lastcloser");
   SysemSemaphore *a, *b;
   SysemStats stats;
 
-  a = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
-  b = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
+  a = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  b = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   stats = sysem_test_stats (a);
   g_assert_cmpint (stats.n_sems, ==, 2);
   g_assert_cmpint (stats.users, ==, 2);
@@ -33,89 +32,83 @@ test_last_closer_removes_system_v (void)
   /* The creator leaves first: the other object keeps the set alive. */
   g_object_unref (a);
   g_assert_true (sysem_test_semid_exists (stats.id));
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
   g_assert_cmpint (sysem_test_stats (b).users, ==, 1);
   sysem_test_acquire (b);
   sysem_test_release (b, 1);
 
   g_object_unref (b);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* The same, with the other object in another process. */
 static void
-test_last_closer_other_process_system_v (void)
+test_last_closer_other_process_system_v (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("lastcloserproc");
   SysemSemaphore *sem;
   SysemTestHelper *helper;
   SysemStats stats;
 
-  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   stats = sysem_test_stats (sem);
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "wait", NULL);
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
   g_object_unref (sem);
   g_assert_true (sysem_test_semid_exists (stats.id));
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
 
   /* The helper finalizes its object and removes everything. */
   sysem_test_helper_close_stdin (helper);
   sysem_test_helper_complete (helper, NULL);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* POSIX: the object that created the semaphore unlinks it (Qt's rule). */
 
 static void
-test_creator_unlinks_posix (void)
+test_creator_unlinks_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("creator");
   SysemSemaphore *creator, *user;
 
   /* The opener leaves first: nothing happens. */
-  creator = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
-  user = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  creator = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  user = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (user);
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_POSIX));
   sysem_test_acquire (creator);
   sysem_test_release (creator, 1);
   g_object_unref (creator);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 
   /* The creator leaves first: the name goes, the other object keeps
    * working on the semaphore it has. */
-  creator = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
-  user = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  creator = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  user = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (creator);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
   g_object_unref (user);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 /* A helper that created a POSIX semaphore unlinks it when it exits. */
 static void
-test_creator_process_unlinks_posix (void)
+test_creator_process_unlinks_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("creatorproc");
   SysemTestHelper *helper;
   SysemSemaphore *sem;
 
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, key, "--value", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, fixture->key, "--value", "2", "wait",
+                                    NULL);
   sysem_test_helper_expect_line (helper, "waiting");
-  sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 7, SYSEM_ACCESS_MODE_OPEN);
+  sem = sysem_test_fixture_open (fixture, 7, SYSEM_ACCESS_MODE_OPEN);
   sysem_test_assert_value (sem, 2);
 
   sysem_test_helper_close_stdin (helper);
   sysem_test_helper_complete (helper, NULL);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 /* A set made by Qt: one semaphore, ftok (file, 'Q'). */
@@ -152,14 +145,13 @@ remove_qt_set (const char *key,
 }
 
 static void
-test_qt_set_open_keeps_it (void)
+test_qt_set_open_keeps_it (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("qtopen");
-  int semid = make_qt_set (key, 2);
+  int semid = make_qt_set (fixture->key, 2);
   SysemSemaphore *sem, *second;
   SysemStats stats;
 
-  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  sem = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
   stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.id, ==, semid);
   g_assert_cmpint (stats.n_sems, ==, 1);
@@ -170,28 +162,26 @@ test_qt_set_open_keeps_it (void)
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 1);
   sysem_test_release (sem, 1);
 
-  second = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  second = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (second);
   g_object_unref (sem);
 
   /* Not ours to remove: the Qt program that made it will. */
   g_assert_true (sysem_test_semid_exists (semid));
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 2);
 
-  remove_qt_set (key, semid);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  remove_qt_set (fixture->key, semid);
 }
 
 static void
-test_qt_set_create_takes_it (void)
+test_qt_set_create_takes_it (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("qtcreate");
-  int semid = make_qt_set (key, 2);
+  int semid = make_qt_set (fixture->key, 2);
   SysemSemaphore *sem;
 
   /* Create takes a Qt set over, as a Qt Create would. */
-  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 5, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpint (sysem_test_stats (sem).id, ==, semid);
   sysem_test_assert_value (sem, 5);
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 5);
@@ -200,19 +190,18 @@ test_qt_set_create_takes_it (void)
 
   g_object_unref (sem);
   g_assert_false (sysem_test_semid_exists (semid));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* Crashes (System V) */
 
 static void
-test_killed_holder_gives_back (void)
+test_killed_holder_gives_back (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("killedholder");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "acquire", "2", "wait",
+                                    NULL);
   for (int i = 0; i < 2; i++)
     {
       sysem_test_helper_expect_line (helper, "acquiring");
@@ -228,7 +217,7 @@ test_killed_holder_gives_back (void)
   g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
 
   /* Acquired 2, released 1 of them, killed: the other comes back. */
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key,
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key,
                                     "acquire", "2", "release", "1", "wait", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
@@ -242,30 +231,30 @@ test_killed_holder_gives_back (void)
   sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 static void
-test_released_units_stay (void)
+test_released_units_stay (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("releasedstay");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
   /* Released and exited. */
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "release", "2", NULL);
   sysem_test_helper_complete (helper, "released");
   sysem_test_assert_value (sem, 2);
 
   /* Acquired 1, released 2, exited: one unit more than before. */
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "1", "release", "2", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "acquire", "1",
+                                    "release", "2", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_complete (helper, "released");
   sysem_test_assert_value (sem, 3);
 
   /* Released and killed. */
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "release", "2", "wait",
+                                    NULL);
   sysem_test_helper_expect_line (helper, "released");
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
@@ -273,26 +262,24 @@ test_released_units_stay (void)
   sysem_test_assert_value (sem, 5);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 static void
-test_all_users_killed (void)
+test_all_users_killed (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("allkilled");
   SysemTestHelper *helpers[3];
   SysemSemaphore *sem;
   SysemStats stats;
 
   /* The first helper creates the set with 4 units and takes one. */
-  helpers[0] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "--value", "4",
+  helpers[0] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "--value", "4",
                                         "acquire", "1", "wait", NULL);
   sysem_test_helper_expect_line (helpers[0], "acquiring");
   sysem_test_helper_expect_line (helpers[0], "acquired");
   sysem_test_helper_expect_line (helpers[0], "waiting");
   for (int i = 1; i < 3; i++)
     {
-      helpers[i] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+      helpers[i] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "wait", NULL);
       sysem_test_helper_expect_line (helpers[i], "waiting");
     }
 
@@ -303,9 +290,9 @@ test_all_users_killed (void)
     }
 
   /* Nobody removed the set: its users were killed. */
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
 
-  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  sem = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
   stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
   g_assert_cmpint (stats.n_sems, ==, 2);
@@ -314,18 +301,17 @@ test_all_users_killed (void)
   /* The next opener is the last closer. */
   g_object_unref (sem);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* POSIX has no undo: a killed holder keeps its units, as in Qt. */
 static void
-test_killed_holder_keeps_posix (void)
+test_killed_holder_keeps_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("killedposix");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, key, "acquire", "1", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, fixture->key, "acquire", "1", "wait",
+                                    NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "waiting");
@@ -334,7 +320,6 @@ test_killed_holder_keeps_posix (void)
   sysem_test_assert_value (sem, 2);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 int
@@ -343,16 +328,26 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/core/system-v/lifetime/last-closer-removes", test_last_closer_removes_system_v);
-  g_test_add_func ("/core/system-v/lifetime/last-closer-in-other-process", test_last_closer_other_process_system_v);
-  g_test_add_func ("/core/posix/lifetime/creator-unlinks", test_creator_unlinks_posix);
-  g_test_add_func ("/core/posix/lifetime/creator-process-unlinks", test_creator_process_unlinks_posix);
-  g_test_add_func ("/core/system-v/lifetime/qt-set-open-keeps-it", test_qt_set_open_keeps_it);
-  g_test_add_func ("/core/system-v/lifetime/qt-set-create-takes-it", test_qt_set_create_takes_it);
-  g_test_add_func ("/core/system-v/crash/killed-holder-gives-back", test_killed_holder_gives_back);
-  g_test_add_func ("/core/system-v/crash/released-units-stay", test_released_units_stay);
-  g_test_add_func ("/core/system-v/crash/all-users-killed", test_all_users_killed);
-  g_test_add_func ("/core/posix/crash/killed-holder-keeps-units", test_killed_holder_keeps_posix);
+  sysem_test_add ("/core/system-v/lifetime/last-closer-removes", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_last_closer_removes_system_v);
+  sysem_test_add ("/core/system-v/lifetime/last-closer-in-other-process", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_last_closer_other_process_system_v);
+  sysem_test_add ("/core/posix/lifetime/creator-unlinks", SYSEM_KEY_TYPE_POSIX,
+                  test_creator_unlinks_posix);
+  sysem_test_add ("/core/posix/lifetime/creator-process-unlinks", SYSEM_KEY_TYPE_POSIX,
+                  test_creator_process_unlinks_posix);
+  sysem_test_add ("/core/system-v/lifetime/qt-set-open-keeps-it", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_qt_set_open_keeps_it);
+  sysem_test_add ("/core/system-v/lifetime/qt-set-create-takes-it", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_qt_set_create_takes_it);
+  sysem_test_add ("/core/system-v/crash/killed-holder-gives-back", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_killed_holder_gives_back);
+  sysem_test_add ("/core/system-v/crash/released-units-stay", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_released_units_stay);
+  sysem_test_add ("/core/system-v/crash/all-users-killed", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_all_users_killed);
+  sysem_test_add ("/core/posix/crash/killed-holder-keeps-units", SYSEM_KEY_TYPE_POSIX,
+                  test_killed_holder_keeps_posix);
 
   return g_test_run ();
 }

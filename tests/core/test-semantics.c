@@ -16,25 +16,23 @@
  * with the initial value in both modes. */
 
 static void
-test_open_and_create (gconstpointer data)
+test_open_and_create (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("openandcreate");
   SysemSemaphore *first, *opened, *created;
 
-  first = sysem_test_open (key, key_type, 3, SYSEM_ACCESS_MODE_CREATE);
+  first = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   sysem_test_assert_value (first, 3);
   sysem_test_acquire (first);
 
-  opened = sysem_test_open (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN);
+  opened = sysem_test_fixture_open (fixture, 7, SYSEM_ACCESS_MODE_OPEN);
   sysem_test_assert_value (opened, 2);
   g_assert_cmpint (sysem_semaphore_get_initial_value (opened), ==, 7);
   sysem_test_assert_value (first, 2);
 
-  created = sysem_test_open (key, key_type, 5, SYSEM_ACCESS_MODE_CREATE);
+  created = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_CREATE);
   sysem_test_assert_value (created, 5);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* One kernel semaphore, reset for everyone. */
       sysem_test_assert_value (first, 5);
@@ -44,7 +42,7 @@ test_open_and_create (gconstpointer data)
     {
       /* POSIX Create replaces the semaphore under the name, as Qt does;
        * the older objects keep the old one, and newcomers get the new. */
-      SysemSemaphore *later = sysem_test_open (key, key_type, 9, SYSEM_ACCESS_MODE_OPEN);
+      SysemSemaphore *later = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
 
       sysem_test_assert_value (first, 2);
       sysem_test_assert_value (opened, 2);
@@ -55,39 +53,34 @@ test_open_and_create (gconstpointer data)
   /* The creator of the old POSIX semaphore must not unlink the new one. */
   g_object_unref (first);
   g_object_unref (opened);
-  g_assert_false (sysem_test_key_is_clean (key, key_type));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, fixture->key_type));
   sysem_test_assert_value (created, 5);
   g_object_unref (created);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_missing_is_created (gconstpointer data)
+test_missing_is_created (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-
   for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
     {
       g_autofree char *key = sysem_test_key ("missing");
       SysemSemaphore *sem;
 
-      sysem_test_assert_key_clean (key, key_type);
-      sem = sysem_test_open (key, key_type, 4, mode);
+      sysem_test_assert_key_clean (key, fixture->key_type);
+      sem = sysem_test_open (key, fixture->key_type, 4, mode);
       sysem_test_assert_value (sem, 4);
       g_assert_cmpint (sysem_semaphore_get_mode (sem), ==, mode);
       g_object_unref (sem);
-      sysem_test_assert_key_clean (key, key_type);
+      sysem_test_assert_key_clean (key, fixture->key_type);
     }
 }
 
 /* try_acquire */
 
 static void
-test_try_acquire_no_wait (gconstpointer data)
+test_try_acquire_no_wait (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("trynowait");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
 
   g_assert_true (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
@@ -101,15 +94,12 @@ test_try_acquire_no_wait (gconstpointer data)
 
   sysem_test_release (sem, 1);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_try_acquire_timeout (gconstpointer data)
+test_try_acquire_timeout (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("trytimeout");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
   gint64 timeout = 30 * G_TIME_SPAN_MILLISECOND;
   gint64 start;
@@ -126,16 +116,13 @@ test_try_acquire_timeout (gconstpointer data)
     }
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_try_acquire_released (gconstpointer data)
+test_try_acquire_released (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("tryreleased");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
-  SysemSemaphore *other = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *other = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_OPEN);
   g_autoptr(GError) error = NULL;
   SysemTestWaiter *waiter;
 
@@ -154,17 +141,14 @@ test_try_acquire_released (gconstpointer data)
 
   g_object_unref (other);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* Cancellation */
 
 static void
-test_cancel_acquire (gconstpointer data)
+test_cancel_acquire (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("cancel");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
 
   /* acquire(), then try_acquire() with a long timeout. */
   for (int i = 0; i < 2; i++)
@@ -187,15 +171,12 @@ test_cancel_acquire (gconstpointer data)
   sysem_test_assert_value (sem, 0);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_cancel_before (gconstpointer data)
+test_cancel_before (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("cancelbefore");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   gint64 timeouts[] = { -1, 0, G_USEC_PER_SEC };
 
@@ -218,7 +199,6 @@ test_cancel_before (gconstpointer data)
     }
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* Removal under a waiter */
@@ -337,38 +317,36 @@ remove_under_waiter (SysemKeyType key_type,
 }
 
 static void
-test_removed_same_object (gconstpointer data)
+test_removed_same_object (SysemTestFixture *fixture)
 {
-  remove_under_waiter (SYSEM_TEST_KEY_TYPE (data), REMOVE_SAME_OBJECT, FALSE);
+  remove_under_waiter (fixture->key_type, REMOVE_SAME_OBJECT, FALSE);
 }
 
 static void
-test_removed_other_object (gconstpointer data)
+test_removed_other_object (SysemTestFixture *fixture)
 {
-  remove_under_waiter (SYSEM_TEST_KEY_TYPE (data), REMOVE_OTHER_OBJECT, FALSE);
-  remove_under_waiter (SYSEM_TEST_KEY_TYPE (data), REMOVE_OTHER_OBJECT, TRUE);
+  remove_under_waiter (fixture->key_type, REMOVE_OTHER_OBJECT, FALSE);
+  remove_under_waiter (fixture->key_type, REMOVE_OTHER_OBJECT, TRUE);
 }
 
 static void
-test_removed_externally (gconstpointer data)
+test_removed_externally (SysemTestFixture *fixture)
 {
-  remove_under_waiter (SYSEM_TEST_KEY_TYPE (data), REMOVE_EXTERNAL, FALSE);
-  remove_under_waiter (SYSEM_TEST_KEY_TYPE (data), REMOVE_EXTERNAL, TRUE);
+  remove_under_waiter (fixture->key_type, REMOVE_EXTERNAL, FALSE);
+  remove_under_waiter (fixture->key_type, REMOVE_EXTERNAL, TRUE);
 }
 
 /* A waiter in another process learns it too, and exits. */
 static void
-test_removed_other_process (gconstpointer data)
+test_removed_other_process (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("removedproc");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
   g_autofree char *expected = g_strdup_printf ("error %d", SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
   SysemTestHelper *helper;
   int base = sysem_test_waiters (sem);
 
-  helper = sysem_test_helper_start (key_type, key, "acquire", NULL);
+  helper = sysem_test_helper_start (fixture->key_type, fixture->key, "acquire", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_wait_waiters (sem, base + 1);
 
@@ -379,19 +357,16 @@ test_removed_other_process (gconstpointer data)
   sysem_test_helper_free (helper);
 
   /* The helper left without making it again. */
-  sysem_test_assert_key_clean (key, key_type);
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* After remove(), setting the same key again in Open mode opens a new
  * semaphore instead of doing nothing, as it would for a live one. */
 static void
-test_removed_set_key_reopens (gconstpointer data)
+test_removed_set_key_reopens (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("removedreopen");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 2, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
 
   g_assert_true (sysem_semaphore_remove (sem, &error));
@@ -400,24 +375,21 @@ test_removed_set_key_reopens (gconstpointer data)
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  g_assert_true (sysem_semaphore_set_key (sem, key, 3, SYSEM_ACCESS_MODE_OPEN, &error));
+  g_assert_true (sysem_semaphore_set_key (sem, fixture->key, 3, SYSEM_ACCESS_MODE_OPEN, &error));
   g_assert_no_error (error);
   sysem_test_assert_value (sem, 3);
   g_assert_true (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
   g_assert_no_error (error);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* release */
 
 static void
-test_release_zero (gconstpointer data)
+test_release_zero (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("releasezero");
-  SysemSemaphore *sem = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
 
   sysem_test_release (sem, 0);
   sysem_test_assert_value (sem, 0);
@@ -426,7 +398,6 @@ test_release_zero (gconstpointer data)
   sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
@@ -442,10 +413,9 @@ assert_release_too_many (SysemSemaphore *sem,
 }
 
 static void
-test_release_limit_system_v (void)
+test_release_limit_system_v (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("releaselimit");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
 
   /* Qt passes n through a short: 40000 would wrap. */
   assert_release_too_many (sem, 32767, 1);
@@ -466,25 +436,22 @@ test_release_limit_system_v (void)
   sysem_test_assert_value (sem, 32767);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 static void
-test_release_limit_posix (void)
+test_release_limit_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("releaselimit");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
 
   assert_release_too_many (sem, G_MAXINT, 1);
   sysem_test_release (sem, 40000);
   sysem_test_assert_value (sem, 40001);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 static void
-test_initial_value_limit_system_v (void)
+test_initial_value_limit_system_v (SysemTestFixture *fixture)
 {
   for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
     {
@@ -517,14 +484,12 @@ test_initial_value_limit_system_v (void)
 }
 
 static void
-test_initial_value_large_posix (void)
+test_initial_value_large_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("initiallarge");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 32768, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 32768, SYSEM_ACCESS_MODE_CREATE);
 
   sysem_test_assert_value (sem, 32768);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 int
@@ -546,10 +511,14 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/removed/other-process", test_removed_other_process);
   sysem_test_add_both_types ("/core/{system-v}/removed/set-key-reopens", test_removed_set_key_reopens);
   sysem_test_add_both_types ("/core/{system-v}/release/zero", test_release_zero);
-  g_test_add_func ("/core/system-v/release/limit", test_release_limit_system_v);
-  g_test_add_func ("/core/posix/release/limit", test_release_limit_posix);
-  g_test_add_func ("/core/system-v/initial-value/limit", test_initial_value_limit_system_v);
-  g_test_add_func ("/core/posix/initial-value/large", test_initial_value_large_posix);
+  sysem_test_add ("/core/system-v/release/limit", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_release_limit_system_v);
+  sysem_test_add ("/core/posix/release/limit", SYSEM_KEY_TYPE_POSIX,
+                  test_release_limit_posix);
+  sysem_test_add ("/core/system-v/initial-value/limit", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_initial_value_limit_system_v);
+  sysem_test_add ("/core/posix/initial-value/large", SYSEM_KEY_TYPE_POSIX,
+                  test_initial_value_large_posix);
 
   return g_test_run ();
 }

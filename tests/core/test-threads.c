@@ -87,15 +87,13 @@ worker_thread (gpointer data)
 }
 
 static void
-test_threads_one_object (gconstpointer data)
+test_threads_one_object (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("threads");
   Shared shared = { NULL, 0, 0, 0 };
   Worker workers[N_THREADS];
   GThread *threads[N_THREADS];
 
-  shared.sem = sysem_test_open (key, key_type, N_UNITS, SYSEM_ACCESS_MODE_CREATE);
+  shared.sem = sysem_test_fixture_open (fixture, N_UNITS, SYSEM_ACCESS_MODE_CREATE);
 
   for (int i = 0; i < N_THREADS; i++)
     {
@@ -110,11 +108,10 @@ test_threads_one_object (gconstpointer data)
   g_assert_cmpint (shared.most_in_use, >=, 1);
   g_assert_cmpint (shared.most_in_use, <=, N_UNITS);
   sysem_test_assert_value (shared.sem, N_UNITS);
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     g_assert_cmpint (sysem_test_stats (shared.sem).users, ==, 1);
 
   g_object_unref (shared.sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* fork(): the child goes on with the object it inherited. */
@@ -257,33 +254,32 @@ run_fork (SysemKeyType key_type,
 }
 
 static void
-test_fork_child_finalizes (gconstpointer data)
+test_fork_child_finalizes (SysemTestFixture *fixture)
 {
-  run_fork (SYSEM_TEST_KEY_TYPE (data), CHILD_FINALIZES);
+  run_fork (fixture->key_type, CHILD_FINALIZES);
 }
 
 static void
-test_fork_child_exits (gconstpointer data)
+test_fork_child_exits (SysemTestFixture *fixture)
 {
-  run_fork (SYSEM_TEST_KEY_TYPE (data), CHILD_EXITS);
+  run_fork (fixture->key_type, CHILD_EXITS);
 }
 
 static void
-test_fork_child_idle (gconstpointer data)
+test_fork_child_idle (SysemTestFixture *fixture)
 {
-  run_fork (SYSEM_TEST_KEY_TYPE (data), CHILD_IDLE);
+  run_fork (fixture->key_type, CHILD_IDLE);
 }
 
 /* A helper started while this process has the set open counts once. */
 static void
-test_spawned_helper_counts_once (void)
+test_spawned_helper_counts_once (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("spawned");
-  SysemSemaphore *sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
   SysemStats stats = sysem_test_stats (sem);
 
-  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "wait", NULL);
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
@@ -292,7 +288,6 @@ test_spawned_helper_counts_once (void)
   sysem_test_helper_close_stdin (helper);
   sysem_test_helper_complete (helper, NULL);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 int
@@ -305,7 +300,8 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
-  g_test_add_func ("/core/system-v/fork/spawned-helper-counts-once", test_spawned_helper_counts_once);
+  sysem_test_add ("/core/system-v/fork/spawned-helper-counts-once", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_spawned_helper_counts_once);
 
   return g_test_run ();
 }

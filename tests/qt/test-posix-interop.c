@@ -77,15 +77,13 @@ raw_expect_value (SysemTestHelper *proc,
 {
   g_autofree char *expected = g_strdup_printf ("value %d", value);
 
-  sysem_test_helper_send (proc, "value");
-  sysem_test_helper_expect_line (proc, expected);
+  sysem_test_helper_command (proc, "value", expected, NULL);
 }
 
 static void
 raw_exit (SysemTestHelper *proc)
 {
-  sysem_test_helper_send (proc, "exit");
-  sysem_test_helper_expect_line (proc, "bye");
+  sysem_test_helper_command (proc, "exit", "bye", NULL);
   g_assert_cmpint (sysem_test_helper_finish (proc), ==, 0);
 }
 
@@ -133,8 +131,7 @@ test_sysem_holds (gconstpointer data)
   raw = raw_spawn (name, "existing", 0);
   raw_expect_value (raw, 0);
 
-  sysem_test_helper_send (raw, "acquire");
-  sysem_test_helper_expect_line (raw, "acquiring");
+  sysem_test_helper_command (raw, "acquire", "acquiring", NULL);
   sysem_test_wait_waiters (sem, 1);
 
   sysem_test_release (sem, 1);
@@ -142,8 +139,7 @@ test_sysem_holds (gconstpointer data)
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
   sysem_test_assert_no_unit (sem);
 
-  sysem_test_helper_send (raw, "release 3");
-  sysem_test_helper_expect_line (raw, "released");
+  sysem_test_helper_command (raw, "release 3", "released", NULL);
   g_assert_cmpint (sysem_test_value (sem), ==, 3);
 
   /* The sem_open () user did not make it, so it leaves it; sysem made it,
@@ -172,16 +168,13 @@ test_raw_holds (gconstpointer data)
   sem = posix_new (key, 5, SYSEM_ACCESS_MODE_OPEN);
   g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
-  sysem_test_helper_send (raw, "acquire");
-  sysem_test_helper_expect_line (raw, "acquiring");
-  sysem_test_helper_expect_line (raw, "acquired");
+  sysem_test_helper_command (raw, "acquire", "acquiring", "acquired", NULL);
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
   sysem_test_assert_no_unit (sem);
 
   w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
 
-  sysem_test_helper_send (raw, "release 1");
-  sysem_test_helper_expect_line (raw, "released");
+  sysem_test_helper_command (raw, "release 1", "released", NULL);
   sysem_test_waiter_join_acquired (w);
 
   sysem_test_release (sem, 2);

@@ -105,8 +105,7 @@ qt_spawn (const QtBuild  *qt,
 static void
 qt_exit (SysemTestHelper *proc)
 {
-  sysem_test_helper_send (proc, "exit");
-  sysem_test_helper_expect_line (proc, "bye");
+  sysem_test_helper_command (proc, "exit", "bye", NULL);
   g_assert_cmpint (sysem_test_helper_finish (proc), ==, 0);
 }
 
@@ -129,7 +128,6 @@ test_qt_holds (gconstpointer data)
   g_autofree char *file = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   SysemTestWaiter *w;
   int semid;
@@ -139,8 +137,7 @@ test_qt_holds (gconstpointer data)
   /* Qt made its key file where sysem looks for it. */
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
 
   stats = sysem_test_stats (sem);
@@ -149,9 +146,7 @@ test_qt_holds (gconstpointer data)
   g_assert_cmpint (stats.users, ==, -1);
   g_assert_cmpint (stats.value, ==, 1);
 
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
 
   stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.value, ==, 0);
@@ -160,8 +155,7 @@ test_qt_holds (gconstpointer data)
 
   w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
 
-  sysem_test_helper_send (qt, "release 1");
-  sysem_test_helper_expect_line (qt, "released");
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
   sysem_test_waiter_join_acquired (w);
 
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
@@ -186,12 +180,10 @@ test_sysem_holds (gconstpointer data)
   g_autofree char *native = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   native = g_strdup (sysem_semaphore_get_native_key (sem));
   g_assert_true (g_file_test (native, G_FILE_TEST_IS_REGULAR));
 
@@ -207,8 +199,7 @@ test_sysem_holds (gconstpointer data)
 
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
+  sysem_test_helper_command (qt, "acquire", "acquiring", NULL);
   sysem_test_wait_waiters (sem, 1);
 
   sysem_test_release (sem, 1);
@@ -220,8 +211,7 @@ test_sysem_holds (gconstpointer data)
   g_assert_cmpint (stats.last_pid, ==, sysem_test_helper_get_pid (qt));
   sysem_test_assert_no_unit (sem);
 
-  sysem_test_helper_send (qt, "release 1");
-  sysem_test_helper_expect_line (qt, "released");
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
   g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   /* Qt only opened it: the set outlives the Qt program, and Qt never
@@ -248,12 +238,10 @@ test_qt_create_resets (gconstpointer data)
   g_autofree char *file = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   sysem_test_release (sem, 4);
   g_assert_cmpint (sysem_test_value (sem), ==, 5);
   semid = sysem_test_stats (sem).id;
@@ -266,12 +254,8 @@ test_qt_create_resets (gconstpointer data)
   g_assert_cmpint (stats.value, ==, 2);
   g_assert_cmpint (stats.last_pid, ==, sysem_test_helper_get_pid (qt));
 
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
   sysem_test_assert_no_unit (sem);
 
@@ -291,12 +275,10 @@ test_qt_create_wakes (gconstpointer data)
   g_autofree char *file = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemTestWaiter *w;
   int semid;
 
-  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
   semid = sysem_test_stats (sem).id;
 
   w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
@@ -322,29 +304,24 @@ test_sysem_create_resets (gconstpointer data)
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) opener = NULL;
   g_autoptr(SysemSemaphore) creator = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  sysem_test_helper_send (qt, "release 3");
-  sysem_test_helper_expect_line (qt, "released");
+  sysem_test_helper_command (qt, "release 3", "released", NULL);
 
-  opener = sysem_semaphore_new (key, 7, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  opener = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 7, SYSEM_ACCESS_MODE_OPEN);
   stats = sysem_test_stats (opener);
   semid = stats.id;
   g_assert_cmpint (stats.n_sems, ==, 1);
   g_assert_cmpint (stats.value, ==, 4);
 
-  creator = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  creator = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpint (sysem_test_stats (creator).id, ==, semid);
   g_assert_cmpint (sysem_test_value (creator), ==, 0);
   g_assert_cmpint (sysem_test_value (opener), ==, 0);
 
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
+  sysem_test_helper_command (qt, "acquire", "acquiring", NULL);
   sysem_test_wait_waiters (creator, 1);
   sysem_test_release (creator, 1);
   sysem_test_helper_expect_line (qt, "acquired");
@@ -378,22 +355,17 @@ test_sysem_leaves_first (gconstpointer data)
   g_autofree char *file = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid, qt_semid;
 
   qt = qt_spawn_full (qc->qt, key, "open", 1, TRUE, NULL, &file);
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
   semid = sysem_test_stats (sem).id;
 
-  sysem_test_helper_send (qt, "open");
-  sysem_test_helper_expect_line (qt, "ready");
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
+  sysem_test_helper_command (qt, "open", "ready", NULL);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
 
   stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
@@ -405,12 +377,10 @@ test_sysem_leaves_first (gconstpointer data)
 
   /* Qt's release finds the set gone, makes a new one with the initial
    * value 1 and adds its unit to it. */
-  sysem_test_helper_send (qt, "release 1");
-  sysem_test_helper_expect_line (qt, "released");
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
-  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_OPEN);
   stats = sysem_test_stats (sem);
   qt_semid = stats.id;
   g_assert_cmpint (qt_semid, !=, semid);
@@ -433,20 +403,15 @@ test_forked_qt_not_counted (gconstpointer data)
   g_autofree char *file = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   semid = sysem_test_stats (sem).id;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
-  sysem_test_helper_send (qt, "release 1");
-  sysem_test_helper_expect_line (qt, "released");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
 
   stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
@@ -469,18 +434,14 @@ test_qt_killed (gconstpointer data)
   g_autofree char *file = NULL;
   g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemTestWaiter *w;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   semid = sysem_test_stats (sem).id;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
   w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
@@ -509,12 +470,9 @@ test_qt_creator_killed (gconstpointer data)
   int semid;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
   semid = sysem_test_stats (sem).id;
   g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
@@ -580,18 +538,14 @@ test_tmpdir_symlink (gconstpointer data)
   g_assert_cmpstr (file, ==, expected);
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
   semid = sysem_test_stats (sem).id;
   g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 1);
 
-  sysem_test_helper_send (qt, "acquire");
-  sysem_test_helper_expect_line (qt, "acquiring");
-  sysem_test_helper_expect_line (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
   sysem_test_assert_no_unit (sem);
-  sysem_test_helper_send (qt, "release 1");
-  sysem_test_helper_expect_line (qt, "released");
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
   sysem_test_acquire (sem);
   sysem_test_release (sem, 1);
 
@@ -678,8 +632,7 @@ test_contention (void)
   g_file_set_contents (path, "0\n", -1, &error);
   g_assert_no_error (error);
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   semid = sysem_test_stats (sem).id;
   native = g_strdup (sysem_semaphore_get_native_key (sem));
 
@@ -726,11 +679,9 @@ test_qt5_and_qt6 (void)
   g_autoptr(SysemTestHelper) qt5 = NULL;
   g_autoptr(SysemTestHelper) qt6 = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   semid = sysem_test_stats (sem).id;
 
   qt5 = qt_spawn (&qt5_build, key, "open", 1, NULL, &file5);
@@ -738,21 +689,16 @@ test_qt5_and_qt6 (void)
   g_assert_cmpstr (file5, ==, sysem_semaphore_get_native_key (sem));
   g_assert_cmpstr (file6, ==, file5);
 
-  sysem_test_helper_send (qt5, "acquire");
-  sysem_test_helper_expect_line (qt5, "acquiring");
-  sysem_test_helper_expect_line (qt5, "acquired");
+  sysem_test_helper_command (qt5, "acquire", "acquiring", "acquired", NULL);
 
-  sysem_test_helper_send (qt6, "acquire");
-  sysem_test_helper_expect_line (qt6, "acquiring");
+  sysem_test_helper_command (qt6, "acquire", "acquiring", NULL);
   sysem_test_wait_waiters (sem, 1);
 
-  sysem_test_helper_send (qt5, "release 1");
-  sysem_test_helper_expect_line (qt5, "released");
+  sysem_test_helper_command (qt5, "release 1", "released", NULL);
   sysem_test_helper_expect_line (qt6, "acquired");
   sysem_test_assert_no_unit (sem);
 
-  sysem_test_helper_send (qt6, "release 1");
-  sysem_test_helper_expect_line (qt6, "released");
+  sysem_test_helper_command (qt6, "release 1", "released", NULL);
   sysem_test_acquire (sem);
   sysem_test_release (sem, 1);
 

@@ -122,8 +122,7 @@ removed_under_waiters (SysemKeyType key_type,
   int semid = -1;
   key_t ipc_key = -1;
 
-  owner = sysem_semaphore_new_full (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  owner = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
   if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     sysem_test_sysv_ids (owner, &semid, &ipc_key);
 
@@ -201,34 +200,31 @@ removed_under_waiters (SysemKeyType key_type,
 }
 
 static void
-test_removed_under_waiters_remove (gconstpointer data)
+test_removed_under_waiters_remove (SysemTestFixture *fixture)
 {
-  removed_under_waiters (SYSEM_TEST_KEY_TYPE (data), REMOVE_WITH_API);
+  removed_under_waiters (fixture->key_type, REMOVE_WITH_API);
 }
 
 static void
-test_removed_under_waiters_external (gconstpointer data)
+test_removed_under_waiters_external (SysemTestFixture *fixture)
 {
-  removed_under_waiters (SYSEM_TEST_KEY_TYPE (data), REMOVE_BEHIND_SYSEM);
+  removed_under_waiters (fixture->key_type, REMOVE_BEHIND_SYSEM);
 }
 
 /* ipcrm under the only user of a set: nobody is left who did not see the
  * removal, and the key file must still go. */
 static void
-test_removed_only_user (gconstpointer data)
+test_removed_only_user (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("rel-removed-alone");
-  g_autofree char *file = sysem_test_key_path (key, key_type);
+  g_autofree char *file = sysem_test_key_path (fixture->key, fixture->key_type);
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
   int semid = -1;
   key_t ipc_key = -1;
 
-  sem = sysem_semaphore_new_full (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       sysem_test_sysv_ids (sem, &semid, &ipc_key);
       g_assert_cmpint (semctl (semid, 0, IPC_RMID), ==, 0);
@@ -238,11 +234,11 @@ test_removed_only_user (gconstpointer data)
 
   g_assert_false (sysem_semaphore_try_acquire (sem, 50 * G_TIME_SPAN_MILLISECOND, NULL, &error));
   sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND,
-                                     key);
+                                     fixture->key);
   g_clear_object (&sem);
 
   g_assert_false (sysem_test_path_exists (file));
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     g_assert_false (sysem_test_sysv_set_alive (semid, ipc_key));
 }
 
@@ -297,21 +293,18 @@ release_beyond_and_crash (gpointer data)
 /* What a crash gives back: System V undoes the acquires of the dead
  * process, never its releases; POSIX undoes nothing. */
 static void
-test_crash_released_units_stay (gconstpointer data)
+test_crash_released_units_stay (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("rel-crash-release");
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
-  CrashData cd = { key, key_type };
+  CrashData cd = { fixture->key, fixture->key_type };
 
-  sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
 
   /* 1, then 0, 3 and 2 in the child. */
   run_and_crash (release_beyond_and_crash, &cd);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* The unit it held came back; the two it created stay. */
       g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 3);
@@ -337,23 +330,20 @@ create_acquire_and_crash (gpointer data)
 
 /* Every user crashed: nobody was left to remove the semaphore. */
 static void
-test_crash_all_users_killed (gconstpointer data)
+test_crash_all_users_killed (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("rel-crash-all");
-  g_autofree char *file = sysem_test_key_path (key, key_type);
+  g_autofree char *file = sysem_test_key_path (fixture->key, fixture->key_type);
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
-  CrashData cd = { key, key_type };
+  CrashData cd = { fixture->key, fixture->key_type };
 
   run_and_crash (create_acquire_and_crash, &cd);
   g_assert_true (sysem_test_path_exists (file));
 
   /* Open finds it as the crash left it, and never changes its count. */
-  sem = sysem_semaphore_new_full (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_fixture_open (fixture, 7, SYSEM_ACCESS_MODE_OPEN);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       int semid;
       key_t ipc_key;
@@ -375,8 +365,7 @@ test_crash_all_users_killed (gconstpointer data)
       g_clear_object (&sem);
       g_assert_true (sysem_test_path_exists (file));
 
-      sem = sysem_semaphore_new_full (key, key_type, 7, SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
+      sem = sysem_test_fixture_open (fixture, 7, SYSEM_ACCESS_MODE_CREATE);
       g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 7);
       g_clear_object (&sem);
       g_assert_false (sysem_test_path_exists (file));
@@ -417,15 +406,13 @@ failed_release_then_crash (gpointer data)
  * one it gives back later cancels the kernel's undo entry, so the crash
  * that follows adds nothing. */
 static void
-test_crash_after_refused_release (void)
+test_crash_after_refused_release (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("rel-crash-refused");
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
-  CrashData cd = { key, SYSEM_KEY_TYPE_SYSTEM_V };
+  CrashData cd = { fixture->key, SYSEM_KEY_TYPE_SYSTEM_V };
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
 
   run_and_crash (failed_release_then_crash, &cd);
 
@@ -446,11 +433,9 @@ make_scratch_dir (void)
 }
 
 static void
-test_key_file_replaced_before_open (gconstpointer data)
+test_key_file_replaced_before_open (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("rel-replaced");
-  g_autofree char *file = sysem_test_key_path (key, key_type);
+  g_autofree char *file = sysem_test_key_path (fixture->key, fixture->key_type);
   g_autofree char *scratch = make_scratch_dir ();
   g_autofree char *target = g_build_filename (scratch, "target", NULL);
   g_autoptr(GError) error = NULL;
@@ -461,9 +446,9 @@ test_key_file_replaced_before_open (gconstpointer data)
 
   /* A directory in its place. */
   g_assert_cmpint (mkdir (file, 0700), ==, 0);
-  sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
+  sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
                                 SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
-  sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_CREATE,
+  sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_CREATE,
                                 SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
   g_assert_cmpint (lstat (file, &st), ==, 0);
   g_assert_true (S_ISDIR (st.st_mode));
@@ -476,12 +461,12 @@ test_key_file_replaced_before_open (gconstpointer data)
       const char *to = dangling ? "/nonexistent/sysemtest" : target;
 
       g_assert_cmpint (symlink (to, file), ==, 0);
-      sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
+      sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
                                     SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
 
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
         {
-          sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_CREATE,
+          sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_CREATE,
                                         SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
           g_assert_cmpint (lstat (file, &st), ==, 0);
           g_assert_true (S_ISLNK (st.st_mode));
@@ -493,8 +478,7 @@ test_key_file_replaced_before_open (gconstpointer data)
 
           /* Create replaces whatever has the name, as sem_unlink() then
            * sem_open() would: the link goes, never its target. */
-          sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-          g_assert_no_error (error);
+          sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
           g_assert_cmpint (lstat (file, &st), ==, 0);
           g_assert_true (S_ISREG (st.st_mode));
           g_clear_object (&sem);
@@ -508,16 +492,16 @@ test_key_file_replaced_before_open (gconstpointer data)
 
   /* A named pipe: opening it must not block. */
   g_assert_cmpint (mkfifo (file, 0600), ==, 0);
-  sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
+  sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
                                 SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
   g_assert_cmpint (unlink (file), ==, 0);
 
-  if (key_type == SYSEM_KEY_TYPE_POSIX)
+  if (fixture->key_type == SYSEM_KEY_TYPE_POSIX)
     {
       /* A regular file that is not a sem_t: an error, not SIGBUS. */
       g_assert_true (g_file_set_contents (file, "abc", 3, &error));
       g_assert_no_error (error);
-      sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
+      sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
                                     SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
       g_assert_cmpint (unlink (file), ==, 0);
     }
@@ -526,8 +510,7 @@ test_key_file_replaced_before_open (gconstpointer data)
   {
     g_autoptr(SysemSemaphore) sem = NULL;
 
-    sem = sysem_semaphore_new_full (key, key_type, 2, SYSEM_ACCESS_MODE_OPEN, &error);
-    g_assert_no_error (error);
+    sem = sysem_test_fixture_open (fixture, 2, SYSEM_ACCESS_MODE_OPEN);
     g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 2);
   }
   g_assert_false (sysem_test_path_exists (file));
@@ -566,8 +549,7 @@ test_key_file_replaced_while_open (gconstpointer data)
   g_assert_true (g_file_set_contents (target, "precious", -1, &error));
   g_assert_no_error (error);
 
-  a = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  a = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   sysem_test_sysv_ids (a, &semid_a, &ipc_key_a);
 
   g_assert_cmpint (unlink (file), ==, 0);
@@ -585,8 +567,7 @@ test_key_file_replaced_while_open (gconstpointer data)
 
   if (replacement == REPLACE_DELETE)
     {
-      b = sysem_semaphore_new (key, 5, SYSEM_ACCESS_MODE_OPEN, &error);
-      g_assert_no_error (error);
+      b = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 5, SYSEM_ACCESS_MODE_OPEN);
       g_assert_true (sysem_test_path_exists (file));
       sysem_test_sysv_ids (b, &semid_b, &ipc_key_b);
 
@@ -653,15 +634,13 @@ test_key_file_replaced_while_open (gconstpointer data)
 /* POSIX, while open: the name in /dev/shm replaced by a directory. The
  * object keeps its mapping; remove() will not touch what is not its file. */
 static void
-test_posix_file_replaced_while_open (void)
+test_posix_file_replaced_while_open (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("rel-replaced-posix");
-  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_POSIX);
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_POSIX);
   g_autoptr(SysemSemaphore) a = NULL;
   g_autoptr(GError) error = NULL;
 
-  a = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  a = sysem_test_open (fixture->key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
 
   g_assert_cmpint (unlink (file), ==, 0);
   g_assert_cmpint (mkdir (file, 0700), ==, 0);
@@ -672,15 +651,15 @@ test_posix_file_replaced_while_open (void)
   /* ...but a wait finds the semaphore gone. */
   g_assert_false (sysem_semaphore_try_acquire (a, 100 * G_TIME_SPAN_MILLISECOND, NULL, &error));
   sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND,
-                                     key);
+                                     fixture->key);
   g_clear_error (&error);
 
-  sysem_test_assert_open_fails (key, SYSEM_KEY_TYPE_POSIX, SYSEM_ACCESS_MODE_OPEN,
+  sysem_test_assert_open_fails (fixture->key, SYSEM_KEY_TYPE_POSIX, SYSEM_ACCESS_MODE_OPEN,
                                 SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
 
   g_assert_false (sysem_semaphore_remove (a, &error));
   sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND,
-                                     key);
+                                     fixture->key);
   g_clear_object (&a);
 
   g_assert_cmpint (rmdir (file), ==, 0);
@@ -707,9 +686,7 @@ test_tmpdir_missing (void)
       g_clear_error (&error);
 
       /* POSIX semaphores do not live there. */
-      sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1,
-                                      SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
+      sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
       return;
     }
 
@@ -817,11 +794,8 @@ test_other_user (void)
       int semid;
       key_t ipc_key;
 
-      sysv = sysem_semaphore_new (key, 2, SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
-      posix = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 2,
-                                        SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
+      sysv = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 2, SYSEM_ACCESS_MODE_CREATE);
+      posix = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 2, SYSEM_ACCESS_MODE_CREATE);
       sysem_test_sysv_ids (sysv, &semid, &ipc_key);
 
       g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
@@ -982,8 +956,8 @@ test_kernel_limits (gconstpointer data)
       {
         g_autoptr(SysemSemaphore) sem = NULL;
 
-        sem = sysem_semaphore_new (keys->pdata[n_ok], 1, SYSEM_ACCESS_MODE_CREATE, &error);
-        g_assert_no_error (error);
+        sem = sysem_test_open (keys->pdata[n_ok], SYSEM_KEY_TYPE_SYSTEM_V, 1,
+                               SYSEM_ACCESS_MODE_CREATE);
       }
 
       g_ptr_array_set_size (sems, 0);
@@ -1013,14 +987,12 @@ test_kernel_limits (gconstpointer data)
 
 /* In a subprocess: no descriptor left (EMFILE). */
 static void
-test_out_of_descriptors (gconstpointer data)
+test_out_of_descriptors (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-
   if (g_test_subprocess ())
     {
       g_autofree char *key = sysem_test_key ("rel-emfile");
-      g_autofree char *file = sysem_test_key_path (key, key_type);
+      g_autofree char *file = sysem_test_key_path (key, fixture->key_type);
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
       struct rlimit rl;
@@ -1035,7 +1007,7 @@ test_out_of_descriptors (gconstpointer data)
       g_assert_cmpint (open ("/dev/null", O_RDONLY | O_CLOEXEC), ==, -1);
       g_assert_cmpint (errno, ==, EMFILE);
 
-      sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+      sem = sysem_semaphore_new_full (key, fixture->key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
       g_assert_null (sem);
       sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
                                          SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, key);
@@ -1127,9 +1099,8 @@ storm_acquirer (gpointer data)
 }
 
 static void
-test_eintr_storm (gconstpointer data)
+test_eintr_storm (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   g_autoptr(GError) error = NULL;
   struct sigaction sa, old_sa;
   GThread *thread;
@@ -1139,10 +1110,9 @@ test_eintr_storm (gconstpointer data)
 
   memset (&storm, 0, sizeof storm);
   storm.key = sysem_test_key ("rel-eintr");
-  storm.key_type = key_type;
+  storm.key_type = fixture->key_type;
   storm.rounds = sysem_test_under_valgrind () ? 200 : 2000;
-  storm.sem = sysem_semaphore_new_full (storm.key, key_type, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  storm.sem = sysem_test_open (storm.key, fixture->key_type, 0, SYSEM_ACCESS_MODE_CREATE);
 
   /* A handled signal without SA_RESTART: every blocking call it lands in
    * returns EINTR. */
@@ -1203,8 +1173,8 @@ main (int   argc,
                              test_crash_released_units_stay);
   sysem_test_add_both_types ("/reliability/faults/crash/all-users-killed/{sysv}",
                              test_crash_all_users_killed);
-  g_test_add_func ("/reliability/faults/crash/after-refused-release/sysv",
-                   test_crash_after_refused_release);
+  sysem_test_add ("/reliability/faults/crash/after-refused-release/sysv",
+                  SYSEM_KEY_TYPE_SYSTEM_V, test_crash_after_refused_release);
 
   sysem_test_add_both_types ("/reliability/faults/key-file/before-open/{sysv}",
                              test_key_file_replaced_before_open);
@@ -1214,8 +1184,8 @@ main (int   argc,
                         GINT_TO_POINTER (REPLACE_DIRECTORY), test_key_file_replaced_while_open);
   g_test_add_data_func ("/reliability/faults/key-file/while-open/symlink",
                         GINT_TO_POINTER (REPLACE_SYMLINK), test_key_file_replaced_while_open);
-  g_test_add_func ("/reliability/faults/key-file/while-open/posix-directory",
-                   test_posix_file_replaced_while_open);
+  sysem_test_add ("/reliability/faults/key-file/while-open/posix-directory",
+                  SYSEM_KEY_TYPE_POSIX, test_posix_file_replaced_while_open);
 
   g_test_add_func ("/reliability/faults/tmpdir/missing", test_tmpdir_missing);
   g_test_add_func ("/reliability/faults/tmpdir/unwritable", test_tmpdir_unwritable);

@@ -140,8 +140,7 @@ check_working_key (const char   *key,
   g_autofree char *file = NULL;
   const char *native;
 
-  sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_key (sem), ==, key);
 
   native = sysem_semaphore_get_native_key (sem);
@@ -172,33 +171,33 @@ check_working_key (const char   *key,
 }
 
 static void
-test_keys (gconstpointer data)
+test_keys (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-
   for (guint i = 0; i < G_N_ELEMENTS (key_cases); i++)
     {
       const KeyCase *kc = &key_cases[i];
-      int code = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? kc->sysv_code : kc->posix_code;
+      int code = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? kc->sysv_code : kc->posix_code;
       g_autofree char *key = make_key (kc->kind);
 
       g_test_message ("key case %s", kc->name);
 
       if (code == OK)
-        check_working_key (key, key_type);
+        check_working_key (key, fixture->key_type);
       else
         {
           g_autoptr(SysemSemaphore) sem = NULL;
           g_autoptr(GError) error = NULL;
 
-          sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+          sem = sysem_semaphore_new_full (key, fixture->key_type, 1, SYSEM_ACCESS_MODE_CREATE,
+                                          &error);
           g_assert_null (sem);
           sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
           g_clear_error (&error);
 
           /* The same through an object made without opening, and through
            * set_key(): the error comes at first use. */
-          sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key", key, "key-type", key_type, NULL);
+          sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key", key, "key-type", fixture->key_type,
+                              NULL);
           g_assert_null (sysem_semaphore_get_native_key (sem));
           g_assert_false (sysem_semaphore_acquire (sem, NULL, &error));
           sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
@@ -216,8 +215,7 @@ test_no_key (void)
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
 
-  sem = sysem_semaphore_new (NULL, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (NULL, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_null (sysem_semaphore_get_key (sem));
   g_assert_null (sysem_semaphore_get_native_key (sem));
 
@@ -249,16 +247,14 @@ static const InitialCase initial_cases[] = {
 };
 
 static void
-test_initial_values (gconstpointer data)
+test_initial_values (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-
   for (guint i = 0; i < G_N_ELEMENTS (initial_cases); i++)
     {
       const InitialCase *ic = &initial_cases[i];
-      int code = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? ic->sysv_code : ic->posix_code;
+      int code = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? ic->sysv_code : ic->posix_code;
       g_autofree char *key = sysem_test_key ("rel-initial");
-      g_autofree char *file = sysem_test_key_path (key, key_type);
+      g_autofree char *file = sysem_test_key_path (key, fixture->key_type);
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
 
@@ -266,7 +262,7 @@ test_initial_values (gconstpointer data)
 
       for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
         {
-          sem = sysem_semaphore_new_full (key, key_type, ic->initial, mode, &error);
+          sem = sysem_semaphore_new_full (key, fixture->key_type, ic->initial, mode, &error);
           if (code == OK)
             {
               g_assert_no_error (error);
@@ -312,8 +308,7 @@ test_negative_counts (void)
   g_test_assert_expected_messages ();
   g_assert_false (sysem_test_path_exists ("/dev/shm/sem.sysemtest-rel-negative"));
 
-  sem = sysem_semaphore_new (key, 2, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 2, SYSEM_ACCESS_MODE_CREATE);
 
   g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*initial_value >= 0*");
   g_assert_false (sysem_semaphore_set_key (sem, key, -1, SYSEM_ACCESS_MODE_CREATE, &error));
@@ -352,14 +347,12 @@ static const ReleaseCase release_cases[] = {
 };
 
 static void
-test_releases (gconstpointer data)
+test_releases (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
-
   for (guint i = 0; i < G_N_ELEMENTS (release_cases); i++)
     {
       const ReleaseCase *rc = &release_cases[i];
-      int code = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? rc->sysv_code : rc->posix_code;
+      int code = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? rc->sysv_code : rc->posix_code;
       g_autofree char *key = sysem_test_key ("rel-release");
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
@@ -367,11 +360,10 @@ test_releases (gconstpointer data)
 
       g_test_message ("release %s", rc->name);
 
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V && start > 32767)
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V && start > 32767)
         continue;   /* no such System V semaphore: see test_initial_values */
 
-      sem = sysem_semaphore_new_full (key, key_type, start, SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
+      sem = sysem_test_open (key, fixture->key_type, start, SYSEM_ACCESS_MODE_CREATE);
 
       if (code == OK)
         {

@@ -49,9 +49,8 @@ acquired_cb (GObject      *source,
 }
 
 static void
-test_cycles (gconstpointer data)
+test_cycles (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   int n_cycles = sysem_test_under_valgrind () ? 1000 : 10000;
   int fds_before = -1, fds_after;
   g_autoptr(GDir) dir = NULL;
@@ -62,15 +61,14 @@ test_cycles (gconstpointer data)
   for (int i = 0; i < n_cycles; i++)
     {
       g_autofree char *key = sysem_test_key ("rel-leak");
-      g_autofree char *file = sysem_test_key_path (key, key_type);
+      g_autofree char *file = sysem_test_key_path (key, fixture->key_type);
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
       int semid = -1;
       key_t ipc_key = -1;
 
-      sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+      sem = sysem_test_open (key, fixture->key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
         sysem_test_sysv_ids (sem, &semid, &ipc_key);
 
       if (i % 10 == 0)
@@ -97,7 +95,8 @@ test_cycles (gconstpointer data)
 
       if (sysem_test_path_exists (file))
         g_error ("cycle %d left %s behind", i, file);
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V && sysem_test_sysv_set_alive (semid, ipc_key))
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V &&
+          sysem_test_sysv_set_alive (semid, ipc_key))
         g_error ("cycle %d left the System V set %d behind", i, semid);
 
       if (i == 0)

@@ -50,7 +50,6 @@ static void
 stress_setup (Stress       *self,
               SysemKeyType  key_type)
 {
-  g_autoptr(GError) error = NULL;
 
   memset (self, 0, sizeof *self);
   self->key_type = key_type;
@@ -64,9 +63,7 @@ stress_setup (Stress       *self,
                        self->memfd, 0);
   g_assert_true (self->shared != MAP_FAILED);
 
-  self->sem = sysem_semaphore_new_full (self->key, key_type, STRESS_UNITS,
-                                        SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  self->sem = sysem_test_open (self->key, key_type, STRESS_UNITS, SYSEM_ACCESS_MODE_CREATE);
   if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     sysem_test_sysv_ids (self->sem, &self->semid, &self->ipc_key);
 }
@@ -164,15 +161,14 @@ stress_teardown (Stress *self)
 }
 
 static void
-test_stress (gconstpointer data)
+test_stress (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   g_autoptr(GError) error = NULL;
   gint64 iterations = 4000;
   gint64 total = 0;
   Stress self;
 
-  stress_setup (&self, key_type);
+  stress_setup (&self, fixture->key_type);
   stress_spawn (&self, iterations, FALSE);
 
   sysem_test_wait_for (stress_all_exited_cb, &self, "the workers to finish");
@@ -193,7 +189,7 @@ test_stress (gconstpointer data)
   g_assert_cmpint (sysem_semaphore_get_value (self.sem, &error), ==, STRESS_UNITS);
   g_assert_no_error (error);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* The workers left the user count when they finalized their objects. */
       g_assert_cmpint (sysem_test_stats (self.sem).users, ==, 1);
@@ -296,11 +292,10 @@ stress_stop_any_holder (Stress         *self,
 }
 
 static void
-test_stress_kill (gconstpointer data)
+test_stress_kill (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = SYSEM_TEST_KEY_TYPE (data);
   g_autoptr(GError) error = NULL;
-  int n_victims = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? 4 : STRESS_UNITS;
+  int n_victims = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? 4 : STRESS_UNITS;
   gboolean victim[STRESS_WORKERS] = { FALSE, };
   gint64 total = 0;
   int held_by_victims = 0;
@@ -308,7 +303,7 @@ test_stress_kill (gconstpointer data)
   int value;
   Stress self;
 
-  stress_setup (&self, key_type);
+  stress_setup (&self, fixture->key_type);
   stress_spawn (&self, 0, FALSE);
 
   for (int k = 0; k < n_victims; k++)
@@ -317,10 +312,10 @@ test_stress_kill (gconstpointer data)
       int w;
 
       /* POSIX: once every unit is known to be lost, nobody can hold one. */
-      if (key_type == SYSEM_KEY_TYPE_POSIX && held_by_victims >= STRESS_UNITS)
+      if (fixture->key_type == SYSEM_KEY_TYPE_POSIX && held_by_victims >= STRESS_UNITS)
         break;
 
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
         {
           do
             w = g_test_rand_int_range (0, STRESS_WORKERS);
@@ -364,7 +359,7 @@ test_stress_kill (gconstpointer data)
   g_assert_cmpint (n_killed, >=, 1);
   g_assert_cmpint (held_by_victims, >=, n_killed);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* The units came back: every survivor keeps getting units, which
        * could not happen if the victims' units were lost. */
@@ -397,7 +392,7 @@ test_stress_kill (gconstpointer data)
   value = sysem_semaphore_get_value (self.sem, &error);
   g_assert_no_error (error);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* SEM_UNDO gave back the victims' units and took them out of the
        * user count. */
@@ -422,7 +417,7 @@ test_stress_kill (gconstpointer data)
  * make every open succeed, and put everyone on the same set: with one
  * unit, two holders at once would mean two sets. */
 static void
-test_churn (void)
+test_churn (SysemTestFixture *fixture)
 {
   gint64 iterations = 1000;
   gint64 total = 0;
@@ -459,7 +454,8 @@ main (int   argc,
   sysem_test_add_both_types ("/reliability/stress/{sysv}", test_stress);
   sysem_test_add_both_types ("/reliability/stress/{sysv}-sigkill", test_stress_kill);
 
-  g_test_add_func ("/reliability/stress/sysv-open-close-churn", test_churn);
+  sysem_test_add ("/reliability/stress/sysv-open-close-churn", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_churn);
 
   return g_test_run ();
 }
