@@ -131,7 +131,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysemTestHelper, sysem_test_helper_free)
 
 #ifdef SYSEM_COMPILATION
 
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 
 /* What the kernel says of a semaphore: the library's private statistics. */
 SysemStats      sysem_test_stats              (SysemSemaphore  *sem);
