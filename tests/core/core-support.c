@@ -158,8 +158,10 @@ core_helper_startv (SysemKeyType  key_type,
   g_autoptr(GError) error = NULL;
   SysemTestHelper *helper;
   const char *arg;
+  /* The installed tests name their installed copy (tests/meson.build). */
+  const char *helper_path = g_getenv ("SYSEM_TEST_HELPER");
 
-  g_ptr_array_add (argv, (gpointer) SYSEM_TEST_HELPER);
+  g_ptr_array_add (argv, (gpointer) (helper_path != NULL ? helper_path : SYSEM_TEST_HELPER));
   if (key_type == SYSEM_KEY_TYPE_POSIX)
     g_ptr_array_add (argv, (gpointer) "--posix");
   while ((arg = va_arg (args, const char *)) != NULL && g_str_has_prefix (arg, "--"))
