@@ -6,6 +6,10 @@
 
 #pragma once
 
+#if !defined(SYSEM_COMPILATION)
+#error "sysem-error-private.h is private to sysem: include <sysem/sysem.h>."
+#endif
+
 #include "sysem-semaphore.h"
 
 G_BEGIN_DECLS

@@ -6,6 +6,10 @@
 
 #pragma once
 
+#if !defined(SYSEM_COMPILATION)
+#error "sysem-i18n-private.h is private to sysem: include <sysem/sysem.h>."
+#endif
+
 #include <glib.h>
 
 G_BEGIN_DECLS

@@ -6,6 +6,10 @@
 
 #pragma once
 
+#if !defined(SYSEM_COMPILATION)
+#error "sysem-key-private.h is private to sysem: include <sysem/sysem.h>."
+#endif
+
 #include "sysem-semaphore.h"
 
 G_BEGIN_DECLS
@@ -23,14 +27,10 @@ G_BEGIN_DECLS
 char     *sysem_key_legacy_name     (const char    *key,
                                      gsize          key_len);
 char     *sysem_key_temp_dir        (void);
-gboolean  sysem_key_derive          (const char    *key,
-                                     SysemKeyType   key_type,
-                                     char         **native_out,
+gboolean  sysem_key_validate        (const char    *key,
                                      GError       **error);
-gboolean  sysem_key_check_native    (const char    *native_key,
-                                     SysemKeyType   key_type,
-                                     char         **native_out,
-                                     GError       **error);
+void      sysem_key_set_too_long    (GError       **error,
+                                     const char    *key);
 char     *sysem_key_posix_path      (const char    *native);
 
 G_END_DECLS

@@ -72,7 +72,7 @@ sysem_key_temp_dir (void)
   }
 }
 
-static gboolean
+gboolean
 sysem_key_validate (const char  *key,
                     GError     **error)
 {
@@ -93,149 +93,12 @@ sysem_key_validate (const char  *key,
   return TRUE;
 }
 
-static void
-sysem_key_too_long (const char  *key,
-                    GError     **error)
+void
+sysem_key_set_too_long (GError     **error,
+                        const char  *key)
 {
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
                    key, _("the key is too long"));
-}
-
-gboolean
-sysem_key_derive (const char    *key,
-                  SysemKeyType   key_type,
-                  char         **native_out,
-                  GError       **error)
-{
-  g_autofree char *name = NULL;
-
-  g_assert (key != NULL);
-  g_assert (native_out != NULL);
-
-  if (!sysem_key_validate (key, error))
-    return FALSE;
-
-  name = sysem_key_legacy_name (key, strlen (key));
-
-  switch (key_type)
-    {
-    case SYSEM_KEY_TYPE_SYSTEM_V:
-      {
-        g_autofree char *dir = NULL;
-        char *path;
-
-        if (strlen (name) > NAME_MAX)
-          {
-            sysem_key_too_long (key, error);
-            return FALSE;
-          }
-
-        dir = sysem_key_temp_dir ();
-        if (g_str_equal (dir, "/"))
-          path = g_strconcat ("/", name, NULL);
-        else
-          path = g_strconcat (dir, "/", name, NULL);
-
-        if (strlen (path) >= PATH_MAX)
-          {
-            g_free (path);
-            sysem_key_too_long (key, error);
-            return FALSE;
-          }
-
-        *native_out = path;
-        return TRUE;
-      }
-
-    case SYSEM_KEY_TYPE_POSIX:
-      if (strlen (name) > SYSEM_POSIX_NAME_MAX)
-        {
-          sysem_key_too_long (key, error);
-          return FALSE;
-        }
-      *native_out = g_strconcat ("/", name, NULL);
-      return TRUE;
-
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-gboolean
-sysem_key_check_native (const char    *native_key,
-                        SysemKeyType   key_type,
-                        char         **native_out,
-                        GError       **error)
-{
-  g_assert (native_key != NULL);
-  g_assert (native_out != NULL);
-
-  if (*native_key == '\0')
-    {
-      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
-                       native_key, _("the key is empty"));
-      return FALSE;
-    }
-
-  switch (key_type)
-    {
-    case SYSEM_KEY_TYPE_SYSTEM_V:
-      {
-        const char *base;
-
-        /* A System V native key is the path of the key file itself. */
-        if (native_key[0] != '/')
-          {
-            sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
-                             native_key, _("a System V native key must be an absolute file name"));
-            return FALSE;
-          }
-
-        base = strrchr (native_key, '/') + 1;
-        if (*base == '\0' || g_str_equal (base, ".") || g_str_equal (base, ".."))
-          {
-            sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
-                             native_key, _("a System V native key must name a file, not a directory"));
-            return FALSE;
-          }
-
-        if (strlen (native_key) >= PATH_MAX || strlen (base) > NAME_MAX)
-          {
-            sysem_key_too_long (native_key, error);
-            return FALSE;
-          }
-
-        *native_out = g_strdup (native_key);
-        return TRUE;
-      }
-
-    case SYSEM_KEY_TYPE_POSIX:
-      {
-        /* Qt 6.6's platformSafeKey() gives "/" + name; accept the name with
-         * or without that slash. */
-        const char *name = native_key[0] == '/' ? native_key + 1 : native_key;
-
-        if (*name == '\0' || strchr (name, '/') != NULL ||
-            g_str_equal (name, ".") || g_str_equal (name, ".."))
-          {
-            sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
-                             native_key, _("a POSIX semaphore name must be one slash followed by a name without slashes"));
-            return FALSE;
-          }
-
-        if (strlen (name) > SYSEM_POSIX_NAME_MAX)
-          {
-            sysem_key_too_long (native_key, error);
-            return FALSE;
-          }
-
-        *native_out = g_strconcat ("/", name, NULL);
-        return TRUE;
-      }
-
-    default:
-      g_assert_not_reached ();
-    }
 }
 
 char *

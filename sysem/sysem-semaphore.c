@@ -12,11 +12,10 @@
 
 #include "sysem-semaphore.h"
 #include "sysem-enum-types.h"
-#include "sysem-backend-private.h"
+#include "sysem-backends-private.h"
 #include "sysem-error-private.h"
 #include "sysem-i18n-private.h"
-#include "sysem-key-private.h"
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 
 /**
  * SECTION:sysem-semaphore
@@ -91,6 +90,7 @@ struct _SysemSemaphore
 
   GMutex           lock;           /* opening, closing, the waiter queue */
   SysemHandle     *handle;         /* read without the lock on the fast path */
+  SysemHandle     *owned;          /* every handle opened, for its memory */
 
   char            *key;
   char            *native_key;     /* given, or derived from the key */
@@ -139,45 +139,6 @@ static GType sysem_semaphore_type_id;
    ((GTypeInstance *) (obj))->g_class != NULL && \
    ((GTypeInstance *) (obj))->g_class->g_type == sysem_semaphore_type_id)
 
-void
-sysem_handle_init (SysemHandle        *handle,
-                   const SysemBackend *backend,
-                   const char         *display_key,
-                   const char         *native)
-{
-  handle->backend = backend;
-  handle->ref_count = 1;
-  handle->display_key = g_strdup (display_key);
-  handle->native = g_strdup (native);
-}
-
-void
-sysem_handle_clear (SysemHandle *handle)
-{
-  g_clear_pointer (&handle->display_key, g_free);
-  g_clear_pointer (&handle->native, g_free);
-}
-
-gboolean
-sysem_wait_slice (gint64         deadline,
-                  GCancellable  *cancellable,
-                  gint64        *slice_end,
-                  GError       **error)
-{
-  gint64 now;
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  now = g_get_monotonic_time ();
-  if (deadline - now > SYSEM_WAIT_SLICE_USEC)
-    *slice_end = now + SYSEM_WAIT_SLICE_USEC;
-  else
-    *slice_end = deadline;
-
-  return TRUE;
-}
-
 static const char *
 sysem_semaphore_display_key (SysemSemaphore *self)
 {
@@ -202,25 +163,19 @@ sysem_semaphore_open_locked (SysemSemaphore  *self,
     }
 
   if (self->native_key == NULL &&
-      !sysem_key_derive (self->key, self->key_type, &self->native_key, error))
+      !sysem_backend_derive_key (self->key, self->key_type, &self->native_key, error))
     return NULL;
 
-  switch (self->key_type)
-    {
-    case SYSEM_KEY_TYPE_SYSTEM_V:
-      handle = sysem_sysv_open (sysem_semaphore_display_key (self), self->native_key,
-                                self->initial_value, self->mode, error);
-      break;
-    case SYSEM_KEY_TYPE_POSIX:
-      handle = sysem_posix_open (sysem_semaphore_display_key (self), self->native_key,
-                                 self->initial_value, self->mode, error);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
+  handle = sysem_backend_open (self->key_type, sysem_semaphore_display_key (self),
+                               self->native_key, self->initial_value, self->mode, error);
 
   if (handle != NULL)
-    g_atomic_pointer_set (&self->handle, handle);
+    {
+      sysem_handle_hold_memory (handle);
+      handle->owner_next = self->owned;
+      self->owned = handle;
+      g_atomic_pointer_set (&self->handle, handle);
+    }
 
   return handle;
 }
@@ -252,6 +207,9 @@ sysem_semaphore_get_handle (SysemSemaphore  *self,
   return sysem_semaphore_open_slow (self, error);
 }
 
+/* Leaves the current semaphore. Another thread may still be in a call on
+ * the handle it loaded before this: its memory is kept until finalize
+ * (sysem-backend.h). */
 static void
 sysem_semaphore_close_locked (SysemSemaphore *self)
 {
@@ -479,7 +437,7 @@ sysem_semaphore_waiter_thread (gpointer data)
       /* A wait without a deadline ends with a unit or an error; loop all
        * the same rather than report success without a unit. */
       do
-        acquired = handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER,
+        acquired = sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER,
                                              cancellable, &error);
       while (!acquired && error == NULL);
 
@@ -487,7 +445,7 @@ sysem_semaphore_waiter_thread (gpointer data)
         {
           /* Cancelled while the unit came: give it back, so that a
            * cancelled request never keeps a unit. */
-          handle->backend->release (handle, 1, NULL);
+          sysem_handle_release (handle, 1, NULL);
           g_cancellable_set_error_if_cancelled (cancellable, &error);
         }
 
@@ -574,6 +532,13 @@ sysem_semaphore_finalize (GObject *object)
   SysemSemaphore *self = SYSEM_SEMAPHORE (object);
 
   sysem_semaphore_close_locked (self);
+  while (self->owned != NULL)
+    {
+      SysemHandle *handle = self->owned;
+
+      self->owned = handle->owner_next;
+      sysem_handle_release_memory (handle);
+    }
   g_clear_pointer (&self->key, g_free);
   g_clear_pointer (&self->native_key, g_free);
   g_mutex_clear (&self->lock);
@@ -729,37 +694,6 @@ sysem_semaphore_init (SysemSemaphore *self)
   g_queue_init (&self->pending);
 }
 
-/* The rest of acquire() and release(), out of line so that their fast
- * paths need no stack frame. */
-static G_GNUC_NO_INLINE gboolean
-sysem_semaphore_acquire_slow (SysemSemaphore  *self,
-                              GCancellable    *cancellable,
-                              GError         **error)
-{
-  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
-
-  if (handle == NULL)
-    return FALSE;
-
-  return handle->backend->acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
-}
-
-static G_GNUC_NO_INLINE gboolean
-sysem_semaphore_release_slow (SysemSemaphore  *self,
-                              int              n,
-                              GError         **error)
-{
-  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
-
-  if (handle == NULL)
-    return FALSE;
-
-  if (n == 0)
-    return TRUE;
-
-  return handle->backend->release (handle, n, error);
-}
-
 /* Public API */
 
 /**
@@ -874,7 +808,7 @@ sysem_semaphore_new_native (const char       *native_key,
   g_return_val_if_fail (initial_value >= 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!sysem_key_check_native (native_key, key_type, &native, error))
+  if (!sysem_backend_check_native (native_key, key_type, &native, error))
     return NULL;
 
   self = g_object_new (SYSEM_TYPE_SEMAPHORE,
@@ -964,7 +898,7 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
   /* The same key again in Open mode changes nothing, as in Qt; unless the
    * semaphore was removed, when it is opened anew. */
   if (!changed_key && !changed_type && mode == SYSEM_ACCESS_MODE_OPEN &&
-      self->handle != NULL && !self->handle->removed)
+      self->handle != NULL && !sysem_handle_is_removed (self->handle))
     {
       g_mutex_unlock (&self->lock);
       return TRUE;
@@ -1045,7 +979,7 @@ sysem_semaphore_get_native_key (SysemSemaphore *self)
     {
       g_mutex_lock (&self->lock);
       if (self->native_key == NULL)
-        sysem_key_derive (self->key, self->key_type, &self->native_key, NULL);
+        sysem_backend_derive_key (self->key, self->key_type, &self->native_key, NULL);
       g_mutex_unlock (&self->lock);
     }
 
@@ -1139,13 +1073,15 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
 
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
 
-  /* A free unit in a backend with a fast word: no call at all. */
-  handle = g_atomic_pointer_get (&self->handle);
-  if (G_LIKELY (handle != NULL) && handle->fast_word != NULL && cancellable == NULL &&
-      G_LIKELY (sysem_fast_take (handle->fast_word)))
-    return TRUE;
+  handle = sysem_semaphore_get_handle (self, error);
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
 
-  return sysem_semaphore_acquire_slow (self, cancellable, error);
+  /* Cancelled before the call: fail rather than take a free unit. */
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  return sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
 }
 
 /**
@@ -1187,16 +1123,11 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
   if (G_UNLIKELY (handle == NULL))
     return FALSE;
 
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
   if (timeout_usec == 0)
-    {
-      /* A fast word answers alone: it is only set while the semaphore was
-       * not found removed, and it fails to take a unit only at zero. */
-      if (handle->fast_word != NULL && cancellable == NULL)
-        return sysem_fast_take (handle->fast_word);
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-      deadline = SYSEM_DEADLINE_NOW;
-    }
+    deadline = SYSEM_DEADLINE_NOW;
   else if (timeout_usec < 0)
     deadline = SYSEM_DEADLINE_FOREVER;
   else
@@ -1206,7 +1137,7 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
       deadline = timeout_usec > G_MAXINT64 - now ? SYSEM_DEADLINE_FOREVER : now + timeout_usec;
     }
 
-  return handle->backend->acquire (handle, deadline, cancellable, error);
+  return sysem_handle_acquire (handle, deadline, cancellable, error);
 }
 
 /**
@@ -1241,13 +1172,14 @@ sysem_semaphore_release (SysemSemaphore  *self,
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
   g_return_val_if_fail (n >= 0, FALSE);
 
-  /* One unit and nobody asleep, in a backend with a fast word: no call. */
-  handle = g_atomic_pointer_get (&self->handle);
-  if (G_LIKELY (handle != NULL) && n == 1 && handle->fast_word != NULL &&
-      G_LIKELY (sysem_fast_give (handle->fast_word)))
+  handle = sysem_semaphore_get_handle (self, error);
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  if (G_UNLIKELY (n == 0))
     return TRUE;
 
-  return sysem_semaphore_release_slow (self, n, error);
+  return sysem_handle_release (handle, n, error);
 }
 
 /**
@@ -1347,7 +1279,7 @@ sysem_semaphore_acquire_async (SysemSemaphore      *self,
   /* The fast path: nobody of ours is ahead and a unit is free. */
   if (handle == NULL ||
       (g_queue_is_empty (&self->pending) &&
-       (handle->backend->acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error) || error != NULL)))
+       (sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error) || error != NULL)))
     {
       g_mutex_unlock (&self->lock);
       sysem_semaphore_drop_inherited (inherited);
@@ -1439,7 +1371,7 @@ sysem_semaphore_get_value (SysemSemaphore  *self,
   if (handle == NULL)
     return -1;
 
-  return handle->backend->get_value (handle, error);
+  return sysem_handle_get_value (handle, error);
 }
 
 /**
@@ -1468,10 +1400,10 @@ sysem_semaphore_remove (SysemSemaphore  *self,
   if (handle == NULL)
     return FALSE;
 
-  return handle->backend->remove (handle, error);
+  return sysem_handle_remove (handle, error);
 }
 
-/* Private API, for the tool and the tests */
+/* Private API, for the tool and the tests (sysem-inspect-private.h) */
 
 gboolean
 sysem_semaphore_get_stats (SysemSemaphore  *self,
@@ -1488,7 +1420,22 @@ sysem_semaphore_get_stats (SysemSemaphore  *self,
     return FALSE;
 
   memset (stats, 0, sizeof *stats);
-  return handle->backend->stats (handle, stats, error);
+  return sysem_handle_stats (handle, stats, error);
+}
+
+gboolean
+sysem_semaphore_keep (SysemSemaphore  *self,
+                      GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (handle == NULL)
+    return FALSE;
+
+  return sysem_handle_keep (handle, error);
 }
 
 guint

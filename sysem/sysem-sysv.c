@@ -33,7 +33,9 @@
 
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
@@ -44,9 +46,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sysem-backend-private.h"
 #include "sysem-error-private.h"
 #include "sysem-i18n-private.h"
+#include "sysem-key-private.h"
+#include "sysem-sysv-private.h"
 
 /* The largest value of a System V semaphore on Linux (SEMVMX). */
 #define SYSEM_SYSV_MAX 32767
@@ -257,6 +260,15 @@ sysem_sysv_record_get (int      semid,
   g_mutex_unlock (&records_lock);
 
   return record;
+}
+
+/* A handle that was counted as a user left the set. */
+static void
+sysem_sysv_record_leave (SysemSysvRecord *record)
+{
+  g_mutex_lock (&records_lock);
+  record->joins--;
+  g_mutex_unlock (&records_lock);
 }
 
 static void
@@ -510,9 +522,9 @@ sysem_sysv_close (SysemHandle *handle)
   if (self->lockable)
     sysem_flock (self->key_fd, LOCK_EX);
 
-  if (!handle->removed && self->counted && !sysem_sysv_drop_inherited (self))
+  if (!sysem_handle_is_removed (handle) && self->counted && !sysem_sysv_drop_inherited (self))
     remove_set = sysem_sysv_leave (self);
-  else if (!handle->removed && self->owner)
+  else if (!sysem_handle_is_removed (handle) && self->owner)
     remove_set = TRUE;
 
   if (remove_set)
@@ -528,8 +540,20 @@ sysem_sysv_close (SysemHandle *handle)
       sysem_sysv_unlink_key_file (self);
     }
 
-  /* Closing the descriptor drops the lock. */
-  sysem_sysv_free (self);
+  /* Closing the descriptor drops the lock. The rest stays for a call
+   * that may still be running on this handle (sysem-backend.h). */
+  if (self->key_fd != -1)
+    close (g_steal_fd (&self->key_fd));
+  if (self->record != NULL && self->counted)
+    sysem_sysv_record_leave (self->record);
+  self->counted = FALSE;
+  sysem_handle_set_removed (handle);
+}
+
+static void
+sysem_sysv_handle_free (SysemHandle *handle)
+{
+  sysem_sysv_free ((SysemSysv *) handle);
 }
 
 static void
@@ -540,7 +564,7 @@ sysem_sysv_set_lost (SysemSysv  *self,
 {
   if (errsv == EINVAL || errsv == EIDRM)
     {
-      self->parent.removed = TRUE;
+      sysem_handle_set_removed (&self->parent);
       sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, op,
                        self->parent.display_key, _("it was removed"));
     }
@@ -768,6 +792,30 @@ sysem_sysv_stats (SysemHandle  *handle,
 }
 
 static gboolean
+sysem_sysv_keep (SysemHandle  *handle,
+                 GError      **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+
+  if (self->counted)
+    {
+      /* A user that no process owns (no SEM_UNDO): only a removal takes
+       * the set away now. */
+      struct sembuf pin = { SEM_USERS, 1, 0 };
+
+      if (sysem_semop (self->semid, &pin, 1) == -1)
+        {
+          sysem_sysv_set_lost (self, SYSEM_OP_OPEN, errno, error);
+          return FALSE;
+        }
+    }
+
+  /* A set made by Qt is removed by its creator when it closes: not now. */
+  self->owner = FALSE;
+  return TRUE;
+}
+
+static gboolean
 sysem_sysv_remove (SysemHandle  *handle,
                    GError      **error)
 {
@@ -784,7 +832,7 @@ sysem_sysv_remove (SysemHandle  *handle,
     }
   else
     {
-      handle->removed = TRUE;
+      sysem_handle_set_removed (handle);
       sysem_sysv_unlink_key_file (self);
     }
 
@@ -794,18 +842,8 @@ sysem_sysv_remove (SysemHandle  *handle,
   return ok;
 }
 
-static const SysemBackend sysem_sysv_backend = {
-  .name = "System V",
-  .max_value = SYSEM_SYSV_MAX,
-  .acquire = sysem_sysv_acquire,
-  .release = sysem_sysv_release,
-  .get_value = sysem_sysv_get_value,
-  .stats = sysem_sysv_stats,
-  .remove = sysem_sysv_remove,
-  .close = sysem_sysv_close,
-};
 
-SysemHandle *
+static SysemHandle *
 sysem_sysv_open (const char       *display_key,
                  const char       *native,
                  int               initial_value,
@@ -864,6 +902,7 @@ sysem_sysv_open (const char       *display_key,
         {
           /* Leave what we joined, undo what we made. */
           sysem_sysv_close (&self->parent);
+          sysem_sysv_free (self);
           return NULL;
         }
 
@@ -876,3 +915,348 @@ sysem_sysv_open (const char       *display_key,
   sysem_sysv_free (self);
   return NULL;
 }
+
+/* Naming */
+
+static gboolean
+sysem_sysv_derive_key (const char  *key,
+                       char       **native_out,
+                       GError     **error)
+{
+  g_autofree char *name = sysem_key_legacy_name (key, strlen (key));
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+
+  if (strlen (name) > NAME_MAX)
+    {
+      sysem_key_set_too_long (error, key);
+      return FALSE;
+    }
+
+  dir = sysem_key_temp_dir ();
+  if (g_str_equal (dir, "/"))
+    path = g_strconcat ("/", name, NULL);
+  else
+    path = g_strconcat (dir, "/", name, NULL);
+
+  if (strlen (path) >= PATH_MAX)
+    {
+      sysem_key_set_too_long (error, key);
+      return FALSE;
+    }
+
+  *native_out = g_steal_pointer (&path);
+  return TRUE;
+}
+
+/* A System V native key is the path of the key file itself. */
+static gboolean
+sysem_sysv_check_native (const char  *native_key,
+                         char       **native_out,
+                         GError     **error)
+{
+  const char *base;
+
+  if (native_key[0] != '/')
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
+                       native_key, _("a System V native key must be an absolute file name"));
+      return FALSE;
+    }
+
+  base = strrchr (native_key, '/') + 1;
+  if (*base == '\0' || g_str_equal (base, ".") || g_str_equal (base, ".."))
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
+                       native_key, _("a System V native key must name a file, not a directory"));
+      return FALSE;
+    }
+
+  if (strlen (native_key) >= PATH_MAX || strlen (base) > NAME_MAX)
+    {
+      sysem_key_set_too_long (error, native_key);
+      return FALSE;
+    }
+
+  *native_out = g_strdup (native_key);
+  return TRUE;
+}
+
+/* Inspection: reading a set through its key file without joining it */
+
+static void
+sysem_sysv_info_set_gone (SysemInfo *info)
+{
+  info->exists = FALSE;
+  info->stats.id = -1;
+  info->state = SYSEM_INSPECT_NO_SET;
+  info->stale = TRUE;
+}
+
+static SysemInfo *
+sysem_sysv_inspect (const char  *path,
+                    GError     **error)
+{
+  g_autoptr(SysemInfo) info = NULL;
+  struct semid_ds ds;
+  union sysem_semun arg = { .buf = &ds };
+  struct stat st;
+  int semid;
+
+  if (lstat (path, &st) == -1)
+    {
+      if (errno == ENOENT)
+        return NULL;
+      sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, path, errno);
+      return NULL;
+    }
+
+  if (S_ISLNK (st.st_mode))
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, path,
+                       _("the key file is a symbolic link"));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, path,
+                       _("the key file is not a regular file"));
+      return NULL;
+    }
+
+  info = sysem_info_new (SYSEM_KEY_TYPE_SYSTEM_V, path, path);
+  info->ipc_key = sysem_ftok_fd (&st);
+  info->stats.mode = st.st_mode & 0777;
+  info->stats.uid = st.st_uid;
+  info->stats.changed = st.st_mtime;
+  info->crash_safe = TRUE;
+  info->dev = st.st_dev;
+  info->ino = st.st_ino;
+
+  semid = semget ((key_t) info->ipc_key, 0, 0);
+  if (semid == -1)
+    {
+      if (errno == ENOENT)
+        {
+          sysem_sysv_info_set_gone (info);
+          return g_steal_pointer (&info);
+        }
+      if (errno == EACCES || errno == EPERM)
+        {
+          info->exists = TRUE;
+          info->state = SYSEM_INSPECT_NO_ACCESS;
+          return g_steal_pointer (&info);
+        }
+      sysem_set_error_errno (error, SYSEM_OP_GET_VALUE, path, errno);
+      return NULL;
+    }
+
+  info->exists = TRUE;
+  info->stats.id = semid;
+
+  if (semctl (semid, 0, IPC_STAT, arg) == -1)
+    {
+      if (errno == EINVAL || errno == EIDRM)
+        {
+          sysem_sysv_info_set_gone (info);   /* removed while we looked */
+          return g_steal_pointer (&info);
+        }
+      if (errno == EACCES || errno == EPERM)
+        {
+          info->state = SYSEM_INSPECT_NO_ACCESS;
+          return g_steal_pointer (&info);
+        }
+      sysem_set_error_errno (error, SYSEM_OP_GET_VALUE, path, errno);
+      return NULL;
+    }
+
+  info->stats.n_sems = ds.sem_nsems;
+  info->stats.mode = ds.sem_perm.mode & 0777;
+  info->stats.uid = ds.sem_perm.uid;
+  info->stats.changed = MAX (ds.sem_otime, ds.sem_ctime);
+  info->stats.value = semctl (semid, SEM_VALUE, GETVAL);
+  info->stats.waiters = semctl (semid, SEM_VALUE, GETNCNT);
+  info->stats.last_pid = semctl (semid, SEM_VALUE, GETPID);
+  if (ds.sem_nsems >= SYSEM_SET_SIZE)
+    info->stats.users = semctl (semid, SEM_USERS, GETVAL);
+
+  if (info->stats.value == -1 || info->stats.waiters == -1 || info->stats.last_pid == -1 ||
+      (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == -1))
+    {
+      sysem_sysv_info_set_gone (info);   /* removed between the calls */
+      return g_steal_pointer (&info);
+    }
+
+  /* 0 means nobody changed it yet, or a process we cannot see. */
+  info->last_pid_alive = info->stats.last_pid == 0 || sysem_inspect_pid_alive (info->stats.last_pid);
+
+  if (info->stats.waiters == 0 && !info->last_pid_alive)
+    {
+      if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0)
+        info->state = SYSEM_INSPECT_NO_USERS;
+      else if (ds.sem_nsems == 1)
+        info->state = SYSEM_INSPECT_OWNER_GONE;
+    }
+  info->stale = info->state != SYSEM_INSPECT_IN_USE;
+
+  return g_steal_pointer (&info);
+}
+
+static gboolean
+sysem_sysv_list (GPtrArray  *infos,
+                 GError    **error)
+{
+  g_autofree char *dir_path = sysem_key_temp_dir ();
+  struct dirent *de;
+  DIR *dir;
+
+  dir = opendir (dir_path);
+  if (dir == NULL)
+    return TRUE;
+
+  while ((de = readdir (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      SysemInfo *info;
+
+      if (!g_str_has_prefix (de->d_name, SYSEM_LEGACY_PREFIX) ||
+          de->d_name[strlen (SYSEM_LEGACY_PREFIX)] == '\0')
+        continue;
+      if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+        continue;
+
+      if (g_str_equal (dir_path, "/"))
+        path = g_strconcat ("/", de->d_name, NULL);
+      else
+        path = g_build_filename (dir_path, de->d_name, NULL);
+
+      /* A file that cannot be read or vanished meanwhile is left out. */
+      info = sysem_sysv_inspect (path, NULL);
+      if (info != NULL)
+        g_ptr_array_add (infos, info);
+    }
+
+  closedir (dir);
+  return TRUE;
+}
+
+static gboolean
+sysem_sysv_same_file (const char *path,
+                      guint64     dev,
+                      guint64     ino)
+{
+  struct stat st;
+
+  return lstat (path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+static gboolean
+sysem_sysv_remove_stale (SysemInfo  *info,
+                         gboolean    only_if_stale,
+                         gboolean   *removed_object,
+                         GError    **error)
+{
+  gboolean lockable = TRUE;
+  gboolean ok = FALSE;
+  struct stat st;
+  int semid;
+  int fd;
+
+  fd = open (info->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd == -1 && (errno == EACCES || errno == EPERM))
+    {
+      fd = open (info->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      lockable = FALSE;
+    }
+  if (fd == -1)
+    {
+      if (errno == ENOENT && only_if_stale)
+        return FALSE;
+      if (errno == ENOENT)
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, SYSEM_OP_REMOVE,
+                         info->name, _("it was removed"));
+      else if (errno == ELOOP)
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, info->path,
+                         _("the key file is a symbolic link"));
+      else
+        sysem_set_error_errno (error, SYSEM_OP_REMOVE, info->name, errno);
+      return FALSE;
+    }
+
+  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode))
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, info->path,
+                       _("the key file is not a regular file"));
+      close (fd);
+      return FALSE;
+    }
+
+  /* sysem programs hold this lock while they join or leave the set: under
+   * it, nobody is on the way in. */
+  if (lockable)
+    sysem_flock (fd, LOCK_EX);
+
+  if (!sysem_sysv_same_file (info->path, st.st_dev, st.st_ino))
+    {
+      if (!only_if_stale)
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, SYSEM_OP_REMOVE,
+                         info->name, _("it was removed"));
+      goto out;
+    }
+
+  if (only_if_stale)
+    {
+      g_autoptr(SysemInfo) now = sysem_sysv_inspect (info->path, NULL);
+
+      if (now == NULL || !now->stale)
+        goto out;
+    }
+
+  semid = semget (sysem_ftok_fd (&st), 0, 0);
+  if (semid != -1)
+    {
+      if (semctl (semid, 0, IPC_RMID) == -1 && errno != EINVAL && errno != EIDRM)
+        {
+          sysem_set_error_errno (error, SYSEM_OP_REMOVE, info->name, errno);
+          goto out;
+        }
+      *removed_object = TRUE;
+    }
+  else if (errno != ENOENT)
+    {
+      sysem_set_error_errno (error, SYSEM_OP_REMOVE, info->name, errno);
+      goto out;
+    }
+
+  if (unlink (info->path) == -1 && errno != ENOENT)
+    {
+      sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, info->name, errno);
+      goto out;
+    }
+
+  ok = TRUE;
+
+out:
+  close (fd);
+  return ok;
+}
+
+const SysemBackend sysem_sysv_backend = {
+  .key_type = SYSEM_KEY_TYPE_SYSTEM_V,
+  .name = "System V",
+  .max_value = SYSEM_SYSV_MAX,
+  .derive_key = sysem_sysv_derive_key,
+  .check_native = sysem_sysv_check_native,
+  .open = sysem_sysv_open,
+  .acquire = sysem_sysv_acquire,
+  .release = sysem_sysv_release,
+  .get_value = sysem_sysv_get_value,
+  .remove = sysem_sysv_remove,
+  .keep = sysem_sysv_keep,
+  .stats = sysem_sysv_stats,
+  .close = sysem_sysv_close,
+  .free = sysem_sysv_handle_free,
+  .list = sysem_sysv_list,
+  .inspect = sysem_sysv_inspect,
+  .remove_stale = sysem_sysv_remove_stale,
+};

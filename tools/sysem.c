@@ -28,10 +28,7 @@
 
 #include "sysem-semaphore.h"
 #include "sysem-i18n-private.h"
-#include "sysem-key-private.h"
-#include "sysem-semaphore-private.h"
-
-#include "sysem-scan.h"
+#include "sysem-inspect-private.h"
 
 /* Exit statuses; the manual page lists them. */
 enum {
@@ -198,22 +195,44 @@ parse_timeout (const char *text,
   return TRUE;
 }
 
-static int
-key_max_value (void)
-{
-  return opt_posix ? SEM_VALUE_MAX : 32767;
-}
-
 static SysemKeyType
 key_type (void)
 {
   return opt_posix ? SYSEM_KEY_TYPE_POSIX : SYSEM_KEY_TYPE_SYSTEM_V;
 }
 
+static int
+key_max_value (void)
+{
+  return sysem_inspect_key_type_max (key_type ());
+}
+
 static const char *
 key_type_label (SysemKeyType type)
 {
-  return type == SYSEM_KEY_TYPE_POSIX ? "POSIX" : "System V";
+  return sysem_inspect_key_type_name (type);
+}
+
+/* Every semaphore of every key type that can be listed, System V first. */
+static GPtrArray *
+tool_list_all (GError **error)
+{
+  g_autoptr(GPtrArray) all = NULL;
+  const SysemKeyType types[] = { SYSEM_KEY_TYPE_SYSTEM_V, SYSEM_KEY_TYPE_POSIX };
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      g_autoptr(GPtrArray) some = sysem_inspect_list (types[i], error);
+
+      if (some == NULL)
+        return NULL;
+      if (all == NULL)
+        all = g_steal_pointer (&some);
+      else
+        g_ptr_array_extend_and_steal (all, g_steal_pointer (&some));
+    }
+
+  return g_steal_pointer (&all);
 }
 
 /* The native key for KEY, as the library would derive it. */
@@ -225,22 +244,22 @@ resolve_native (const char  *key,
 
   if (opt_native)
     {
-      if (!sysem_key_check_native (key, key_type (), &native, error))
+      if (!sysem_inspect_key_check_native (key, key_type (), &native, error))
         return NULL;
     }
-  else if (!sysem_key_derive (key, key_type (), &native, error))
+  else if (!sysem_inspect_key_derive (key, key_type (), &native, error))
     return NULL;
 
   return native;
 }
 
 /* What is there for KEY, or NULL with a message. */
-static SysemScanEntry *
+static SysemInfo *
 find_existing (const char *key)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *native = resolve_native (key, &error);
-  SysemScanEntry *entry;
+  SysemInfo *entry;
 
   if (native == NULL)
     {
@@ -248,7 +267,7 @@ find_existing (const char *key)
       return NULL;
     }
 
-  entry = sysem_scan_native (key_type (), native, &error);
+  entry = sysem_inspect_native (key_type (), native, &error);
   if (entry == NULL)
     {
       if (error != NULL)
@@ -268,7 +287,7 @@ find_existing (const char *key)
 static gboolean
 check_exists (const char *key)
 {
-  g_autoptr(SysemScanEntry) entry = find_existing (key);
+  g_autoptr(SysemInfo) entry = find_existing (key);
 
   if (entry == NULL)
     return FALSE;
@@ -280,7 +299,7 @@ check_exists (const char *key)
       return FALSE;
     }
 
-  if (entry->state == SYSEM_SCAN_NOT_A_SEMAPHORE)
+  if (entry->state == SYSEM_INSPECT_NOT_A_SEMAPHORE)
     {
       /* Translators: %s is a key */
       tool_error (_("The file of the key “%s” in /dev/shm is not a semaphore"), key);
@@ -361,14 +380,14 @@ number_or_dash (int value)
 }
 
 static char *
-users_string (const SysemScanEntry *entry)
+users_string (const SysemInfo *entry)
 {
-  if (entry->users < 0)
+  if (entry->stats.users < 0)
     return g_strdup ("-");
   if (!entry->users_exact)
-    return g_strdup_printf ("≥%d", entry->users);
+    return g_strdup_printf ("≥%d", entry->stats.users);
 
-  return g_strdup_printf ("%d", entry->users);
+  return g_strdup_printf ("%d", entry->stats.users);
 }
 
 static void
@@ -436,12 +455,12 @@ json_int_or_null (GString *out,
 
 static void
 json_entry (GString              *out,
-            const SysemScanEntry *entry,
+            const SysemInfo *entry,
             const char           *key)
 {
-  g_autofree char *owner = owner_string (entry->uid);
-  g_autofree char *perms = mode_string (entry->mode);
-  gboolean sysv = entry->key_type == SYSEM_KEY_TYPE_SYSTEM_V;
+  g_autofree char *owner = owner_string (entry->stats.uid);
+  g_autofree char *perms = mode_string (entry->stats.mode);
+  gboolean sysv = entry->stats.key_type == SYSEM_KEY_TYPE_SYSTEM_V;
 
   g_string_append (out, "{");
   if (key != NULL)
@@ -462,31 +481,31 @@ json_entry (GString              *out,
   else
     g_string_append (out, "null");
   g_string_append (out, ", \"id\": ");
-  json_int_or_null (out, entry->id);
+  json_int_or_null (out, entry->stats.id);
   g_string_append (out, ", \"sems\": ");
-  json_int_or_null (out, entry->n_sems);
+  json_int_or_null (out, entry->stats.n_sems);
   g_string_append (out, ", \"value\": ");
-  json_int_or_null (out, entry->value);
+  json_int_or_null (out, entry->stats.value);
   g_string_append (out, ", \"waiters\": ");
-  json_int_or_null (out, entry->waiters);
+  json_int_or_null (out, entry->stats.waiters);
   g_string_append (out, ", \"users\": ");
-  json_int_or_null (out, entry->users);
+  json_int_or_null (out, entry->stats.users);
   g_string_append_printf (out, ", \"users_exact\": %s", entry->users_exact ? "true" : "false");
   g_string_append (out, ", \"last_pid\": ");
-  json_int_or_null (out, entry->last_pid);
-  if (entry->last_pid >= 0)
+  json_int_or_null (out, entry->stats.last_pid);
+  if (entry->stats.last_pid >= 0)
     g_string_append_printf (out, ", \"last_pid_alive\": %s",
                             entry->last_pid_alive ? "true" : "false");
   else
     g_string_append (out, ", \"last_pid_alive\": null");
   g_string_append_printf (out, ", \"mode\": %u, \"permissions\": \"%s\", \"uid\": %u, \"owner\": ",
-                          entry->mode, perms, entry->uid);
+                          entry->stats.mode, perms, entry->stats.uid);
   json_string (out, owner);
   g_string_append (out, ", \"changed\": ");
-  json_int_or_null (out, entry->changed > 0 ? entry->changed : -1);
+  json_int_or_null (out, entry->stats.changed > 0 ? entry->stats.changed : -1);
   g_string_append_printf (out, ", \"stale\": %s, \"state\": \"%s\"}",
                           entry->stale ? "true" : "false",
-                          sysem_scan_state_name (entry->state));
+                          sysem_inspect_state_name (entry->state));
 }
 
 static void
@@ -553,17 +572,17 @@ print_table (GPtrArray *entries)
 
   for (guint i = 0; i < entries->len; i++)
     {
-      const SysemScanEntry *entry = g_ptr_array_index (entries, i);
+      const SysemInfo *entry = g_ptr_array_index (entries, i);
       char **row = g_new0 (char *, N_COLS + 1);
 
-      row[COL_TYPE] = g_strdup (entry->key_type == SYSEM_KEY_TYPE_POSIX ? "posix" : "sysv");
-      row[COL_VALUE] = number_or_dash (entry->value);
-      row[COL_WAITERS] = number_or_dash (entry->waiters);
+      row[COL_TYPE] = g_strdup (entry->stats.key_type == SYSEM_KEY_TYPE_POSIX ? "posix" : "sysv");
+      row[COL_VALUE] = number_or_dash (entry->stats.value);
+      row[COL_WAITERS] = number_or_dash (entry->stats.waiters);
       row[COL_USERS] = users_string (entry);
-      row[COL_PID] = number_or_dash (entry->last_pid);
-      row[COL_MODE] = mode_string (entry->mode);
-      row[COL_OWNER] = owner_string (entry->uid);
-      row[COL_STATE] = g_strdup (sysem_scan_state_label (entry->state));
+      row[COL_PID] = number_or_dash (entry->stats.last_pid);
+      row[COL_MODE] = mode_string (entry->stats.mode);
+      row[COL_OWNER] = owner_string (entry->stats.uid);
+      row[COL_STATE] = g_strdup (sysem_inspect_state_label (entry->state));
       row[COL_NAME] = g_utf8_make_valid (entry->name, -1);
       g_ptr_array_add (rows, row);
     }
@@ -674,7 +693,7 @@ command_list (int    argc,
   if (n_rest () > 0)
     return tool_usage_error (_("Unexpected argument “%s”"), opt_rest[0]);
 
-  entries = sysem_scan_all (&error);
+  entries = tool_list_all (&error);
   if (entries == NULL)
     {
       tool_error ("%s", error->message);
@@ -711,7 +730,7 @@ command_info (int    argc,
               char **argv)
 {
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(SysemScanEntry) entry = NULL;
+  g_autoptr(SysemInfo) entry = NULL;
 
   context = command_context (_("KEY"),
                              _("Shows the semaphore of KEY, without opening it."),
@@ -734,30 +753,30 @@ command_info (int    argc,
     }
   else
     {
-      g_autofree char *value = number_or_dash (entry->value);
-      g_autofree char *waiters = number_or_dash (entry->waiters);
+      g_autofree char *value = number_or_dash (entry->stats.value);
+      g_autofree char *waiters = number_or_dash (entry->stats.waiters);
       g_autofree char *users = users_string (entry);
-      g_autofree char *perms = mode_string (entry->mode);
-      g_autofree char *owner = owner_string (entry->uid);
+      g_autofree char *perms = mode_string (entry->stats.mode);
+      g_autofree char *owner = owner_string (entry->stats.uid);
       g_autofree char *perms_owner = g_strdup_printf ("%s (%s)", perms, owner);
       g_autofree char *name = g_utf8_make_valid (entry->name, -1);
 
       /* Translators: labels of `sysem info`; the values start in column 17 */
       print_field (_("Key:"), opt_rest[0]);
-      print_field (_("Type:"), key_type_label (entry->key_type));
+      print_field (_("Type:"), key_type_label (entry->stats.key_type));
       print_field (_("Name:"), name);
-      if (entry->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+      if (entry->stats.key_type == SYSEM_KEY_TYPE_SYSTEM_V)
         {
           g_autofree char *ipc_key = g_strdup_printf ("0x%08x", (guint) entry->ipc_key);
 
           print_field (_("IPC key:"), ipc_key);
-          if (entry->id >= 0)
+          if (entry->stats.id >= 0)
             {
-              g_autofree char *id = g_strdup_printf ("%d", entry->id);
+              g_autofree char *id = g_strdup_printf ("%d", entry->stats.id);
               /* Translators: how a System V set was made: by sysem (with a
                * user count) or by Qt (a single semaphore) */
-              const char *made_by = entry->n_sems >= 2 ? _("sysem set") : _("Qt set");
-              g_autofree char *set = entry->n_sems >= 0
+              const char *made_by = entry->stats.n_sems >= 2 ? _("sysem set") : _("Qt set");
+              g_autofree char *set = entry->stats.n_sems >= 0
                 ? g_strdup_printf ("%s (%s)", id, made_by) : g_strdup (id);
 
               print_field (_("Set id:"), set);
@@ -766,25 +785,25 @@ command_info (int    argc,
       print_field (_("Value:"), value);
       print_field (_("Waiters:"), waiters);
       print_field (_("Users:"), users);
-      if (entry->last_pid >= 0)
+      if (entry->stats.last_pid >= 0)
         {
           g_autofree char *pid =
-            g_strdup_printf ("%d (%s)", entry->last_pid,
+            g_strdup_printf ("%d (%s)", entry->stats.last_pid,
                              /* Translators: whether the last process is running */
                              entry->last_pid_alive ? _("running") : _("gone"));
 
           print_field (_("Last pid:"), pid);
         }
       print_field (_("Permissions:"), perms_owner);
-      if (entry->changed > 0)
+      if (entry->stats.changed > 0)
         {
-          g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (entry->changed);
+          g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (entry->stats.changed);
           g_autofree char *when = dt != NULL ? g_date_time_format (dt, "%Y-%m-%d %H:%M:%S") : NULL;
 
           if (when != NULL)
             print_field (_("Changed:"), when);
         }
-      print_field (_("State:"), sysem_scan_state_label (entry->state));
+      print_field (_("State:"), sysem_inspect_state_label (entry->state));
     }
 
   return EXIT_OK;
@@ -797,7 +816,6 @@ command_create (int    argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   SysemSemaphore *sem;
-  SysemStats stats;
   int count = 1;
 
   context = command_context (_("KEY"),
@@ -818,28 +836,12 @@ command_create (int    argc,
       return EXIT_FAILED;
     }
 
-  if (!sysem_semaphore_get_stats (sem, &stats, &error))
+  /* Keep the semaphore after we exit, until `sysem remove`. */
+  if (!sysem_semaphore_keep (sem, &error))
     {
-      tool_error ("%s", error->message);
+      tool_error (_("Could not keep the semaphore “%s”: %s"), opt_rest[0], error->message);
       g_object_unref (sem);
       return EXIT_FAILED;
-    }
-
-  /* Keep the semaphore after we exit. A sysem set is removed by whoever
-   * takes its user count to zero: add one user that no process owns (no
-   * SEM_UNDO), so that only `sysem remove` (or ipcrm) removes it. A set
-   * made by Qt, and a POSIX semaphore, are removed by the process that
-   * created them when it closes them: this process never closes it. */
-  if (stats.key_type == SYSEM_KEY_TYPE_SYSTEM_V && stats.n_sems >= 2)
-    {
-      struct sembuf pin = { 1, 1, 0 };
-
-      if (semop (stats.id, &pin, 1) == -1)
-        {
-          tool_error (_("Could not keep the semaphore “%s”: %s"), opt_rest[0], g_strerror (errno));
-          g_object_unref (sem);
-          return EXIT_FAILED;
-        }
     }
 
   kept_semaphore = sem;
@@ -949,7 +951,7 @@ command_remove (int    argc,
                 char **argv)
 {
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(SysemScanEntry) entry = NULL;
+  g_autoptr(SysemInfo) entry = NULL;
   g_autoptr(GError) error = NULL;
   gboolean removed_set;
 
@@ -970,7 +972,7 @@ command_remove (int    argc,
   g_free (entry->name);
   entry->name = g_strdup (opt_rest[0]);
 
-  if (!sysem_scan_remove (entry, FALSE, &removed_set, &error))
+  if (!sysem_inspect_remove (entry, FALSE, &removed_set, &error))
     {
       tool_error ("%s", error->message);
       return EXIT_FAILED;
@@ -1002,7 +1004,7 @@ command_gc (int    argc,
       if (opt_posix || opt_native)
         return tool_usage_error ("%s", _("--posix and --native need a KEY"));
 
-      entries = sysem_scan_all (&error);
+      entries = tool_list_all (&error);
       if (entries == NULL)
         {
           tool_error ("%s", error->message);
@@ -1011,11 +1013,11 @@ command_gc (int    argc,
     }
   else
     {
-      entries = g_ptr_array_new_with_free_func ((GDestroyNotify) sysem_scan_entry_free);
+      entries = g_ptr_array_new_with_free_func ((GDestroyNotify) sysem_info_free);
       for (guint i = 0; opt_rest[i] != NULL; i++)
         {
           g_autofree char *native = resolve_native (opt_rest[i], &error);
-          SysemScanEntry *entry;
+          SysemInfo *entry;
 
           if (native == NULL)
             {
@@ -1025,7 +1027,7 @@ command_gc (int    argc,
               continue;
             }
 
-          entry = sysem_scan_native (key_type (), native, &error);
+          entry = sysem_inspect_native (key_type (), native, &error);
           if (entry != NULL)
             g_ptr_array_add (entries, entry);
           else if (error != NULL)
@@ -1039,7 +1041,7 @@ command_gc (int    argc,
 
   for (guint i = 0; i < entries->len; i++)
     {
-      SysemScanEntry *entry = g_ptr_array_index (entries, i);
+      SysemInfo *entry = g_ptr_array_index (entries, i);
       g_autofree char *name = g_utf8_make_valid (entry->name, -1);
       gboolean removed_set;
 
@@ -1052,17 +1054,17 @@ command_gc (int    argc,
           if (!opt_json)
             /* Translators: the first %s is a file or semaphore name, the
              * second why it is stale */
-            g_print (_("Would remove %s (%s)\n"), name, sysem_scan_state_label (entry->state));
+            g_print (_("Would remove %s (%s)\n"), name, sysem_inspect_state_label (entry->state));
           continue;
         }
 
-      if (sysem_scan_remove (entry, TRUE, &removed_set, &error))
+      if (sysem_inspect_remove (entry, TRUE, &removed_set, &error))
         {
           g_ptr_array_add (done, entry);
           if (!opt_json)
             /* Translators: the first %s is a file or semaphore name, the
              * second why it was stale */
-            g_print (_("Removed %s (%s)\n"), name, sysem_scan_state_label (entry->state));
+            g_print (_("Removed %s (%s)\n"), name, sysem_inspect_state_label (entry->state));
         }
       else if (error != NULL)
         {

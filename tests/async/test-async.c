@@ -19,7 +19,7 @@
 #include <gio/gio.h>
 
 #include "sysem-semaphore.h"
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 
 /* The most threads acquire_async() may add, DESIGN.md §5. */
 #define MAX_EXTRA_THREADS 4

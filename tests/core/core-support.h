@@ -7,7 +7,7 @@
 #pragma once
 
 #include "sysem.h"
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 #include "sysem-test-util.h"
 
 G_BEGIN_DECLS

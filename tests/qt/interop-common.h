@@ -7,7 +7,7 @@
 #pragma once
 
 #include <sysem/sysem.h>
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 
 G_BEGIN_DECLS
 

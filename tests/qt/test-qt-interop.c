@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include <sysem/sysem.h>
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 
 #include "interop-common.h"
 

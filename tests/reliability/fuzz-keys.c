@@ -21,6 +21,7 @@
 
 #include "sysem-semaphore.h"
 #include "sysem-key-private.h"
+#include "sysem-inspect-private.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -82,7 +83,7 @@ check_derive (const char   *key,
   g_autofree char *native = NULL;
   g_autofree char *name = NULL;
 
-  if (!sysem_key_derive (key, key_type, &native, &error))
+  if (!sysem_inspect_key_derive (key, key_type, &native, &error))
     {
       check_error (error, native);
       CHECK (error->code == SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
@@ -123,7 +124,7 @@ check_native (const char   *native_key,
   g_autoptr(GError) error = NULL;
   g_autofree char *native = NULL;
 
-  if (!sysem_key_check_native (native_key, key_type, &native, &error))
+  if (!sysem_inspect_key_check_native (native_key, key_type, &native, &error))
     {
       check_error (error, native);
       CHECK (error->code == SYSEM_SEMAPHORE_ERROR_KEY_ERROR);

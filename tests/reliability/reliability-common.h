@@ -17,7 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "sysem.h"
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 #include "sysem-key-private.h"
 
 /* A key no other test, and no other run of this one, uses. */
@@ -111,7 +111,7 @@ rel_key_file (const char   *key,
   g_autoptr(GError) error = NULL;
   char *native = NULL;
 
-  g_assert_true (sysem_key_derive (key, key_type, &native, &error));
+  g_assert_true (sysem_inspect_key_derive (key, key_type, &native, &error));
   g_assert_no_error (error);
 
   if (key_type == SYSEM_KEY_TYPE_POSIX)

@@ -32,7 +32,7 @@
 
 #include "sysem-semaphore.h"
 #include "sysem-key-private.h"
-#include "sysem-semaphore-private.h"
+#include "sysem-inspect-private.h"
 
 static void
 wait_for_eof (void)
@@ -94,7 +94,7 @@ qt_set (const char *key,
   int semid;
   int fd;
 
-  if (!sysem_key_derive (key, SYSEM_KEY_TYPE_SYSTEM_V, &path, &error))
+  if (!sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_SYSTEM_V, &path, &error))
     {
       printf ("error %s\n", error->message);
       return 1;

@@ -1,0 +1,238 @@
+/* sysem-backend.h: what a key type provides, and the handle every backend's
+ * state starts with
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* SysemSemaphore (sysem-semaphore.c) and the waiter (sysem-waiter.c) reach a
+ * backend only through the sysem_backend_*() and sysem_handle_*() calls
+ * below; the backends (sysem-sysv.c, sysem-posix.c, sysem-etcd.c) never
+ * include each other, and only they know a kernel layout or a protocol.
+ *
+ * Lock map of a handle:
+ * - backend, display_key, native: set before the handle is published,
+ *   never written again; read without a lock.
+ * - ref_count: atomic, the holders of the semaphore. The object holds one
+ *   while the handle is its current one; each queued asynchronous request
+ *   holds one. When it reaches zero the backend's close() leaves the
+ *   semaphore.
+ * - mem_count: atomic, the holders of the memory: each reference above,
+ *   and the object that opened the handle, until it is finalized. At zero
+ *   the backend's free() frees the handle. So a call that loaded the
+ *   handle before set_key() replaced it, which may still be running on it
+ *   (the fast paths take no lock and no reference), finds its memory
+ *   valid: it works on the old semaphore, or fails with NOT_FOUND once
+ *   that is gone.
+ * - removed: atomic; set once by a backend that saw the semaphore gone.
+ * - Everything else belongs to the backend, which documents its own locks. */
+
+#pragma once
+
+#if !defined(SYSEM_COMPILATION)
+#error "sysem-backend.h is private to sysem: include <sysem/sysem.h>."
+#endif
+
+#include "sysem-semaphore.h"
+#include "sysem-inspect-private.h"
+
+G_BEGIN_DECLS
+
+/* Deadlines are on the monotonic clock, in g_get_monotonic_time() units. */
+#define SYSEM_DEADLINE_NOW     ((gint64) 0)
+#define SYSEM_DEADLINE_FOREVER G_MAXINT64
+
+/* A waiter that must look at something the kernel cannot wake it for
+ * (a cancellable, a removal nobody announces) wakes at most this often. */
+#define SYSEM_WAIT_SLICE_USEC (20 * G_TIME_SPAN_MILLISECOND)
+
+typedef struct _SysemHandle SysemHandle;
+typedef struct _SysemBackend SysemBackend;
+
+struct _SysemBackend
+{
+  SysemKeyType  key_type;
+  const char   *name;        /* "System V", "POSIX", "etcd": not translated */
+  int           max_value;
+
+  /* Naming. @key is a valid, non-empty UTF-8 string; @native_key is what
+   * the caller gave as a native key. Both return a newly allocated native
+   * key, or FALSE with a KEY_ERROR. */
+  gboolean     (* derive_key)   (const char       *key,
+                                 char            **native_out,
+                                 GError          **error);
+  gboolean     (* check_native) (const char       *native_key,
+                                 char            **native_out,
+                                 GError          **error);
+
+  /* Joins (creating it if missing) the semaphore named @native; the new
+   * handle has one reference. @display_key is for messages. */
+  SysemHandle *(* open)         (const char       *display_key,
+                                 const char       *native,
+                                 int               initial_value,
+                                 SysemAccessMode   mode,
+                                 GError          **error);
+
+  /* TRUE: one unit taken. FALSE without error: @deadline passed
+   * (SYSEM_DEADLINE_NOW: no unit was free). FALSE with an error: cancelled,
+   * removed or failed. Each backend takes a free unit first, as cheaply as
+   * it can: this is the uncontended path of every public acquire. */
+  gboolean     (* acquire)      (SysemHandle      *handle,
+                                 gint64            deadline,
+                                 GCancellable     *cancellable,
+                                 GError          **error);
+  /* @n >= 1; a count that would pass max_value fails and changes nothing. */
+  gboolean     (* release)      (SysemHandle      *handle,
+                                 int               n,
+                                 GError          **error);
+  int          (* get_value)    (SysemHandle      *handle,
+                                 GError          **error);
+  gboolean     (* remove)       (SysemHandle      *handle,
+                                 GError          **error);
+  /* Keeps the semaphore after this process's last user leaves, until it
+   * is removed (`sysem create`). */
+  gboolean     (* keep)         (SysemHandle      *handle,
+                                 GError          **error);
+  gboolean     (* stats)        (SysemHandle      *handle,
+                                 SysemStats       *stats,
+                                 GError          **error);
+  /* Leaves the semaphore, removing it if this was its last user. Must
+   * leave the handle's memory usable by a racing call (see above). */
+  void         (* close)        (SysemHandle      *handle);
+  /* Frees a closed handle; also one that open() did not return. */
+  void         (* free)         (SysemHandle      *handle);
+
+  /* Inspection without joining (sysem-inspect-private.h). list() appends
+   * SysemInfo entries to @infos; inspect() returns NULL without error when
+   * nothing is under that name. */
+  gboolean     (* list)         (GPtrArray        *infos,
+                                 GError          **error);
+  SysemInfo   *(* inspect)      (const char       *native,
+                                 GError          **error);
+  gboolean     (* remove_stale) (SysemInfo        *info,
+                                 gboolean          only_if_stale,
+                                 gboolean         *removed_object,
+                                 GError          **error);
+};
+
+/* Every backend's handle starts with this. */
+struct _SysemHandle
+{
+  const SysemBackend *backend;
+  gint                ref_count;    /* atomic */
+  gint                mem_count;    /* atomic */
+  gint                removed;      /* atomic */
+  char               *display_key;  /* the key as the user gave it, for messages */
+  char               *native;
+  SysemHandle        *owner_next;   /* the object's list of the handles it opened */
+};
+
+/* For the backends. */
+void     sysem_handle_init  (SysemHandle        *handle,
+                             const SysemBackend *backend,
+                             const char         *display_key,
+                             const char         *native);
+void     sysem_handle_clear (SysemHandle        *handle);
+gboolean sysem_wait_slice   (gint64              deadline,
+                             GCancellable       *cancellable,
+                             gint64             *slice_end,
+                             GError            **error);
+SysemInfo *sysem_info_new   (SysemKeyType        key_type,
+                             const char         *name,
+                             const char         *path);
+
+/* For SysemSemaphore and the waiter: the only way to a backend's handle
+ * (sysem-backends-private.h opens one). */
+
+static inline gboolean
+sysem_handle_acquire (SysemHandle   *handle,
+                      gint64         deadline,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  return handle->backend->acquire (handle, deadline, cancellable, error);
+}
+
+static inline gboolean
+sysem_handle_release (SysemHandle  *handle,
+                      int           n,
+                      GError      **error)
+{
+  return handle->backend->release (handle, n, error);
+}
+
+static inline int
+sysem_handle_get_value (SysemHandle  *handle,
+                        GError      **error)
+{
+  return handle->backend->get_value (handle, error);
+}
+
+static inline gboolean
+sysem_handle_remove (SysemHandle  *handle,
+                     GError      **error)
+{
+  return handle->backend->remove (handle, error);
+}
+
+static inline gboolean
+sysem_handle_keep (SysemHandle  *handle,
+                   GError      **error)
+{
+  return handle->backend->keep (handle, error);
+}
+
+static inline gboolean
+sysem_handle_stats (SysemHandle  *handle,
+                    SysemStats   *stats,
+                    GError      **error)
+{
+  return handle->backend->stats (handle, stats, error);
+}
+
+static inline gboolean
+sysem_handle_is_removed (SysemHandle *handle)
+{
+  return g_atomic_int_get (&handle->removed);
+}
+
+static inline void
+sysem_handle_set_removed (SysemHandle *handle)
+{
+  g_atomic_int_set (&handle->removed, TRUE);
+}
+
+static inline SysemHandle *
+sysem_handle_ref (SysemHandle *handle)
+{
+  g_atomic_int_inc (&handle->mem_count);
+  g_atomic_int_inc (&handle->ref_count);
+  return handle;
+}
+
+/* Drops a memory reference (see the lock map above). */
+static inline void
+sysem_handle_release_memory (SysemHandle *handle)
+{
+  if (g_atomic_int_dec_and_test (&handle->mem_count))
+    handle->backend->free (handle);
+}
+
+/* Keeps the memory, not the semaphore: for the object that opened it. */
+static inline void
+sysem_handle_hold_memory (SysemHandle *handle)
+{
+  g_atomic_int_inc (&handle->mem_count);
+}
+
+/* Dropping the last reference leaves the semaphore; the memory goes with
+ * the last memory reference. */
+static inline void
+sysem_handle_unref (SysemHandle *handle)
+{
+  if (g_atomic_int_dec_and_test (&handle->ref_count))
+    handle->backend->close (handle);
+  sysem_handle_release_memory (handle);
+}
+
+G_END_DECLS
