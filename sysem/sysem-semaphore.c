@@ -389,7 +389,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_KEY] =
-    g_param_spec_string ("key", NULL, NULL,
+    g_param_spec_string ("key", "Key", "The key every process uses to reach the semaphore",
                          NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -403,7 +403,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_INITIAL_VALUE] =
-    g_param_spec_int ("initial-value", NULL, NULL,
+    g_param_spec_int ("initial-value", "Initial value", "The count of a semaphore this object creates",
                       0, G_MAXINT, 0,
                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -416,7 +416,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_MODE] =
-    g_param_spec_enum ("mode", NULL, NULL,
+    g_param_spec_enum ("mode", "Mode", "Whether opening resets the count",
                        SYSEM_TYPE_ACCESS_MODE, SYSEM_ACCESS_MODE_OPEN,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -429,7 +429,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_KEY_TYPE] =
-    g_param_spec_enum ("key-type", NULL, NULL,
+    g_param_spec_enum ("key-type", "Key type", "The kind of kernel semaphore",
                        SYSEM_TYPE_KEY_TYPE, SYSEM_KEY_TYPE_SYSTEM_V,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -438,13 +438,13 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * SysemSemaphore:native-key:
    *
    * The name the system knows the semaphore by: for System V the path of
-   * the key file, for POSIX the name given to sem_open(). %NULL when the
+   * the key file, for POSIX the name given to sem_open(3). %NULL when the
    * object has no valid key.
    *
    * Since: 1.0
    */
   properties[PROP_NATIVE_KEY] =
-    g_param_spec_string ("native-key", NULL, NULL,
+    g_param_spec_string ("native-key", "Native key", "The name the system knows the semaphore by",
                          NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
@@ -707,7 +707,7 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
 }
 
 /**
- * sysem_semaphore_get_key: (get-property key)
+ * sysem_semaphore_get_key:
  * @self: a #SysemSemaphore
  *
  * Gets the key of @self, as given to the constructor or to
@@ -727,12 +727,12 @@ sysem_semaphore_get_key (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_native_key: (get-property native-key)
+ * sysem_semaphore_get_native_key:
  * @self: a #SysemSemaphore
  *
  * Gets the name the system knows the semaphore by: for
  * %SYSEM_KEY_TYPE_SYSTEM_V the path of its key file, for
- * %SYSEM_KEY_TYPE_POSIX the name given to sem_open(), with its slash.
+ * %SYSEM_KEY_TYPE_POSIX the name given to sem_open(3), with its slash.
  *
  * Returns: (nullable): the native key, or %NULL if @self has no valid key
  *
@@ -754,7 +754,7 @@ sysem_semaphore_get_native_key (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_initial_value: (get-property initial-value)
+ * sysem_semaphore_get_initial_value:
  * @self: a #SysemSemaphore
  *
  * Gets the initial value @self was opened with.
@@ -772,7 +772,7 @@ sysem_semaphore_get_initial_value (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_mode: (get-property mode)
+ * sysem_semaphore_get_mode:
  * @self: a #SysemSemaphore
  *
  * Gets the access mode @self was opened with.
@@ -790,7 +790,7 @@ sysem_semaphore_get_mode (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_key_type: (get-property key-type)
+ * sysem_semaphore_get_key_type:
  * @self: a #SysemSemaphore
  *
  * Gets the kind of kernel semaphore behind @self.
