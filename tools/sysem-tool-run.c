@@ -323,12 +323,13 @@ run_wait_in_loop (SysemSemaphore *sem,
   g_clear_object (&wait->cancellable);
 }
 
-/* Waits for a slot: EXIT_OK once one is taken, else the status to exit
- * with. */
-static int
+/* Waits for a slot: TRUE once one is taken, else FALSE with the status
+ * to exit with (which may be 0: --conflict-exit-code 0). */
+static gboolean
 run_wait_for_slot (SysemSemaphore *sem,
                    const RunArgs  *args,
-                   RunSignals     *signals)
+                   RunSignals     *signals,
+                   int            *status)
 {
   RunWait wait = { .signals = signals };
 
@@ -353,12 +354,13 @@ run_wait_for_slot (SysemSemaphore *sem,
     }
 
   if (wait.acquired && wait.signo == 0)
-    return EXIT_OK;
+    return TRUE;
 
   if (wait.signo != 0)
     {
       g_clear_error (&wait.error);
-      return 128 + wait.signo;
+      *status = 128 + wait.signo;
+      return FALSE;
     }
 
   if (wait.timed_out)
@@ -370,12 +372,14 @@ run_wait_for_slot (SysemSemaphore *sem,
       else
         /* Translators: %s is a key */
         sysem_tool_error (_("No slot of “%s” became free in time"), args->key->key);
-      return args->conflict_status;
+      *status = args->conflict_status;
+      return FALSE;
     }
 
   sysem_tool_error ("%s", wait.error->message);
   g_clear_error (&wait.error);
-  return EXIT_RUN_FAILED;
+  *status = EXIT_RUN_FAILED;
+  return FALSE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -536,8 +540,7 @@ handle_run (int    argc,
       return EXIT_RUN_FAILED;
     }
 
-  status = run_wait_for_slot (sem, &args, &signals);
-  if (status == EXIT_OK)
+  if (run_wait_for_slot (sem, &args, &signals, &status))
     {
       status = run_command (args.command, &signals);
 
