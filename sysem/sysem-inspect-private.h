@@ -163,6 +163,17 @@ const SysemPrivateVTable *sysem__private__ (void);
 
 #define SYSEM_PRIVATE_CALL(name) (sysem__private__ ()->name)
 
+#ifdef SYSEM_COMPILATION
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysemInfo, sysem_info_free)
+#else
+/* Outside the library sysem_info_free() is not exported: free through the
+ * table. */
+static inline void
+sysem_private_info_free (SysemInfo *info)
+{
+  SYSEM_PRIVATE_CALL (info_free) (info);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysemInfo, sysem_private_info_free)
+#endif
 
 G_END_DECLS

@@ -43,6 +43,7 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,10 +136,40 @@ sysem_sysv_file_is_ours (SysemSysv *self)
          st.st_ino == self->file_ino;
 }
 
+/* Key files sysem creates carry this extended attribute, so that only they
+ * are ever deleted: a native key may name a file that was there before
+ * (DESIGN.md §3, "A native key file sysem did not create is never
+ * deleted"). Where the file system has no user attributes, an empty file
+ * with Qt's legacy name is taken as Qt's or sysem's own key file, as Qt
+ * itself does. */
+#define SYSEM_SYSV_KEY_FILE_XATTR "user.sysem.key-file"
+
+static void
+sysem_sysv_mark_key_file (int fd)
+{
+  /* Best effort: without the mark the file is only ever left behind. */
+  (void) fsetxattr (fd, SYSEM_SYSV_KEY_FILE_XATTR, "1", 1, 0);
+}
+
+static gboolean
+sysem_sysv_key_file_is_sysems (const char *path)
+{
+  g_autofree char *base = NULL;
+  struct stat st;
+  char value;
+
+  if (lgetxattr (path, SYSEM_SYSV_KEY_FILE_XATTR, &value, 1) == 1)
+    return TRUE;
+
+  base = g_path_get_basename (path);
+  return g_str_has_prefix (base, SYSEM_LEGACY_PREFIX) &&
+         lstat (path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size == 0;
+}
+
 static void
 sysem_sysv_unlink_key_file (SysemSysv *self)
 {
-  if (sysem_sysv_file_is_ours (self))
+  if (sysem_sysv_file_is_ours (self) && sysem_sysv_key_file_is_sysems (self->parent.native))
     unlink (self->parent.native);
 }
 
@@ -298,6 +329,8 @@ sysem_sysv_open_key_file (SysemSysv  *self,
 
   fd = open (path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
   *lockable = TRUE;
+  if (fd != -1)
+    sysem_sysv_mark_key_file (fd);
 
   if (fd == -1 && errno == EEXIST)
     {
@@ -1228,7 +1261,9 @@ sysem_sysv_remove_stale (SysemInfo  *info,
       goto out;
     }
 
-  if (unlink (info->path) == -1 && errno != ENOENT)
+  /* A file sysem did not create stays, also when it names no set. */
+  if (sysem_sysv_key_file_is_sysems (info->path) &&
+      unlink (info->path) == -1 && errno != ENOENT)
     {
       sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, info->name, errno);
       goto out;

@@ -4,7 +4,8 @@
 # SPDX-FileCopyrightText: 2026 The sysem authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Usage: test-tool.py --sysem PATH --helper PATH [--qt-helper PATH] [TEST…]
+# Usage: test-tool.py --sysem PATH --helper PATH [--qt-helper PATH]
+#                     [--completion PATH] [TEST…]
 #
 # Every key starts with "sysemtest-" and carries the pid and a counter;
 # every test removes what it made, also when it fails.
@@ -24,6 +25,7 @@ import unittest
 SYSEM = None
 HELPER = None
 QT_HELPER = None
+COMPLETION = None
 
 # Generous: the machine is shared. Only used as deadlines, never asserted.
 DEADLINE = 30.0
@@ -267,6 +269,84 @@ class ToolTest(unittest.TestCase):
         self.assertEqual(entry['users'], 0)
         self.assertTrue(entry['stale'])
 
+    def test_run_nonblock(self):
+        # flock(1)'s options: -n fails at once with the conflict exit code
+        # (1 by default), -w is --timeout, -E chooses the code.
+        key = self.key('nonblock')
+
+        sysem('create', '-n', '0', key, check=0)
+        proc = sysem('run', '-n', key, '--', 'echo', 'never')
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.stdout, '')
+        self.assertIn(key, proc.stderr)
+        self.assertEqual(sysem('run', '--nonblock', key, '--', 'true').returncode, 1)
+        self.assertEqual(sysem('run', '-n', '-E', '9', key, '--', 'true').returncode, 9)
+        self.assertEqual(sysem('run', key, '--conflict-exit-code', '0', '-n', '--',
+                               'true').returncode, 0)
+        self.assertEqual(sysem('run', '-w', '0.05', key, '--', 'true').returncode, 75)
+        self.assertEqual(sysem('run', '--wait', '0', key, '--', 'true').returncode, 75)
+        self.assertEqual(sysem('run', '-w', '0.05', '-E', '3', key, '--', 'true').returncode, 3)
+        self.assertEqual(sysem('run', '-t', '0', '-E', '4', key, '--', 'true').returncode, 4)
+        entry = info(key)
+        self.assertEqual(entry['value'], 0)
+        self.assertEqual(entry['waiters'], 0)
+
+        sysem('release', key, check=0)
+        self.assertEqual(sysem('run', '-n', key, '--', 'sh', '-c', 'exit 5').returncode, 5)
+        self.assertEqual(info(key)['value'], 1)
+
+    def test_run_jobs(self):
+        # -j N is --slots N, as in make and GNU parallel.
+        key = self.key('jobs', posix=True)
+
+        self.assertEqual(sysem('run', '--posix', '-j', '3', key, '--',
+                               'sh', '-c', 'exit 4').returncode, 4)
+        self.assertEqual(info(key, '--posix')['value'], 3)
+
+    def test_run_signal_at_take(self):
+        # SIGTERM the moment sysem has taken the slot, in the hand-over
+        # from the wait to the command: the slot must always come back.
+        # A POSIX semaphore has no kernel undo to hide a lost unit.
+        key = self.key('sigtake', posix=True)
+
+        sysem('create', '--posix', '-n', '1', key, check=0)
+        proc = subprocess.run([HELPER, 'signal-on-take', '--posix', key, '200', SYSEM],
+                              stdout=subprocess.PIPE, text=True, timeout=DEADLINE * 4)
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        self.assertTrue(proc.stdout.startswith('ok 200 '), proc.stdout)
+        self.assertEqual(info(key, '--posix')['value'], 1)
+
+    def test_native_file_survives(self):
+        # A regular file that was there before, given as a native key, is
+        # never deleted: not by gc, run, or create then remove. As root,
+        # the file belongs to another user, as a system file would.
+        with tempfile.TemporaryDirectory(prefix='sysemtest-tool-') as tmp:
+            path = os.path.join(tmp, 'sysemtest-precious')
+            with open(path, 'w') as f:
+                f.write('keep me\n')
+            if os.geteuid() == 0:
+                os.chown(path, 65534, 65534)
+
+            def check():
+                with open(path) as f:
+                    self.assertEqual(f.read(), 'keep me\n')
+
+            self.assertEqual(info(path, '--native')['state'], 'no-set')
+            sysem('gc', '--native', path, check=0)
+            check()
+            sysem('gc', '--dry-run', '--native', path, check=0)
+            check()
+            sysem('run', '--native', path, '--', 'true', check=0)
+            check()
+            sysem('create', '--native', path, '-n', '2', check=0)
+            self.assertEqual(info(path, '--native')['value'], 2)
+            check()
+            sysem('remove', '--native', path, check=0)
+            check()
+            self.assertFalse(info(path, '--native')['exists'])
+            sysem('gc', check=0)
+            check()
+
     # -- list, info -------------------------------------------------------
 
     def check_list_matches(self, key, posix):
@@ -337,6 +417,165 @@ class ToolTest(unittest.TestCase):
             self.assertEqual(entry['path'], path)
             # A key file only: no set, unless ftok () happens to collide.
             self.assertIn(entry['state'], ('no-set', 'in-use', 'no-access'))
+
+    def test_list_type_and_names(self):
+        sysv_key = self.key('names')
+        posix_key = self.key('namesposix', posix=True)
+
+        sysem('create', sysv_key, check=0)
+        sysem('create', '--posix', posix_key, check=0)
+        posix_name = info(posix_key, '--posix')['name']
+
+        names = sysem('list', '--names', check=0).stdout.split('\n')
+        self.assertIn(key_file(sysv_key), names)
+        self.assertIn(posix_name, names)
+        names = sysem('list', '--names', '--type', 'posix', check=0).stdout.split('\n')
+        self.assertIn(posix_name, names)
+        self.assertNotIn(key_file(sysv_key), names)
+        entries = json.loads(sysem('list', '--json', '--type', 'systemv', check=0).stdout)
+        self.assertIn(key_file(sysv_key), [e['name'] for e in entries])
+        self.assertEqual({e['type'] for e in entries}, {'systemv'})
+
+        self.assertIn('bogus', self.check_usage_error('list', '--type', 'bogus'))
+        self.check_usage_error('list', '--names', '--json')
+
+    def test_info_crash_safety_and_holders(self):
+        for posix in (False, True):
+            key = self.key('ledger', posix=posix)
+            options = ['--posix'] if posix else []
+            holder = self.spawn([HELPER, 'hold'] + options + [key, '3', '2'])
+            stats = json.loads(holder.stdout.readline())
+
+            entry = info(key, *options)
+            self.assertIsInstance(entry['crash_safe'], bool)
+            self.assertIsInstance(entry['foreign_users'], bool)
+            if not posix:
+                # The kernel undoes a System V process's units.
+                self.assertTrue(entry['crash_safe'])
+                self.assertIsNone(entry['holders'])
+            if entry['holders'] is not None:
+                # The POSIX ledger names the helper with its two units.
+                ours = [h for h in entry['holders'] if h['pid'] == stats['pid']]
+                self.assertEqual(len(ours), 1, entry['holders'])
+                self.assertEqual(ours[0]['units'], 2)
+                self.assertTrue(ours[0]['alive'])
+                self.assertTrue(ours[0]['user'])
+                self.assertTrue(entry['crash_safe'])
+
+            text = sysem('info', *options, key, check=0).stdout
+            self.assertRegex(text, r'\nCrash safe: +%s\n' % ('yes' if entry['crash_safe'] else 'no'))
+            if entry['holders'] is not None:
+                self.assertRegex(text, r'\nHolders: +%d \(running\), 2 units, has it open\n'
+                                 % stats['pid'])
+            else:
+                self.assertNotIn('Holders:', text)
+
+            holder.stdin.close()
+            self.assertEqual(holder.wait(timeout=DEADLINE), 0)
+
+    def test_etcd_keys(self):
+        # An etcd:// key selects the etcd key type. Port 1 on loopback has
+        # no etcd: either this build has no etcd backend, or it cannot
+        # reach one; both are a clear error, never a System V key.
+        key = 'etcd://127.0.0.1:1/sysemtest-tool-%d' % os.getpid()
+
+        proc = sysem('info', key)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r'^sysem: ')
+        self.assertTrue('etcd' in proc.stderr or '127.0.0.1:1' in proc.stderr, proc.stderr)
+        self.assertNotIn('System V', proc.stderr)
+
+        proc = sysem('info', '--posix', key)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('--posix', proc.stderr)
+
+        proc = sysem('run', '-n', key, '--', 'echo', 'never')
+        self.assertEqual(proc.returncode, 125)
+        self.assertEqual(proc.stdout, '')
+
+    def test_links_shared_library(self):
+        # The tool is built on libsysem-1.so and reaches internals only
+        # through the exported private table.
+        ldd = subprocess.run(['ldd', SYSEM], stdout=subprocess.PIPE, text=True, check=True)
+        self.assertRegex(ldd.stdout, r'libsysem-1\.so\.\d+ => ')
+        nm = subprocess.run(['nm', '--dynamic', '--undefined-only', SYSEM],
+                            stdout=subprocess.PIPE, text=True, check=True)
+        ours = {line.split()[-1] for line in nm.stdout.splitlines()
+                if line.split()[-1].startswith('sysem_')}
+        self.assertIn('sysem__private__', ours)
+        for symbol in ours:
+            self.assertTrue(symbol == 'sysem__private__' or
+                            symbol.startswith('sysem_semaphore_'), symbol)
+        for private in ('sysem_inspect_list', 'sysem_semaphore_keep', 'sysem_info_free'):
+            self.assertNotIn(private, ours)
+        defined = subprocess.run(['nm', '--defined-only', SYSEM], stdout=subprocess.PIPE,
+                                 text=True, check=True).stdout
+        self.assertNotRegex(defined, r' sysem_(inspect|backend|sysv|posix)_')
+
+    # -- bash completion ----------------------------------------------------
+
+    def complete(self, *words):
+        """What the completion offers for the last word of sysem WORDS."""
+        script = ('source "$1"; shift; COMP_CWORD=$1; shift; COMP_WORDS=("$@"); '
+                  '_sysem; for w in "${COMPREPLY[@]}"; do printf "%s\\n" "$w"; done')
+        proc = subprocess.run(['bash', '--norc', '--noprofile', '-c', script, 'bash',
+                               COMPLETION, str(len(words)), SYSEM] + list(words),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=DEADLINE)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, '')
+        return [w for w in proc.stdout.split('\n') if w]
+
+    def test_completion(self):
+        self.assertTrue(COMPLETION, 'no --completion given')
+        commands = ['list', 'info', 'create', 'acquire', 'release', 'remove', 'gc', 'run']
+
+        for command in commands:
+            self.assertIn(command, self.complete(''))
+        self.assertEqual(sorted(self.complete('re')), ['release', 'remove'])
+        self.assertEqual(sorted(self.complete('help', 'r')), ['release', 'remove', 'run'])
+
+        # Every long option a command's --help shows, and only those.
+        env = dict(os.environ, LC_ALL='C')
+        for command in commands:
+            help_text = sysem(command, '--help', env=env, check=0).stdout
+            expected = set(re.findall(r'^  (?:-\w, )?(--[a-z-]+)', help_text, re.M))
+            self.assertEqual(set(self.complete(command, '--')), expected, command)
+        run_options = self.complete('run', '-')
+        for option in ('--nonblock', '--wait', '--timeout', '--conflict-exit-code',
+                       '--slots', '--posix', '--native'):
+            self.assertIn(option, run_options)
+        self.assertEqual(self.complete('run', '--non'), ['--nonblock'])
+        self.assertEqual(self.complete('gc', '--dry'), ['--dry-run'])
+
+        # An option's argument gets nothing, or its values.
+        self.assertEqual(self.complete('run', '-w', ''), [])
+        self.assertEqual(self.complete('run', '--slots', ''), [])
+        self.assertEqual(sorted(self.complete('list', '--type', '')), ['posix', 'systemv'])
+
+        # The command of run.
+        self.assertIn('echo', self.complete('run', 'key', '--', 'ech'))
+        self.assertIn('echo', self.complete('run', '-j', '2', 'key', 'ech'))
+
+        # Existing semaphores, after --native, of the chosen key type.
+        sysv_key = self.key('complete')
+        posix_key = self.key('completeposix', posix=True)
+        sysem('create', sysv_key, check=0)
+        sysem('create', '--posix', posix_key, check=0)
+        posix_name = info(posix_key, '--posix')['name']
+
+        self.assertIn(key_file(sysv_key), self.complete('info', '--native', ''))
+        self.assertEqual(self.complete('acquire', '--native', key_file(sysv_key)[:-3]),
+                         [key_file(sysv_key)])
+        self.assertEqual(self.complete('remove', '-p', '--native', posix_name[:-3]),
+                         [posix_name])
+        self.assertNotIn(posix_name, self.complete('info', '--native', ''))
+        self.assertIn(key_file(sysv_key), self.complete('gc', '--native', '/x', ''))
+        self.assertIn(key_file(sysv_key),
+                      self.complete('run', '-w', '5', '--native', ''))
+        # A string key cannot be completed; nor a second argument.
+        self.assertEqual(self.complete('info', 'sysemtest-'), [])
+        self.assertEqual(self.complete('release', '--native', key_file(sysv_key), ''), [])
 
     # -- create, acquire, release, remove ---------------------------------
 
@@ -503,6 +742,12 @@ class ToolTest(unittest.TestCase):
         self.assertIn('0', self.check_usage_error('run', '--slots', '0', key, '--', 'true',
                                                   status=125))
         self.check_usage_error('gc', '--posix')
+        self.assertIn('--nonblock', self.check_usage_error('run', '-n', '-w', '1', key, '--',
+                                                           'true', status=125))
+        self.assertIn('256', self.check_usage_error('run', '-E', '256', key, '--', 'true',
+                                                    status=125))
+        self.assertIn('x', self.check_usage_error('run', '-j', 'x', key, '--', 'true',
+                                                  status=125))
 
         # Nothing was made by any of these.
         self.assertGone(key)
@@ -585,20 +830,25 @@ class ToolTest(unittest.TestCase):
             self.assertRegex(proc.stdout, r'\n  %s ' % command)
             sub = sysem(command, '--help', check=0)
             self.assertIn('sysem ' + command, sub.stdout)
-        self.assertIn('--slots', sysem('run', '--help', check=0).stdout)
+        run_help = sysem('run', '--help', check=0).stdout
+        for option in ('-j, --slots', '-n, --nonblock', '-w, --wait', '-t, --timeout',
+                       '-E, --conflict-exit-code'):
+            self.assertIn(option, run_help)
         self.assertIn('--dry-run', sysem('help', 'gc', check=0).stdout)
         self.assertTrue(re.match(r'sysem \d+\.\d+', sysem('--version', check=0).stdout))
 
 
 def main():
-    global SYSEM, HELPER, QT_HELPER
+    global SYSEM, HELPER, QT_HELPER, COMPLETION
 
     parser = argparse.ArgumentParser()
     parser.add_argument('--sysem', required=True)
     parser.add_argument('--helper', required=True)
     parser.add_argument('--qt-helper', default='')
+    parser.add_argument('--completion', default='')
     args, rest = parser.parse_known_args()
     SYSEM, HELPER, QT_HELPER = args.sysem, args.helper, args.qt_helper
+    COMPLETION = args.completion
 
     unittest.main(argv=[sys.argv[0], '-v'] + rest)
 

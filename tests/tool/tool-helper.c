@@ -17,6 +17,15 @@
  * value set, and one acquire with SEM_UNDO; prints "ready" and waits for
  * end of file on stdin, then removes the set and the key file as Qt's
  * owner does. Used when no Qt is available to the test suite.
+ *
+ *   tool-helper signal-on-take [--posix] KEY ROUNDS SYSEM
+ *
+ * ROUNDS times: starts `SYSEM run KEY -- true` on the existing KEY (one
+ * free unit), watches the value in a busy loop and sends SIGTERM to sysem
+ * the moment the value drops, that is just after sysem took the slot.
+ * After sysem exited, the unit must be back. Prints "lost ROUND STATUS"
+ * and fails at the first round that loses it, else "ok ROUNDS SIGNALLED"
+ * (how many rounds ended by the signal).
  */
 
 #include "config.h"
@@ -27,7 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <signal.h>
 #include <sys/sem.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sysem-semaphore.h"
@@ -126,6 +137,116 @@ qt_set (const char *key,
   return 0;
 }
 
+/* One round; the wait status of sysem, or -1 after a message. */
+static int
+signal_on_take_round (SysemSemaphore *sem,
+                      char          **run_argv)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  gboolean signalled = FALSE;
+  int wait_status = 0;
+  pid_t pid;
+
+  pid = fork ();
+  if (pid == 0)
+    {
+      execv (run_argv[0], run_argv);
+      _exit (127);
+    }
+  if (pid == -1)
+    {
+      printf ("error fork: %s\n", g_strerror (errno));
+      return -1;
+    }
+
+  for (;;)
+    {
+      pid_t res = waitpid (pid, &wait_status, signalled ? 0 : WNOHANG);
+      int value;
+
+      if (res == pid)
+        break;
+      if (res == -1)
+        {
+          printf ("error waitpid: %s\n", g_strerror (errno));
+          return -1;
+        }
+      if (signalled)
+        continue;
+
+      value = sysem_semaphore_get_value (sem, &error);
+      if (value < 0)
+        {
+          printf ("error %s\n", error->message);
+          kill (pid, SIGKILL);
+          waitpid (pid, NULL, 0);
+          return -1;
+        }
+      if (value == 0 || g_get_monotonic_time () > deadline)
+        {
+          kill (pid, SIGTERM);
+          signalled = TRUE;
+        }
+    }
+
+  return wait_status;
+}
+
+static int
+signal_on_take (SysemKeyType  key_type,
+                const char   *key,
+                int           rounds,
+                const char   *sysem)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  char *run_argv[] = {
+    (char *) sysem, (char *) "run", (char *) "--posix", (char *) key,
+    (char *) "--", (char *) "true", NULL
+  };
+  int n_signalled = 0;
+
+  if (key_type != SYSEM_KEY_TYPE_POSIX)
+    {
+      /* No --posix */
+      run_argv[2] = (char *) key;
+      run_argv[3] = (char *) "--";
+      run_argv[4] = (char *) "true";
+      run_argv[5] = NULL;
+    }
+
+  sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+  if (sem == NULL)
+    {
+      printf ("error %s\n", error->message);
+      return 1;
+    }
+
+  for (int round = 0; round < rounds; round++)
+    {
+      int status = signal_on_take_round (sem, run_argv);
+      int value;
+
+      if (status == -1)
+        return 1;
+
+      value = sysem_semaphore_get_value (sem, &error);
+      if (value != 1)
+        {
+          printf ("lost %d %d %d\n", round, status, value);
+          return 1;
+        }
+
+      if ((WIFEXITED (status) && WEXITSTATUS (status) == 128 + SIGTERM) ||
+          (WIFSIGNALED (status) && WTERMSIG (status) == SIGTERM))
+        n_signalled++;
+    }
+
+  printf ("ok %d %d\n", rounds, n_signalled);
+  return 0;
+}
+
 int
 main (int    argc,
       char **argv)
@@ -142,10 +263,14 @@ main (int    argc,
   if (argc == first + 3 && g_str_equal (argv[1], "hold"))
     return hold (key_type, argv[first], atoi (argv[first + 1]), atoi (argv[first + 2]));
 
+  if (argc == first + 3 && g_str_equal (argv[1], "signal-on-take"))
+    return signal_on_take (key_type, argv[first], atoi (argv[first + 1]), argv[first + 2]);
+
   if (argc == 4 && g_str_equal (argv[1], "qt-set"))
     return qt_set (argv[2], atoi (argv[3]));
 
   fprintf (stderr, "usage: tool-helper hold [--posix] KEY INITIAL ACQUIRES\n"
-                   "       tool-helper qt-set KEY INITIAL\n");
+                   "       tool-helper qt-set KEY INITIAL\n"
+                   "       tool-helper signal-on-take [--posix] KEY ROUNDS SYSEM\n");
   return 2;
 }
