@@ -69,7 +69,7 @@ test_last_closer_other_process_system_v (void)
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
-/* POSIX: the object that created the semaphore unlinks it (Qt's rule). */
+/* POSIX: the last user unlinks it, whoever created it. */
 
 static void
 test_creator_unlinks_posix (void)
@@ -77,7 +77,7 @@ test_creator_unlinks_posix (void)
   g_autofree char *key = sysem_test_key ("creator");
   SysemSemaphore *creator, *user;
 
-  /* The opener leaves first: nothing happens. */
+  /* The opener leaves first: the other one still uses it. */
   creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
   user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (user);
@@ -87,17 +87,20 @@ test_creator_unlinks_posix (void)
   g_object_unref (creator);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 
-  /* The creator leaves first: the name goes, the other object keeps
-   * working on the semaphore it has. */
+  /* The creator leaves first: the name stays for the other user, who
+   * removes it when it leaves. */
   creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
   user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (creator);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
+  core_acquire (user);
+  core_release (user, 1);
   g_object_unref (user);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
-/* A helper that created a POSIX semaphore unlinks it when it exits. */
+/* A helper that created a POSIX semaphore leaves it to the user that is
+ * left, who removes it. */
 static void
 test_creator_process_unlinks_posix (void)
 {
@@ -112,7 +115,8 @@ test_creator_process_unlinks_posix (void)
 
   sysem_test_helper_close_stdin (helper);
   core_helper_finish (helper, NULL);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
+  core_assert_value (sem, 2);
 
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
@@ -317,9 +321,10 @@ test_all_users_killed (void)
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
-/* POSIX has no undo: a killed holder keeps its units, as in Qt. */
+/* POSIX: sysem's holder ledger gives back what a killed holder held (Qt
+ * and glibc lose it). */
 static void
-test_killed_holder_keeps_posix (void)
+test_killed_holder_gives_back_posix (void)
 {
   g_autofree char *key = sysem_test_key ("killedposix");
   SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
@@ -331,7 +336,7 @@ test_killed_holder_keeps_posix (void)
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 2);
+  core_assert_value (sem, 3);
 
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
@@ -345,14 +350,14 @@ main (int    argc,
 
   g_test_add_func ("/core/system-v/lifetime/last-closer-removes", test_last_closer_removes_system_v);
   g_test_add_func ("/core/system-v/lifetime/last-closer-in-other-process", test_last_closer_other_process_system_v);
-  g_test_add_func ("/core/posix/lifetime/creator-unlinks", test_creator_unlinks_posix);
-  g_test_add_func ("/core/posix/lifetime/creator-process-unlinks", test_creator_process_unlinks_posix);
+  g_test_add_func ("/core/posix/lifetime/last-user-unlinks", test_creator_unlinks_posix);
+  g_test_add_func ("/core/posix/lifetime/last-process-unlinks", test_creator_process_unlinks_posix);
   g_test_add_func ("/core/system-v/lifetime/qt-set-open-keeps-it", test_qt_set_open_keeps_it);
   g_test_add_func ("/core/system-v/lifetime/qt-set-create-takes-it", test_qt_set_create_takes_it);
   g_test_add_func ("/core/system-v/crash/killed-holder-gives-back", test_killed_holder_gives_back);
   g_test_add_func ("/core/system-v/crash/released-units-stay", test_released_units_stay);
   g_test_add_func ("/core/system-v/crash/all-users-killed", test_all_users_killed);
-  g_test_add_func ("/core/posix/crash/killed-holder-keeps-units", test_killed_holder_keeps_posix);
+  g_test_add_func ("/core/posix/crash/killed-holder-gives-back", test_killed_holder_gives_back_posix);
 
   return g_test_run ();
 }

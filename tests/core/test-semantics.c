@@ -99,11 +99,16 @@ test_open_and_create (gconstpointer data)
   else
     {
       /* POSIX Create replaces the semaphore under the name, as Qt does;
-       * the older objects keep the old one, and newcomers get the new. */
+       * the older objects see that theirs was removed, and newcomers get
+       * the new one. */
       SysemSemaphore *later = core_new (key, key_type, 9, SYSEM_ACCESS_MODE_OPEN);
+      g_autoptr(GError) error = NULL;
 
-      core_assert_value (first, 2);
-      core_assert_value (opened, 2);
+      g_assert_cmpint (sysem_semaphore_get_value (first, &error), ==, -1);
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+      g_assert_cmpint (sysem_semaphore_get_value (opened, &error), ==, -1);
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
       core_assert_value (later, 5);
       g_object_unref (later);
     }
