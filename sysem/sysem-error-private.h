@@ -34,6 +34,8 @@ void                sysem_set_error_too_many    (GError     **error,
                                                  SysemOp      op,
                                                  const char  *key,
                                                  int          max_value);
+void                sysem_set_error_timed_out   (GError     **error,
+                                                 const char  *key);
 void                sysem_set_error             (GError     **error,
                                                  SysemSemaphoreError code,
                                                  SysemOp      op,

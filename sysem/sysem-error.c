@@ -8,6 +8,8 @@
 
 #include <errno.h>
 
+#include <gio/gio.h>
+
 #include "sysem-error-private.h"
 #include "sysem-i18n-private.h"
 
@@ -180,6 +182,30 @@ sysem_error_code_from_errno (int errsv)
     }
 }
 
+/* Keys come from callers and other processes: never put invalid UTF-8 or
+ * a megabyte of text into a message. */
+static char *
+sysem_error_show_key (const char *key)
+{
+  char *shown;
+
+  if (key == NULL)
+    return g_strdup ("");
+
+  shown = g_utf8_make_valid (key, -1);
+  if (g_utf8_strlen (shown, -1) > 80)
+    {
+      char *cut = g_utf8_offset_to_pointer (shown, 77);
+      char *tmp = g_strndup (shown, cut - shown);
+
+      g_free (shown);
+      shown = g_strconcat (tmp, "…", NULL);
+      g_free (tmp);
+    }
+
+  return shown;
+}
+
 void
 sysem_set_error (GError              **error,
                  SysemSemaphoreError   code,
@@ -192,23 +218,7 @@ sysem_set_error (GError              **error,
   if (error == NULL)
     return;
 
-  /* Keys come from callers and other processes: never put invalid UTF-8 or
-   * a megabyte of text into a message. */
-  if (key == NULL)
-    shown = g_strdup ("");
-  else
-    {
-      shown = g_utf8_make_valid (key, -1);
-      if (g_utf8_strlen (shown, -1) > 80)
-        {
-          char *cut = g_utf8_offset_to_pointer (shown, 77);
-          char *tmp = g_strndup (shown, cut - shown);
-
-          g_free (shown);
-          shown = g_strconcat (tmp, "…", NULL);
-          g_free (tmp);
-        }
-    }
+  shown = sysem_error_show_key (key);
 
   /* Each sentence is written out whole, so translators see it whole. */
   switch (op)
@@ -281,4 +291,20 @@ sysem_set_error_too_many (GError     **error,
     g_strdup_printf (_("the count would pass the maximum of %d"), max_value);
 
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, op, key, reason);
+}
+
+/* A timed acquire that ran out of time, as GIO reports timeouts. */
+void
+sysem_set_error_timed_out (GError     **error,
+                           const char  *key)
+{
+  g_autofree char *shown = NULL;
+
+  if (error == NULL)
+    return;
+
+  shown = sysem_error_show_key (key);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               /* Translators: %s is the key of a semaphore */
+               _("No unit of the semaphore “%s” became free in time"), shown);
 }

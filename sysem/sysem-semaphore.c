@@ -16,6 +16,7 @@
 #include "sysem-error-private.h"
 #include "sysem-i18n-private.h"
 #include "sysem-inspect-private.h"
+#include "sysem-waiter-private.h"
 
 /**
  * SECTION:sysem-semaphore
@@ -84,13 +85,19 @@
  * Since: 1.0
  */
 
+/* Lock map: sysem_lock() (sysem-waiter-private.h) guards the key fields,
+ * generation and owned. handle is written under it and read without it
+ * (atomic) by every call; what a handle needs to survive such a read is in
+ * sysem-backend.h. Replaced key strings are kept in garbage until finalize,
+ * for a getter that returned one as set_key() ran. Opening a semaphore,
+ * which can block, happens outside the lock. */
 struct _SysemSemaphore
 {
   GObject          parent_instance;
 
-  GMutex           lock;           /* opening, closing, the waiter queue */
-  SysemHandle     *handle;         /* read without the lock on the fast path */
+  SysemHandle     *handle;         /* atomic; NULL until opened */
   SysemHandle     *owned;          /* every handle opened, for its memory */
+  guint            generation;     /* changes with every set_key() */
 
   char            *key;
   char            *native_key;     /* given, or derived from the key */
@@ -98,14 +105,9 @@ struct _SysemSemaphore
   int              initial_value;
   SysemAccessMode  mode;
   SysemKeyType     key_type;
+  GPtrArray       *garbage;
 
-  /* acquire_async(): requests that could not be served at once, first come
-   * first served, and the one thread of ours that waits for them. All under
-   * the lock. */
-  GQueue           pending;        /* of SysemRequest links */
-  gpointer         waiting;        /* the head, while the waiter waits for it */
-  gboolean         waiter_running;
-  pid_t            waiter_pid;     /* the process the waiter runs in */
+  SysemWaiter     *waiter;         /* acquire_async() */
 };
 
 enum {
@@ -139,59 +141,80 @@ static GType sysem_semaphore_type_id;
    ((GTypeInstance *) (obj))->g_class != NULL && \
    ((GTypeInstance *) (obj))->g_class->g_type == sysem_semaphore_type_id)
 
-static const char *
-sysem_semaphore_display_key (SysemSemaphore *self)
+/* The native key of the current key, derived on first need. Called with
+ * the lock held. */
+static gboolean
+sysem_semaphore_ensure_native_locked (SysemSemaphore  *self,
+                                      GError         **error)
 {
-  return self->is_native ? self->native_key : self->key;
-}
+  if (self->native_key != NULL)
+    return TRUE;
 
-/* Called with the lock held. */
-static SysemHandle *
-sysem_semaphore_open_locked (SysemSemaphore  *self,
-                             GError         **error)
-{
-  SysemHandle *handle;
-
-  if (self->handle != NULL)
-    return self->handle;
-
-  if (!self->is_native && self->key == NULL)
+  if (self->key == NULL)
     {
       sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, "",
                        _("no key was set"));
-      return NULL;
+      return FALSE;
     }
 
-  if (self->native_key == NULL &&
-      !sysem_backend_derive_key (self->key, self->key_type, &self->native_key, error))
-    return NULL;
-
-  handle = sysem_backend_open (self->key_type, sysem_semaphore_display_key (self),
-                               self->native_key, self->initial_value, self->mode, error);
-
-  if (handle != NULL)
-    {
-      sysem_handle_hold_memory (handle);
-      handle->owner_next = self->owned;
-      self->owned = handle;
-      g_atomic_pointer_set (&self->handle, handle);
-    }
-
-  return handle;
+  return sysem_backend_derive_key (self->key, self->key_type, &self->native_key, error);
 }
 
-/* Out of line: inlined, it makes every fast path save registers. */
+/* Opens the semaphore of the current key, outside the lock, and makes it
+ * the current handle unless set_key() moved the object meanwhile or
+ * another thread was first. Out of line: inlined, it makes every fast path
+ * save registers. */
 static G_GNUC_NO_INLINE SysemHandle *
 sysem_semaphore_open_slow (SysemSemaphore  *self,
                            GError         **error)
 {
-  SysemHandle *handle;
+  for (;;)
+    {
+      g_autofree char *display_key = NULL;
+      g_autofree char *native = NULL;
+      SysemHandle *handle;
+      SysemKeyType key_type;
+      SysemAccessMode mode;
+      int initial_value;
+      guint generation;
 
-  g_mutex_lock (&self->lock);
-  handle = sysem_semaphore_open_locked (self, error);
-  g_mutex_unlock (&self->lock);
+      sysem_lock ();
+      handle = self->handle;
+      if (handle == NULL && !sysem_semaphore_ensure_native_locked (self, error))
+        {
+          sysem_unlock ();
+          return NULL;
+        }
+      display_key = g_strdup (self->is_native ? self->native_key : self->key);
+      native = g_strdup (self->native_key);
+      key_type = self->key_type;
+      initial_value = self->initial_value;
+      mode = self->mode;
+      generation = self->generation;
+      sysem_unlock ();
 
-  return handle;
+      if (handle != NULL)
+        return handle;
+
+      handle = sysem_backend_open (key_type, display_key, native, initial_value, mode, error);
+      if (handle == NULL)
+        return NULL;
+
+      sysem_lock ();
+      if (self->handle == NULL && self->generation == generation)
+        {
+          sysem_handle_hold_memory (handle);
+          handle->owner_next = self->owned;
+          self->owned = handle;
+          g_atomic_pointer_set (&self->handle, handle);
+          sysem_unlock ();
+          return handle;
+        }
+      sysem_unlock ();
+
+      /* Someone else opened it first, or the key changed: leave ours. */
+      sysem_handle_unref (handle);
+    }
 }
 
 /* The handle of an open semaphore, opening it on first use. */
@@ -207,298 +230,24 @@ sysem_semaphore_get_handle (SysemSemaphore  *self,
   return sysem_semaphore_open_slow (self, error);
 }
 
-/* Leaves the current semaphore. Another thread may still be in a call on
- * the handle it loaded before this: its memory is kept until finalize
- * (sysem-backend.h). */
-static void
-sysem_semaphore_close_locked (SysemSemaphore *self)
+/* Takes the current handle away, under the lock; the caller unrefs it once
+ * the lock is released, which leaves the semaphore. Another thread may
+ * still be in a call on it: its memory is kept until finalize. */
+static SysemHandle *
+sysem_semaphore_steal_handle_locked (SysemSemaphore *self)
 {
-  SysemHandle *handle = g_atomic_pointer_exchange (&self->handle, NULL);
-
-  if (handle != NULL)
-    sysem_handle_unref (handle);
-}
-
-/* Callbacks: the asynchronous waiter
- *
- * sysem_semaphore_acquire_async() serves a request at once, in the caller's
- * thread, when a unit is free and no earlier request waits. Any other
- * request joins self->pending, and one thread of ours per object (started
- * when the queue stops being empty, gone when it is empty again) waits for
- * the head of the queue, then the next, first come first served. Requests
- * behind the head wait in the queue without costing anything.
- *
- * Cancellation: the head is cancelled by the waiter's own wait, which looks
- * at the cancellable between slices. Every other queued request has a
- * GCancellable source in the task's main context that takes it off the
- * queue. self->lock decides which of the two completes a request: the
- * source only takes requests that are still queued and are not the one
- * being waited for (self->waiting); the waiter only completes the head it
- * took.
- *
- * Each request holds the handle it was made on: sysem_semaphore_set_key()
- * moves the object but not the requests already made, which still wait on
- * the semaphore they were made for.
- *
- * fork(): the child has no waiter, but a copy of the queue. The requests in
- * it belong to the parent, whose waiter goes on serving them; the child
- * forgets its copies the first time it touches the queue, and starts its
- * own waiter when it needs one. So that the child never inherits an object
- * lock held by a waiter, waiters take sysem_waiter_fork_lock around their
- * locked sections and fork() takes it too. */
-
-typedef struct
-{
-  GList        link;           /* in self->pending while queued; data: the GTask */
-  gboolean     queued;         /* under self->lock */
-  SysemHandle *handle;         /* the semaphore the request was made on */
-  GSource     *cancel_source;  /* for a queued request with a cancellable */
-} SysemRequest;
-
-static GMutex sysem_waiter_fork_lock;
-
-static void
-sysem_waiter_atfork_prepare (void)
-{
-  g_mutex_lock (&sysem_waiter_fork_lock);
+  return g_atomic_pointer_exchange (&self->handle, NULL);
 }
 
 static void
-sysem_waiter_atfork_release (void)
+sysem_semaphore_retire_string (SysemSemaphore *self,
+                               char           *string)
 {
-  /* In the child too: a GMutex does not check which thread unlocks it
-   * (a futex on Linux), and the thread that forked took it. */
-  g_mutex_unlock (&sysem_waiter_fork_lock);
-}
-
-static void
-sysem_waiter_lock (SysemSemaphore *self)
-{
-  g_mutex_lock (&sysem_waiter_fork_lock);
-  g_mutex_lock (&self->lock);
-}
-
-static void
-sysem_waiter_unlock (SysemSemaphore *self)
-{
-  g_mutex_unlock (&self->lock);
-  g_mutex_unlock (&sysem_waiter_fork_lock);
-}
-
-static void
-sysem_request_drop_cancel_source (SysemRequest *request)
-{
-  if (request->cancel_source != NULL)
-    {
-      g_source_destroy (request->cancel_source);
-      g_clear_pointer (&request->cancel_source, g_source_unref);
-    }
-}
-
-static void
-sysem_request_free (gpointer data)
-{
-  SysemRequest *request = data;
-
-  sysem_request_drop_cancel_source (request);
-  g_clear_pointer (&request->handle, sysem_handle_unref);
-  g_free (request);
-}
-
-/* Called with self->lock held. In a child of fork(), takes the requests
- * inherited from the parent off the queue and returns them with the
- * parent's waiter's reference on @self, to be dropped with
- * sysem_semaphore_drop_inherited() once the lock is released. */
-static GList *
-sysem_semaphore_forget_inherited_locked (SysemSemaphore *self)
-{
-  GList *inherited = NULL;
-  GList *link;
-
-  if (!self->waiter_running || self->waiter_pid == getpid ())
-    return NULL;
-
-  while ((link = g_queue_pop_head_link (&self->pending)) != NULL)
-    {
-      SysemRequest *request = g_task_get_task_data (link->data);
-
-      request->queued = FALSE;
-      inherited = g_list_prepend (inherited, link->data);
-    }
-
-  self->waiting = NULL;
-  self->waiter_running = FALSE;
-
-  /* The reference the parent's waiter holds, which nobody would drop here.
-   * The caller has one of its own, so this is not the last. */
-  return g_list_prepend (inherited, self);
-}
-
-static void
-sysem_semaphore_drop_inherited (GList *inherited)
-{
-  /* The parent's waiter's reference on the object, then its queue. */
-  for (GList *l = inherited; l != NULL; l = l->next)
-    {
-      /* A task's cancel source holds a reference on it: destroy it first. */
-      if (G_IS_TASK (l->data))
-        sysem_request_drop_cancel_source (g_task_get_task_data (l->data));
-      g_object_unref (l->data);
-    }
-
-  g_list_free (inherited);
-}
-
-/* Completes a request: with @error, or with a unit taken when it is %NULL. */
-static void
-sysem_semaphore_complete (GTask  *task,
-                          GError *error)
-{
-  SysemRequest *request = g_task_get_task_data (task);
-
-  if (request != NULL)
-    sysem_request_drop_cancel_source (request);
-
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-/* Runs in the task's main context when the cancellable of a queued request
- * is cancelled. A request that is not the one being waited for leaves the
- * queue at once; the one being waited for is finished by the waiter, which
- * watches the same cancellable. */
-static gboolean
-sysem_semaphore_request_cancelled_cb (GCancellable *cancellable,
-                                      gpointer      user_data)
-{
-  GTask *task = user_data;
-  SysemSemaphore *self = g_task_get_source_object (task);
-  SysemRequest *request = g_task_get_task_data (task);
-  GList *inherited;
-  gboolean removed = FALSE;
-
-  g_mutex_lock (&self->lock);
-  inherited = sysem_semaphore_forget_inherited_locked (self);
-  if (request->queued && request != self->waiting)
-    {
-      g_queue_unlink (&self->pending, &request->link);
-      request->queued = FALSE;
-      removed = TRUE;
-    }
-  g_mutex_unlock (&self->lock);
-
-  sysem_semaphore_drop_inherited (inherited);
-
-  if (removed)
-    {
-      GError *error = NULL;
-
-      g_cancellable_set_error_if_cancelled (cancellable, &error);
-      sysem_semaphore_complete (task, error);
-      g_object_unref (task);   /* the queue's reference */
-    }
-
-  return G_SOURCE_REMOVE;
-}
-
-static gpointer
-sysem_semaphore_waiter_thread (gpointer data)
-{
-  SysemSemaphore *self = data;   /* we own a reference */
-
-  for (;;)
-    {
-      SysemRequest *request;
-      SysemHandle *handle;
-      GCancellable *cancellable;
-      GTask *task;
-      GError *error = NULL;
-      gboolean acquired;
-
-      sysem_waiter_lock (self);
-      if (g_queue_is_empty (&self->pending))
-        {
-          self->waiter_running = FALSE;
-          sysem_waiter_unlock (self);
-          break;
-        }
-      task = g_queue_peek_head (&self->pending);
-      request = g_task_get_task_data (task);
-      self->waiting = request;
-      sysem_waiter_unlock (self);
-
-      /* The head is ours until we take it off the queue: the cancel source
-       * leaves it alone while it is self->waiting. */
-      handle = request->handle;
-      cancellable = g_task_get_cancellable (task);
-
-      /* A wait without a deadline ends with a unit or an error; loop all
-       * the same rather than report success without a unit. */
-      do
-        acquired = sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER,
-                                             cancellable, &error);
-      while (!acquired && error == NULL);
-
-      if (acquired && g_cancellable_is_cancelled (cancellable))
-        {
-          /* Cancelled while the unit came: give it back, so that a
-           * cancelled request never keeps a unit. */
-          sysem_handle_release (handle, 1, NULL);
-          g_cancellable_set_error_if_cancelled (cancellable, &error);
-        }
-
-      sysem_waiter_lock (self);
-      g_queue_unlink (&self->pending, &request->link);
-      request->queued = FALSE;
-      self->waiting = NULL;
-      sysem_waiter_unlock (self);
-
-      sysem_semaphore_complete (task, error);
-      g_object_unref (task);   /* the queue's reference */
-    }
-
-  g_object_unref (self);
-  return NULL;
-}
-
-/* Called with self->lock held, after a request was queued. */
-static gboolean
-sysem_semaphore_start_waiter_locked (SysemSemaphore  *self,
-                                     GError         **error)
-{
-  static gsize atfork_once = 0;
-  g_autoptr(GError) thread_error = NULL;
-  GThread *thread;
-
-  if (self->waiter_running)
-    return TRUE;
-
-  if (g_once_init_enter (&atfork_once))
-    {
-      pthread_atfork (sysem_waiter_atfork_prepare,
-                      sysem_waiter_atfork_release,
-                      sysem_waiter_atfork_release);
-      g_once_init_leave (&atfork_once, 1);
-    }
-
-  thread = g_thread_try_new ("sysem-waiter", sysem_semaphore_waiter_thread,
-                             g_object_ref (self), &thread_error);
-  if (thread == NULL)
-    {
-      /* Not the last reference: the caller holds one. */
-      g_object_unref (self);
-      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_ACQUIRE,
-                       sysem_semaphore_display_key (self), thread_error->message);
-      return FALSE;
-    }
-
-  self->waiter_running = TRUE;
-  self->waiter_pid = getpid ();
-  g_thread_unref (thread);
-
-  return TRUE;
+  if (string == NULL)
+    return;
+  if (self->garbage == NULL)
+    self->garbage = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (self->garbage, string);
 }
 
 /* vfuncs */
@@ -527,11 +276,24 @@ sysem_semaphore_initable_iface_init (GInitableIface *iface)
 }
 
 static void
+sysem_semaphore_dispose (GObject *object)
+{
+  SysemSemaphore *self = SYSEM_SEMAPHORE (object);
+
+  /* Requests still waiting keep the object alive: the waiter now holds a
+   * reference, and drops it when the last of them completes. */
+  if (sysem_waiter_keep_owner (self->waiter))
+    return;
+
+  G_OBJECT_CLASS (sysem_semaphore_parent_class)->dispose (object);
+}
+
+static void
 sysem_semaphore_finalize (GObject *object)
 {
   SysemSemaphore *self = SYSEM_SEMAPHORE (object);
 
-  sysem_semaphore_close_locked (self);
+  g_clear_pointer (&self->handle, sysem_handle_unref);
   while (self->owned != NULL)
     {
       SysemHandle *handle = self->owned;
@@ -541,7 +303,8 @@ sysem_semaphore_finalize (GObject *object)
     }
   g_clear_pointer (&self->key, g_free);
   g_clear_pointer (&self->native_key, g_free);
-  g_mutex_clear (&self->lock);
+  g_clear_pointer (&self->garbage, g_ptr_array_unref);
+  g_clear_pointer (&self->waiter, sysem_waiter_unref);
 
   G_OBJECT_CLASS (sysem_semaphore_parent_class)->finalize (object);
 }
@@ -611,6 +374,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
 
   sysem_semaphore_type_id = G_TYPE_FROM_CLASS (klass);
 
+  object_class->dispose = sysem_semaphore_dispose;
   object_class->finalize = sysem_semaphore_finalize;
   object_class->get_property = sysem_semaphore_get_property;
   object_class->set_property = sysem_semaphore_set_property;
@@ -625,7 +389,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_KEY] =
-    g_param_spec_string ("key", NULL, NULL,
+    g_param_spec_string ("key", "Key", "The key every process uses to reach the semaphore",
                          NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -639,7 +403,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_INITIAL_VALUE] =
-    g_param_spec_int ("initial-value", NULL, NULL,
+    g_param_spec_int ("initial-value", "Initial value", "The count of a semaphore this object creates",
                       0, G_MAXINT, 0,
                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -652,7 +416,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_MODE] =
-    g_param_spec_enum ("mode", NULL, NULL,
+    g_param_spec_enum ("mode", "Mode", "Whether opening resets the count",
                        SYSEM_TYPE_ACCESS_MODE, SYSEM_ACCESS_MODE_OPEN,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -665,7 +429,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * Since: 1.0
    */
   properties[PROP_KEY_TYPE] =
-    g_param_spec_enum ("key-type", NULL, NULL,
+    g_param_spec_enum ("key-type", "Key type", "The kind of kernel semaphore",
                        SYSEM_TYPE_KEY_TYPE, SYSEM_KEY_TYPE_SYSTEM_V,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -674,13 +438,13 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
    * SysemSemaphore:native-key:
    *
    * The name the system knows the semaphore by: for System V the path of
-   * the key file, for POSIX the name given to sem_open(). %NULL when the
+   * the key file, for POSIX the name given to sem_open(3). %NULL when the
    * object has no valid key.
    *
    * Since: 1.0
    */
   properties[PROP_NATIVE_KEY] =
-    g_param_spec_string ("native-key", NULL, NULL,
+    g_param_spec_string ("native-key", "Native key", "The name the system knows the semaphore by",
                          NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
@@ -690,8 +454,7 @@ sysem_semaphore_class_init (SysemSemaphoreClass *klass)
 static void
 sysem_semaphore_init (SysemSemaphore *self)
 {
-  g_mutex_init (&self->lock);
-  g_queue_init (&self->pending);
+  self->waiter = sysem_waiter_new (G_OBJECT (self));
 }
 
 /* Public API */
@@ -883,6 +646,7 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
                               GError          **error)
 {
   g_autofree char *old_native = NULL;
+  SysemHandle *old_handle;
   gboolean ok = TRUE;
   gboolean changed_key, changed_value, changed_mode, changed_type;
 
@@ -890,7 +654,7 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
   g_return_val_if_fail (initial_value >= 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  g_mutex_lock (&self->lock);
+  sysem_lock ();
 
   changed_key = self->is_native || g_strcmp0 (self->key, key) != 0;
   changed_type = self->key_type != key_type;
@@ -900,27 +664,31 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
   if (!changed_key && !changed_type && mode == SYSEM_ACCESS_MODE_OPEN &&
       self->handle != NULL && !sysem_handle_is_removed (self->handle))
     {
-      g_mutex_unlock (&self->lock);
+      sysem_unlock ();
       return TRUE;
     }
 
   changed_value = self->initial_value != initial_value;
   changed_mode = self->mode != mode;
 
-  sysem_semaphore_close_locked (self);
-
-  old_native = g_steal_pointer (&self->native_key);
-  g_free (self->key);
+  old_handle = sysem_semaphore_steal_handle_locked (self);
+  old_native = g_strdup (self->native_key);
+  sysem_semaphore_retire_string (self, g_steal_pointer (&self->native_key));
+  sysem_semaphore_retire_string (self, g_steal_pointer (&self->key));
   self->key = g_strdup (key);
   self->is_native = FALSE;
   self->key_type = key_type;
   self->initial_value = initial_value;
   self->mode = mode;
+  self->generation++;
 
+  sysem_unlock ();
+
+  /* Leave the old semaphore, then open the new one. */
+  if (old_handle != NULL)
+    sysem_handle_unref (old_handle);
   if (key != NULL)
-    ok = sysem_semaphore_open_locked (self, error) != NULL;
-
-  g_mutex_unlock (&self->lock);
+    ok = sysem_semaphore_open_slow (self, error) != NULL;
 
   g_object_freeze_notify (G_OBJECT (self));
   if (changed_key)
@@ -939,7 +707,7 @@ sysem_semaphore_set_key_full (SysemSemaphore   *self,
 }
 
 /**
- * sysem_semaphore_get_key: (get-property key)
+ * sysem_semaphore_get_key:
  * @self: a #SysemSemaphore
  *
  * Gets the key of @self, as given to the constructor or to
@@ -959,12 +727,12 @@ sysem_semaphore_get_key (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_native_key: (get-property native-key)
+ * sysem_semaphore_get_native_key:
  * @self: a #SysemSemaphore
  *
  * Gets the name the system knows the semaphore by: for
  * %SYSEM_KEY_TYPE_SYSTEM_V the path of its key file, for
- * %SYSEM_KEY_TYPE_POSIX the name given to sem_open(), with its slash.
+ * %SYSEM_KEY_TYPE_POSIX the name given to sem_open(3), with its slash.
  *
  * Returns: (nullable): the native key, or %NULL if @self has no valid key
  *
@@ -975,19 +743,18 @@ sysem_semaphore_get_native_key (SysemSemaphore *self)
 {
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), NULL);
 
-  if (self->native_key == NULL && self->key != NULL)
+  if (g_atomic_pointer_get (&self->native_key) == NULL && self->key != NULL)
     {
-      g_mutex_lock (&self->lock);
-      if (self->native_key == NULL)
-        sysem_backend_derive_key (self->key, self->key_type, &self->native_key, NULL);
-      g_mutex_unlock (&self->lock);
+      sysem_lock ();
+      sysem_semaphore_ensure_native_locked (self, NULL);
+      sysem_unlock ();
     }
 
-  return self->native_key;
+  return g_atomic_pointer_get (&self->native_key);
 }
 
 /**
- * sysem_semaphore_get_initial_value: (get-property initial-value)
+ * sysem_semaphore_get_initial_value:
  * @self: a #SysemSemaphore
  *
  * Gets the initial value @self was opened with.
@@ -1005,7 +772,7 @@ sysem_semaphore_get_initial_value (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_mode: (get-property mode)
+ * sysem_semaphore_get_mode:
  * @self: a #SysemSemaphore
  *
  * Gets the access mode @self was opened with.
@@ -1023,7 +790,7 @@ sysem_semaphore_get_mode (SysemSemaphore *self)
 }
 
 /**
- * sysem_semaphore_get_key_type: (get-property key-type)
+ * sysem_semaphore_get_key_type:
  * @self: a #SysemSemaphore
  *
  * Gets the kind of kernel semaphore behind @self.
@@ -1093,18 +860,24 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
  * @error: return location for a #GError, or %NULL
  *
  * Takes one unit if one becomes free within @timeout_usec, measured on the
- * monotonic clock. Running out of time is not an error: the call returns
- * %FALSE and leaves @error unset.
+ * monotonic clock. Running out of time is an error like any other, as for
+ * GIO's timed calls: the call returns %FALSE with %G_IO_ERROR_TIMED_OUT.
+ * A caller that passes %NULL for @error and only looks at the result pays
+ * nothing for the error.
  *
  * |[<!-- language="C" -->
  * if (sysem_semaphore_try_acquire (sem, 2 * G_USEC_PER_SEC, NULL, &error))
  *   do_the_work_and_release ();
- * else if (error == NULL)
+ * else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
  *   g_message ("Busy; try again later");
+ * else
+ *   g_warning ("%s", error->message);
  * ]|
  *
- * Returns: %TRUE when a unit was taken; %FALSE on timeout, or with @error
- *   set on failure
+ * Before 1.1, running out of time returned %FALSE and left @error unset.
+ *
+ * Returns: %TRUE when a unit was taken; %FALSE with @error set otherwise,
+ *   %G_IO_ERROR_TIMED_OUT when the time ran out
  *
  * Since: 1.0
  */
@@ -1137,7 +910,14 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
       deadline = timeout_usec > G_MAXINT64 - now ? SYSEM_DEADLINE_FOREVER : now + timeout_usec;
     }
 
-  return sysem_handle_acquire (handle, deadline, cancellable, error);
+  if (G_LIKELY (sysem_handle_acquire (handle, deadline, cancellable, error)))
+    return TRUE;
+
+  /* Out of time: FALSE comes with an error, as GLib asks; a caller that
+   * passes no error pays nothing for it. */
+  if (error != NULL && *error == NULL)
+    sysem_set_error_timed_out (error, handle->display_key);
+  return FALSE;
 }
 
 /**
@@ -1252,70 +1032,21 @@ sysem_semaphore_acquire_async (SysemSemaphore      *self,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  SysemRequest *request;
   SysemHandle *handle;
-  GList *inherited;
   GError *error = NULL;
 
   g_return_if_fail (SYSEM_IS_SEMAPHORE (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, sysem_semaphore_acquire_async);
-  g_task_set_name (task, "[sysem] acquire");
-  /* A unit taken is the caller's even if it cancels afterwards: whether a
-   * request was cancelled is decided here, not by GTask. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  g_mutex_lock (&self->lock);
-
-  inherited = sysem_semaphore_forget_inherited_locked (self);
-  handle = sysem_semaphore_open_locked (self, &error);
-
-  /* The fast path: nobody of ours is ahead and a unit is free. */
-  if (handle == NULL ||
-      (g_queue_is_empty (&self->pending) &&
-       (sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error) || error != NULL)))
+  if ((cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, &error)) ||
+      (handle = sysem_semaphore_get_handle (self, &error)) == NULL)
     {
-      g_mutex_unlock (&self->lock);
-      sysem_semaphore_drop_inherited (inherited);
-      sysem_semaphore_complete (task, error);
+      g_task_report_error (self, callback, user_data, sysem_semaphore_acquire_async, error);
       return;
     }
 
-  request = g_new0 (SysemRequest, 1);
-  request->handle = sysem_handle_ref (handle);
-  request->link.data = task;
-  g_task_set_task_data (task, request, sysem_request_free);
-
-  if (!sysem_semaphore_start_waiter_locked (self, &error))
-    {
-      g_mutex_unlock (&self->lock);
-      sysem_semaphore_drop_inherited (inherited);
-      sysem_semaphore_complete (task, error);
-      return;
-    }
-
-  if (cancellable != NULL)
-    {
-      /* Attached before the request is visible to the waiter, and its
-       * callback needs self->lock, so it cannot run before we are done. */
-      request->cancel_source = g_cancellable_source_new (cancellable);
-      g_task_attach_source (task, request->cancel_source,
-                            G_SOURCE_FUNC (sysem_semaphore_request_cancelled_cb));
-    }
-
-  request->queued = TRUE;
-  g_queue_push_tail_link (&self->pending, &request->link);
-  g_steal_pointer (&task);   /* the queue's reference */
-
-  g_mutex_unlock (&self->lock);
-
-  sysem_semaphore_drop_inherited (inherited);
+  sysem_waiter_acquire (self->waiter, handle, cancellable, callback, user_data,
+                        sysem_semaphore_acquire_async);
 }
 
 /**
@@ -1441,13 +1172,7 @@ sysem_semaphore_keep (SysemSemaphore  *self,
 guint
 sysem_semaphore_get_n_pending (SysemSemaphore *self)
 {
-  guint n;
-
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE (self), 0);
 
-  g_mutex_lock (&self->lock);
-  n = g_queue_get_length (&self->pending);
-  g_mutex_unlock (&self->lock);
-
-  return n;
+  return sysem_waiter_get_n_pending (self->waiter);
 }

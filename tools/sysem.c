@@ -888,7 +888,7 @@ command_acquire (int    argc,
   if (!ok)
     {
       tool_finish (sem);
-      if (error != NULL)
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         {
           tool_error ("%s", error->message);
           return EXIT_FAILED;
@@ -1182,7 +1182,7 @@ run_wait_for_slot (SysemSemaphore *sem,
 
       if (sysem_semaphore_try_acquire (sem, 0, NULL, &error))
         return EXIT_OK;
-      if (error != NULL)
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         {
           tool_error ("%s", error->message);
           return EXIT_RUN_FAILED;

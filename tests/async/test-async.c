@@ -18,8 +18,7 @@
 
 #include <gio/gio.h>
 
-#include "sysem-semaphore.h"
-#include "sysem-inspect-private.h"
+#include "sysem-test-util.h"
 
 /* The most threads acquire_async() may add, DESIGN.md §5. */
 #define MAX_EXTRA_THREADS 4
@@ -28,64 +27,7 @@
  * it. Generous, since valgrind runs this too. */
 #define HANG_GUARD_USEC (120 * G_USEC_PER_SEC)
 
-static const SysemKeyType system_v = SYSEM_KEY_TYPE_SYSTEM_V;
-static const SysemKeyType posix = SYSEM_KEY_TYPE_POSIX;
-
 /* Helpers */
-
-static char *
-make_key (void)
-{
-  static int counter = 0;
-
-  return g_strdup_printf ("sysemtest-async-%d-%d", (int) getpid (), ++counter);
-}
-
-static SysemSemaphore *
-make_semaphore (SysemKeyType  key_type,
-                const char   *key,
-                int           initial_value,
-                SysemAccessMode mode)
-{
-  g_autoptr(GError) error = NULL;
-  SysemSemaphore *sem;
-
-  sem = sysem_semaphore_new_full (key, key_type, initial_value, mode, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (sem);
-
-  return sem;
-}
-
-static SysemSemaphore *
-new_semaphore (gconstpointer data,
-               int           initial_value)
-{
-  g_autofree char *key = make_key ();
-
-  return make_semaphore (*(const SysemKeyType *) data, key, initial_value,
-                         SYSEM_ACCESS_MODE_CREATE);
-}
-
-static int
-get_value (SysemSemaphore *sem)
-{
-  g_autoptr(GError) error = NULL;
-  int value = sysem_semaphore_get_value (sem, &error);
-
-  g_assert_no_error (error);
-  return value;
-}
-
-static void
-release (SysemSemaphore *sem,
-         int             n)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (sysem_semaphore_release (sem, n, &error));
-  g_assert_no_error (error);
-}
 
 static guint
 count_threads (void)
@@ -108,12 +50,8 @@ count_threads (void)
 static char *
 system_path (SysemSemaphore *sem)
 {
-  const char *native = sysem_semaphore_get_native_key (sem);
-
-  if (sysem_semaphore_get_key_type (sem) == SYSEM_KEY_TYPE_POSIX)
-    return g_strconcat ("/dev/shm/sem.", native + 1, NULL);
-
-  return g_strdup (native);
+  return sysem_test_native_path (sysem_semaphore_get_native_key (sem),
+                                 sysem_semaphore_get_key_type (sem));
 }
 
 /* Iterating a main context until a condition holds. The condition may be
@@ -246,9 +184,7 @@ static void
 wait_for_sleeping_waiter (SysemSemaphore *sem,
                           int             n)
 {
-  SysemStats stats;
-
-  ITERATE_UNTIL (NULL, sysem_semaphore_get_stats (sem, &stats, NULL) && stats.waiters >= n);
+  ITERATE_UNTIL (NULL, sysem_test_waiters (sem) >= n);
 }
 
 /* Tests */
@@ -256,9 +192,9 @@ wait_for_sleeping_waiter (SysemSemaphore *sem,
 /* A free unit: served in the calling thread, in its main context, with no
  * thread made and nothing queued. */
 static void
-test_free_unit (gconstpointer data)
+test_free_unit (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 3);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   GMainContext *context = g_main_context_default ();
   Request r[3] = { 0 };
   guint threads = count_threads ();
@@ -269,7 +205,7 @@ test_free_unit (gconstpointer data)
       /* GTask never calls back before the call returns. */
       g_assert_false (r[i].done);
       g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 0);
-      g_assert_cmpint (get_value (sem), ==, 2 - i);
+      g_assert_cmpint (sysem_test_value (sem), ==, 2 - i);
     }
 
   ITERATE_UNTIL (NULL, r[0].done && r[1].done && r[2].done);
@@ -286,8 +222,8 @@ test_free_unit (gconstpointer data)
   /* Not one more (a waiter of an earlier test may still be ending). */
   g_assert_cmpuint (count_threads (), <=, threads);
 
-  release (sem, 3);
-  g_assert_cmpint (get_value (sem), ==, 3);
+  sysem_test_release (sem, 3);
+  g_assert_cmpint (sysem_test_value (sem), ==, 3);
   drop_last (sem);
 }
 
@@ -317,7 +253,7 @@ context_thread (gpointer data)
   /* Served by the waiter, delivered here all the same. */
   request_start (t->sem, &queued, TRUE);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (t->sem), ==, 1);
-  release (t->other, 1);
+  sysem_test_release (t->other, 1);
   ITERATE_UNTIL (context, queued.done);
   g_assert_true (queued.acquired);
   g_assert_true (queued.thread == g_thread_self ());
@@ -332,25 +268,25 @@ context_thread (gpointer data)
 }
 
 static void
-test_thread_context (gconstpointer data)
+test_thread_context (SysemTestFixture *fixture)
 {
   ContextTest t;
   GMainContext *context = g_main_context_default ();
   Request r = { 0 };
   GThread *thread;
 
-  t.sem = new_semaphore (data, 1);
-  t.other = make_semaphore (sysem_semaphore_get_key_type (t.sem),
-                            sysem_semaphore_get_key (t.sem), 0, SYSEM_ACCESS_MODE_OPEN);
+  t.sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  t.other = sysem_test_open (sysem_semaphore_get_key (t.sem),
+                             sysem_semaphore_get_key_type (t.sem), 0, SYSEM_ACCESS_MODE_OPEN);
 
   thread = g_thread_new ("context-test", context_thread, &t);
   g_thread_join (thread);
-  g_assert_cmpint (get_value (t.sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (t.sem), ==, 0);
 
   /* And the same through the waiter in the main thread. */
   request_start (t.sem, &r, FALSE);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (t.sem), ==, 1);
-  release (t.other, 1);
+  sysem_test_release (t.other, 1);
   ITERATE_UNTIL (NULL, r.done);
   g_assert_true (r.acquired);
   g_assert_true (r.thread == g_thread_self ());
@@ -362,9 +298,9 @@ test_thread_context (gconstpointer data)
 }
 
 static void
-test_source_tag (gconstpointer data)
+test_source_tag (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 1);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GObject) stranger = g_object_new (G_TYPE_OBJECT, NULL);
   g_autoptr(GError) error = NULL;
   GTask *task;
@@ -390,14 +326,14 @@ test_source_tag (gconstpointer data)
   g_object_unref (task);
 
   /* Nothing was taken. */
-  g_assert_cmpint (get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
   drop_last (sem);
 }
 
 static void
-test_cancel (gconstpointer data)
+test_cancel (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 1);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   GMainContext *context;
   Request r[4] = { 0 };
 
@@ -408,7 +344,7 @@ test_cancel (gconstpointer data)
   g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 0);
   ITERATE_UNTIL (NULL, r[0].done);
   g_assert_error (r[0].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpint (get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
   request_clear (&r[0]);
 
   /* Take the unit, then three requests wait. */
@@ -437,17 +373,17 @@ test_cancel (gconstpointer data)
   g_assert_false (r[2].done);
 
   /* The last one is served by the unit that comes. */
-  release (sem, 1);
+  sysem_test_release (sem, 1);
   ITERATE_UNTIL (NULL, r[2].done);
   g_assert_no_error (r[2].error);
   g_assert_true (r[2].acquired);
-  g_assert_cmpint (get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 0);
 
   /* Cancelling after the result changes nothing. */
   g_cancellable_cancel (r[2].cancellable);
   g_main_context_iteration (NULL, FALSE);
-  g_assert_cmpint (get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
   /* Not even between the unit being taken and the callback running: the
    * request was made from a context that is not iterated until then. */
@@ -456,20 +392,20 @@ test_cancel (gconstpointer data)
   request_start (sem, &r[3], TRUE);
   g_main_context_pop_thread_default (context);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 1);
-  release (sem, 1);
+  sysem_test_release (sem, 1);
   ITERATE_UNTIL (NULL, sysem_semaphore_get_n_pending (sem) == 0);
   g_cancellable_cancel (r[3].cancellable);
   ITERATE_UNTIL (context, r[3].done);
   g_assert_no_error (r[3].error);
   g_assert_true (r[3].acquired);
   g_assert_true (r[3].context == context);
-  g_assert_cmpint (get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
   g_main_context_unref (context);
 
   for (int i = 0; i < 4; i++)
     request_clear (&r[i]);
 
-  release (sem, 3);
+  sysem_test_release (sem, 3);
   drop_last (sem);
 }
 
@@ -512,10 +448,10 @@ contents_loaded_cb (GObject      *source,
 /* 50 requests waiting use at most a few threads, none of GLib's pool, which
  * stays free for other work meanwhile. */
 static void
-test_thread_pool (gconstpointer data)
+test_thread_pool (SysemTestFixture *fixture)
 {
   const int n = 50;
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Request r[50] = { 0 };
   g_autoptr(GTask) job = NULL;
   g_autoptr(GFile) file = NULL;
@@ -550,7 +486,7 @@ test_thread_pool (gconstpointer data)
   g_assert_true (g_file_delete (file, NULL, &error));
   g_assert_no_error (error);
 
-  release (sem, n);
+  sysem_test_release (sem, n);
   ITERATE_UNTIL (NULL, sysem_semaphore_get_n_pending (sem) == 0 && r[n - 1].done);
   for (int i = 0; i < n; i++)
     {
@@ -558,19 +494,19 @@ test_thread_pool (gconstpointer data)
       g_assert_true (r[i].acquired);
       request_clear (&r[i]);
     }
-  g_assert_cmpint (get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
-  release (sem, n);
+  sysem_test_release (sem, n);
   drop_last (sem);
 }
 
 /* 10,000 requests, served in order as another process releases units. */
 static void
-test_fifo (gconstpointer data)
+test_fifo (SysemTestFixture *fixture)
 {
   const int n = 10000;
-  SysemKeyType key_type = *(const SysemKeyType *) data;
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemKeyType key_type = fixture->key_type;
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Request *r = g_new0 (Request, n);
   g_autoptr(GArray) log = g_array_sized_new (FALSE, FALSE, sizeof (int), n);
   g_autoptr(GError) error = NULL;
@@ -630,12 +566,12 @@ test_fifo (gconstpointer data)
   g_assert_no_error (error);
   g_spawn_close_pid (pid);
 
-  g_assert_cmpint (get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 0);
 
   /* Give the units back in batches (System V counts at most 32767). */
   for (int done = 0; done < n; done += 1000)
-    release (sem, 1000);
+    sysem_test_release (sem, 1000);
   drop_last (sem);
 }
 
@@ -655,7 +591,7 @@ releaser_thread (gpointer data)
 
   while (GPOINTER_TO_INT (g_async_queue_pop (rel->orders)) > 0)
     {
-      release (rel->sem, 1);
+      sysem_test_release (rel->sem, 1);
       g_async_queue_push (rel->done, GINT_TO_POINTER (1));
     }
 
@@ -663,10 +599,10 @@ releaser_thread (gpointer data)
 }
 
 static void
-test_cancel_race (gconstpointer data)
+test_cancel_race (SysemTestFixture *fixture)
 {
   const int rounds = g_test_thorough () ? 1000 : 200;
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Releaser rel = { sem, g_async_queue_new (), g_async_queue_new () };
   GThread *thread = g_thread_new ("releaser", releaser_thread, &rel);
   int released = 0, acquired = 0, cancelled = 0, drained = 0;
@@ -734,21 +670,21 @@ test_cancel_race (gconstpointer data)
   g_test_message ("%d rounds: %d acquired, %d cancelled, %d drained",
                   rounds, acquired, cancelled, drained);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 0);
-  g_assert_cmpint (get_value (sem), ==, released - acquired - drained);
+  g_assert_cmpint (sysem_test_value (sem), ==, released - acquired - drained);
 
-  release (sem, acquired + drained);
+  sysem_test_release (sem, acquired + drained);
   drop_last (sem);
 }
 
 /* Requests keep the object alive after its last reference is dropped, and
  * it goes once they are done. */
 static void
-test_dispose (gconstpointer data)
+test_dispose (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 0);
-  SysemSemaphore *other = make_semaphore (sysem_semaphore_get_key_type (sem),
-                                          sysem_semaphore_get_key (sem), 0,
-                                          SYSEM_ACCESS_MODE_OPEN);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *other = sysem_test_open (sysem_semaphore_get_key (sem),
+                                           sysem_semaphore_get_key_type (sem), 0,
+                                           SYSEM_ACCESS_MODE_OPEN);
   Request r[5] = { 0 };
   int finalized = FALSE;
 
@@ -766,7 +702,7 @@ test_dispose (gconstpointer data)
   g_assert_error (r[4].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (g_atomic_int_get (&finalized));
 
-  release (other, 4);
+  sysem_test_release (other, 4);
   ITERATE_UNTIL (NULL, r[0].done && r[1].done && r[2].done && r[3].done);
   for (int i = 0; i < 4; i++)
     g_assert_true (r[i].acquired);
@@ -775,18 +711,18 @@ test_dispose (gconstpointer data)
   for (int i = 0; i < 5; i++)
     request_clear (&r[i]);
 
-  g_assert_cmpint (get_value (other), ==, 0);
-  release (other, 4);
+  g_assert_cmpint (sysem_test_value (other), ==, 0);
+  sysem_test_release (other, 4);
   drop_last (other);
 }
 
 /* Dropping the last reference while a request without a cancellable waits,
  * and the units come from another process. */
 static void
-test_dispose_pending (gconstpointer data)
+test_dispose_pending (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = *(const SysemKeyType *) data;
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemKeyType key_type = fixture->key_type;
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autofree char *path = system_path (sem);
   g_autoptr(GError) error = NULL;
   const char *argv[] = {
@@ -824,9 +760,9 @@ test_dispose_pending (gconstpointer data)
 
 /* The semaphore removed under waiting requests: they fail, promptly. */
 static void
-test_removed (gconstpointer data)
+test_removed (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
   Request r[3] = { 0 };
 
@@ -855,13 +791,13 @@ test_removed (gconstpointer data)
 /* set_key() while requests wait: they stay on the semaphore they were made
  * for; a request made afterwards goes to the new key, behind them. */
 static void
-test_set_key (gconstpointer data)
+test_set_key (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = *(const SysemKeyType *) data;
-  SysemSemaphore *sem = new_semaphore (data, 0);
-  SysemSemaphore *old = make_semaphore (key_type, sysem_semaphore_get_key (sem), 0,
-                                        SYSEM_ACCESS_MODE_OPEN);
-  g_autofree char *new_key = make_key ();
+  SysemKeyType key_type = fixture->key_type;
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *old = sysem_test_open (sysem_semaphore_get_key (sem), key_type, 0,
+                                         SYSEM_ACCESS_MODE_OPEN);
+  g_autofree char *new_key = sysem_test_key ("async");
   g_autoptr(GError) error = NULL;
   Request r[2] = { 0 };
 
@@ -870,26 +806,26 @@ test_set_key (gconstpointer data)
 
   g_assert_true (sysem_semaphore_set_key (sem, new_key, 1, SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   request_start (sem, &r[1], TRUE);
   g_assert_cmpuint (sysem_semaphore_get_n_pending (sem), ==, 2);
-  g_assert_cmpint (get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   /* A unit on the old key serves the old request, then the new one takes
    * the new key's unit. */
-  release (old, 1);
+  sysem_test_release (old, 1);
   ITERATE_UNTIL (NULL, r[0].done && r[1].done);
   g_assert_true (r[0].acquired);
   g_assert_true (r[1].acquired);
-  g_assert_cmpint (get_value (old), ==, 0);
-  g_assert_cmpint (get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (old), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
   for (int i = 0; i < 2; i++)
     request_clear (&r[i]);
 
-  release (old, 1);
-  release (sem, 1);
+  sysem_test_release (old, 1);
+  sysem_test_release (sem, 1);
   drop_last (old);
   drop_last (sem);
 }
@@ -914,7 +850,7 @@ fork_child (SysemSemaphore *sem,
     return 12;
 
   /* Enough for the parent's requests and this one, whoever takes which. */
-  release (sem, n_inherited + 1);
+  sysem_test_release (sem, n_inherited + 1);
 
   ITERATE_UNTIL (NULL, mine.done);
   if (!mine.acquired)
@@ -923,14 +859,14 @@ fork_child (SysemSemaphore *sem,
     if (inherited[i].done)
       return 14;
 
-  release (sem, 1);
+  sysem_test_release (sem, 1);
   return 0;
 }
 
 static void
-test_fork (gconstpointer data)
+test_fork (SysemTestFixture *fixture)
 {
-  SysemSemaphore *sem = new_semaphore (data, 0);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   Request r[2] = { 0 };
   pid_t pid;
   int fds[2];
@@ -966,55 +902,43 @@ test_fork (gconstpointer data)
   g_assert_true (WIFEXITED (status));
 
   /* Three units released, the child's one given back, two taken here. */
-  g_assert_cmpint (get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   for (int i = 0; i < 2; i++)
     request_clear (&r[i]);
-  release (sem, 2);
+  sysem_test_release (sem, 2);
   drop_last (sem);
-}
-
-static void
-add_tests (const char        *type_name,
-           const SysemKeyType *key_type)
-{
-  static const struct {
-    const char *name;
-    GTestDataFunc func;
-  } tests[] = {
-    { "free-unit", test_free_unit },
-    { "thread-context", test_thread_context },
-    { "source-tag", test_source_tag },
-    { "cancel", test_cancel },
-    { "thread-pool", test_thread_pool },
-    { "fifo", test_fifo },
-    { "cancel-race", test_cancel_race },
-    { "dispose", test_dispose },
-    { "dispose-pending", test_dispose_pending },
-    { "removed", test_removed },
-    { "set-key", test_set_key },
-    { "fork", test_fork },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (tests); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/async/%s/%s", type_name, tests[i].name);
-
-      g_test_add_data_func (path, key_type, tests[i].func);
-    }
 }
 
 int
 main (int   argc,
       char *argv[])
 {
+  static const struct {
+    const char *path;
+    SysemTestFunc func;
+  } tests[] = {
+    { "/async/{system-v}/free-unit", test_free_unit },
+    { "/async/{system-v}/thread-context", test_thread_context },
+    { "/async/{system-v}/source-tag", test_source_tag },
+    { "/async/{system-v}/cancel", test_cancel },
+    { "/async/{system-v}/thread-pool", test_thread_pool },
+    { "/async/{system-v}/fifo", test_fifo },
+    { "/async/{system-v}/cancel-race", test_cancel_race },
+    { "/async/{system-v}/dispose", test_dispose },
+    { "/async/{system-v}/dispose-pending", test_dispose_pending },
+    { "/async/{system-v}/removed", test_removed },
+    { "/async/{system-v}/set-key", test_set_key },
+    { "/async/{system-v}/fork", test_fork },
+  };
+
   g_test_init (&argc, &argv, NULL);
 
   /* GTask's class starts GLib's worker thread; have it before counting. */
   g_type_class_unref (g_type_class_ref (G_TYPE_TASK));
 
-  add_tests ("system-v", &system_v);
-  add_tests ("posix", &posix);
+  for (gsize i = 0; i < G_N_ELEMENTS (tests); i++)
+    sysem_test_add_both_types (tests[i].path, tests[i].func);
 
   return g_test_run ();
 }

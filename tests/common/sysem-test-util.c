@@ -1,13 +1,15 @@
-/* sysem-test-util.c: small helpers shared by sysem's C tests
+/* sysem-test-util.c: what every C test of sysem shares
  *
  * SPDX-FileCopyrightText: 2026 The sysem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-/* This library uses GLib only, not sysem: a test may link it with either
- * the shared library or the static copy. Key names are derived here again,
- * independently of sysem-key.c, so that the tests also check the
- * derivation. */
+/* Only the public API of sysem is used here, so that a test may link this
+ * with the shared library or with the static copy (the private part is in
+ * sysem-test-stats.c). Key names are derived again here, independently of
+ * sysem-key.c, so that the tests also check the derivation. */
+
+#include "config.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,15 +26,139 @@
 
 #include "sysem-test-util.h"
 
-struct _SysemTestHelper
+/* TRUE under the "valgrind" test setup: long loops get shorter. */
+gboolean
+sysem_test_under_valgrind (void)
 {
-  GPid     pid;
-  int      stdin_fd;
-  int      stdout_fd;
-  GString *buffer;
-  gboolean reaped;
-  int      status;
-};
+  return g_getenv ("SYSEM_TEST_VALGRIND") != NULL;
+}
+
+/* Registration */
+
+typedef struct {
+  SysemKeyType  key_type;
+  SysemTestFunc func;
+} Registration;
+
+/* What GTest runs holds pointers to these until the end of the program. */
+static GPtrArray *registrations;
+
+static void
+fixture_set_up (gpointer      data,
+                gconstpointer user_data)
+{
+  SysemTestFixture *fixture = data;
+  const Registration *reg = user_data;
+  g_autofree char *tag = g_strdup (g_test_get_path () + 1);
+
+  /* The test's path, as a few words of its key. */
+  g_strcanon (tag, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS, '-');
+  fixture->key_type = reg->key_type;
+  fixture->key = sysem_test_key (tag);
+}
+
+static void
+fixture_run (gpointer      data,
+             gconstpointer user_data)
+{
+  const Registration *reg = user_data;
+
+  reg->func (data);
+}
+
+static void
+fixture_tear_down (gpointer      data,
+                   gconstpointer user_data)
+{
+  SysemTestFixture *fixture = data;
+
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
+  g_free (fixture->key);
+}
+
+/**
+ * sysem_test_add:
+ * @path: the test's path
+ * @key_type: the key type it tests
+ * @func: the test
+ *
+ * Registers @func with a #SysemTestFixture: the key type, and a key no
+ * other test uses, of which nothing may be left when the test ends.
+ */
+void
+sysem_test_add (const char    *path,
+                SysemKeyType   key_type,
+                SysemTestFunc  func)
+{
+  Registration *reg = g_new0 (Registration, 1);
+
+  reg->key_type = key_type;
+  reg->func = func;
+  if (registrations == NULL)
+    registrations = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (registrations, reg);
+
+  g_test_add_vtable (path, sizeof (SysemTestFixture), reg,
+                     fixture_set_up, fixture_run, fixture_tear_down);
+}
+
+/**
+ * sysem_test_add_both_types:
+ * @path: a test path with "{system-v}" or "{sysv}" in it
+ * @func: the test
+ *
+ * Registers @func twice with sysem_test_add(): with the placeholder
+ * written as it is spelled (without its braces) for System V, and as
+ * "posix" for POSIX.
+ */
+void
+sysem_test_add_both_types (const char    *path,
+                           SysemTestFunc  func)
+{
+  static const char * const placeholders[] = { "{system-v}", "{sysv}" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (placeholders); i++)
+    {
+      const char *placeholder = placeholders[i];
+      g_autofree char *sysv_name = NULL;
+
+      if (strstr (path, placeholder) == NULL)
+        continue;
+
+      sysv_name = g_strndup (placeholder + 1, strlen (placeholder) - 2);
+      for (int t = SYSEM_KEY_TYPE_SYSTEM_V; t <= SYSEM_KEY_TYPE_POSIX; t++)
+        {
+          g_autoptr(GString) full = g_string_new (path);
+
+          g_string_replace (full, placeholder,
+                            t == SYSEM_KEY_TYPE_POSIX ? "posix" : sysv_name, 0);
+          sysem_test_add (full->str, t, func);
+        }
+      return;
+    }
+
+  g_error ("test path “%s” names no key type ({system-v} or {sysv})", path);
+}
+
+/* Opens the fixture's key in its key type, failing the test on an error. */
+SysemSemaphore *
+sysem_test_fixture_open (SysemTestFixture *fixture,
+                         int               initial_value,
+                         SysemAccessMode   mode)
+{
+  return sysem_test_open (fixture->key, fixture->key_type, initial_value, mode);
+}
+
+/* Keys */
+
+/* "PID-N": no other test and no other process has it. */
+char *
+sysem_test_unique_suffix (void)
+{
+  static gint counter = 0;
+
+  return g_strdup_printf ("%d-%d", (int) getpid (), g_atomic_int_add (&counter, 1));
+}
 
 /**
  * sysem_test_key:
@@ -43,37 +170,41 @@ struct _SysemTestHelper
 char *
 sysem_test_key (const char *tag)
 {
-  static gint counter = 0;
+  g_autofree char *suffix = sysem_test_unique_suffix ();
 
-  return g_strdup_printf ("sysemtest-%s-%d-%d", tag, (int) getpid (),
-                          g_atomic_int_add (&counter, 1));
+  return g_strdup_printf ("sysemtest-%s-%s", tag, suffix);
 }
 
-/**
- * sysem_test_poll:
- *
- * Calls @condition until it returns %TRUE or @timeout_usec passed on the
- * monotonic clock. Returns whether it became true.
- */
-gboolean
-sysem_test_poll (SysemTestCondition  condition,
-                 gpointer            user_data,
-                 gint64              timeout_usec)
+/* A unique key of a kind: "letters" has only ASCII letters after the
+ * prefix (the digits of the pid and the counter are spelled a–j), so that
+ * the whole key goes into the legacy name; "punctuation" and "unicode"
+ * have every printable ASCII character, or several scripts and an emoji. */
+char *
+sysem_test_key_of_kind (const char *tag,
+                        const char *kind)
 {
-  gint64 deadline = g_get_monotonic_time () + timeout_usec;
-  gulong pause = 100;
+  g_autofree char *suffix = sysem_test_unique_suffix ();
 
-  for (;;)
+  if (g_str_equal (kind, "letters"))
     {
-      if (condition (user_data))
-        return TRUE;
-      if (g_get_monotonic_time () >= deadline)
-        return condition (user_data);
+      for (char *p = suffix; *p != '\0'; p++)
+        if (g_ascii_isdigit (*p))
+          *p = 'a' + (*p - '0');
 
-      g_usleep (pause);
-      pause = MIN (pause * 2, 10 * 1000);
+      return g_strconcat ("sysemtest-", tag, "Letters-", suffix, NULL);
     }
+
+  if (g_str_equal (kind, "punctuation"))
+    return g_strdup_printf ("sysemtest-%s-punct 0123456789 !\"#$%%&'()*+,./:;<=>?@[\\]^_`{|}~\t end-%s",
+                            tag, suffix);
+
+  if (g_str_equal (kind, "unicode"))
+    return g_strdup_printf ("sysemtest-%s-Grüße-日本-ключ-🙂-%s", tag, suffix);
+
+  g_error ("unknown key kind “%s”", kind);
 }
+
+/* Where keys live */
 
 /* $TMPDIR or /tmp, links resolved, as Qt's QDir::tempPath(). */
 char *
@@ -110,29 +241,47 @@ sysem_test_legacy_name (const char *key)
   return g_string_free (name, FALSE);
 }
 
-/* The file that stands for the semaphore of @key: the System V key file,
- * or the POSIX semaphore's file in /dev/shm. */
+/* The file that stands for a semaphore with this native key: the System V
+ * key file itself, or the POSIX semaphore's file in /dev/shm. */
 char *
-sysem_test_key_path (const char *key,
-                     int         key_type)
+sysem_test_native_path (const char   *native_key,
+                        SysemKeyType  key_type)
+{
+  if (key_type == SYSEM_KEY_TYPE_POSIX)
+    return g_strconcat ("/dev/shm/sem.", native_key + (native_key[0] == '/'), NULL);
+
+  return g_strdup (native_key);
+}
+
+/* The file that stands for the semaphore of @key. */
+char *
+sysem_test_key_path (const char   *key,
+                     SysemKeyType  key_type)
 {
   g_autofree char *name = sysem_test_legacy_name (key);
+  g_autofree char *dir = NULL;
 
-  if (key_type == SYSEM_TEST_KEY_TYPE_POSIX)
-    return g_strconcat ("/dev/shm/sem.", name, NULL);
-  else
-    {
-      g_autofree char *dir = sysem_test_temp_dir ();
+  if (key_type == SYSEM_KEY_TYPE_POSIX)
+    return sysem_test_native_path (name, key_type);
 
-      return g_build_filename (dir, name, NULL);
-    }
+  dir = sysem_test_temp_dir ();
+  return g_build_filename (dir, name, NULL);
+}
+
+/* Something, even a dangling link, has this name. */
+gboolean
+sysem_test_path_exists (const char *path)
+{
+  struct stat st;
+
+  return lstat (path, &st) == 0;
 }
 
 /* Nothing of @key is left in the file system. (A System V set cannot be
  * found once its key file is gone; see sysem_test_semid_exists().) */
 gboolean
-sysem_test_key_is_clean (const char *key,
-                         int         key_type)
+sysem_test_key_is_clean (const char   *key,
+                         SysemKeyType  key_type)
 {
   g_autofree char *path = sysem_test_key_path (key, key_type);
   struct stat st;
@@ -141,8 +290,8 @@ sysem_test_key_is_clean (const char *key,
 }
 
 void
-sysem_test_assert_key_clean (const char *key,
-                             int         key_type)
+sysem_test_assert_key_clean (const char   *key,
+                             SysemKeyType  key_type)
 {
   g_autofree char *path = sysem_test_key_path (key, key_type);
   struct stat st;
@@ -152,57 +301,288 @@ sysem_test_assert_key_clean (const char *key,
   g_assert_cmpint (errno, ==, ENOENT);
 }
 
+/* semctl() takes this union; glibc does not define it. */
+union sysem_test_semun {
+  int              val;
+  struct semid_ds *buf;
+  unsigned short  *array;
+};
+
+/* IPC_STAT of @semid; FALSE when the set is gone. */
+static gboolean
+sysv_stat (int              semid,
+           struct semid_ds *ds)
+{
+  union sysem_test_semun arg = { .buf = ds };
+
+  if (semctl (semid, 0, IPC_STAT, arg) == 0)
+    return TRUE;
+
+  g_assert_true (errno == EINVAL || errno == EIDRM);
+  return FALSE;
+}
+
 gboolean
 sysem_test_semid_exists (int semid)
 {
   struct semid_ds ds;
 
-  return semctl (semid, 0, IPC_STAT, &ds) == 0;
+  return sysv_stat (semid, &ds);
+}
+
+/* Whether the set @semid made for @ipc_key is still in the kernel. A new
+ * set that reuses the id for another key does not count. */
+gboolean
+sysem_test_sysv_set_alive (int   semid,
+                           key_t ipc_key)
+{
+  struct semid_ds ds;
+
+  return sysv_stat (semid, &ds) && ds.sem_perm.__key == ipc_key;
+}
+
+/* The kernel key of the live set @semid. */
+key_t
+sysem_test_sysv_key (int semid)
+{
+  struct semid_ds ds;
+
+  g_assert_true (sysv_stat (semid, &ds));
+  return ds.sem_perm.__key;
+}
+
+/* Operations that must succeed */
+
+/* Opens @key, failing the test on an error. */
+SysemSemaphore *
+sysem_test_open (const char      *key,
+                 SysemKeyType     key_type,
+                 int              initial_value,
+                 SysemAccessMode  mode)
+{
+  g_autoptr(GError) error = NULL;
+  SysemSemaphore *sem;
+
+  sem = sysem_semaphore_new_full (key, key_type, initial_value, mode, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (sem);
+  return sem;
+}
+
+int
+sysem_test_value (SysemSemaphore *sem)
+{
+  g_autoptr(GError) error = NULL;
+  int value = sysem_semaphore_get_value (sem, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (value, >=, 0);
+  return value;
+}
+
+void
+sysem_test_assert_value (SysemSemaphore *sem,
+                         int             value)
+{
+  g_assert_cmpint (sysem_test_value (sem), ==, value);
+}
+
+void
+sysem_test_acquire (SysemSemaphore *sem)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sysem_semaphore_acquire (sem, NULL, &error));
+  g_assert_no_error (error);
+}
+
+void
+sysem_test_release (SysemSemaphore *sem,
+                    int             n)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sysem_semaphore_release (sem, n, &error));
+  g_assert_no_error (error);
+}
+
+/* No unit is free: try_acquire (0) runs out of time. */
+void
+sysem_test_assert_no_unit (SysemSemaphore *sem)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
+/* The semaphore was removed under the object. */
+void
+sysem_test_assert_removed (SysemSemaphore *sem)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, -1);
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+}
+
+/* Checks that @error has @code and names @key as an error message shows
+ * it: valid UTF-8, at most 77 characters of it before an ellipsis. */
+void
+sysem_test_assert_error_names_key (const GError *error,
+                                   GQuark        domain,
+                                   int           code,
+                                   const char   *key)
+{
+  g_autofree char *shown = g_utf8_make_valid (key, -1);
+
+  g_assert_nonnull (error);
+  if (!g_error_matches (error, domain, code))
+    g_error ("expected error %s:%d, got %s:%d: %s", g_quark_to_string (domain), code,
+             g_quark_to_string (error->domain), error->code, error->message);
+
+  if (g_utf8_strlen (shown, -1) > 80)
+    *g_utf8_offset_to_pointer (shown, 77) = '\0';
+
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  if (strstr (error->message, shown) == NULL)
+    g_error ("the message “%s” does not name the key “%s”", error->message, shown);
+}
+
+/* Opening @key (with one unit) fails with @code, and the message names
+ * the key. */
+void
+sysem_test_assert_open_fails (const char      *key,
+                              SysemKeyType     key_type,
+                              SysemAccessMode  mode,
+                              int              code)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+
+  sem = sysem_semaphore_new_full (key, key_type, 1, mode, &error);
+  g_assert_null (sem);
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+}
+
+/* Polling */
+
+/**
+ * sysem_test_poll:
+ *
+ * Calls @condition until it returns %TRUE or @timeout_usec passed on the
+ * monotonic clock. Returns whether it became true.
+ */
+gboolean
+sysem_test_poll (SysemTestCondition  condition,
+                 gpointer            user_data,
+                 gint64              timeout_usec)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_usec;
+  gulong pause = 100;
+
+  for (;;)
+    {
+      if (condition (user_data))
+        return TRUE;
+      if (g_get_monotonic_time () >= deadline)
+        return condition (user_data);
+
+      g_usleep (pause);
+      pause = MIN (pause * 2, 10 * 1000);
+    }
+}
+
+/* Polls @condition until it holds; fails the test, saying it waited for
+ * @what, when SYSEM_TEST_DEADLINE_USEC passed: a hang detector, not a
+ * timing assertion. */
+void
+sysem_test_wait_for (SysemTestCondition  condition,
+                     gpointer            user_data,
+                     const char         *what)
+{
+  if (!sysem_test_poll (condition, user_data, SYSEM_TEST_DEADLINE_USEC))
+    g_error ("gave up waiting for %s after %d s", what,
+             (int) (SYSEM_TEST_DEADLINE_USEC / G_USEC_PER_SEC));
 }
 
 /* Helper processes */
 
-SysemTestHelper *
-sysem_test_helper_spawn (const char * const  *argv,
-                         GError             **error)
+struct _SysemTestHelper
 {
+  char    *name;
+  GPid     pid;
+  int      stdin_fd;
+  int      stdout_fd;
+  GString *buffer;
+  gboolean reaped;
+  int      status;
+};
+
+static void
+helper_child_setup (gpointer user_data)
+{
+  /* A helper blocked on a semaphore must not outlive a failed test. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Starts @argv with pipes on its standard input and output; a failure to
+ * start is a test failure. */
+SysemTestHelper *
+sysem_test_helper_spawn (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
   SysemTestHelper *helper = g_new0 (SysemTestHelper, 1);
 
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
-                                 G_SPAWN_DO_NOT_REAP_CHILD,
-                                 NULL, NULL, &helper->pid,
-                                 &helper->stdin_fd, &helper->stdout_fd, NULL,
-                                 error))
-    {
-      g_free (helper);
-      return NULL;
-    }
-
+  helper->name = g_path_get_basename (argv[0]);
   helper->buffer = g_string_new (NULL);
+  helper->stdin_fd = -1;
+  helper->stdout_fd = -1;
+
+  g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                            G_SPAWN_DO_NOT_REAP_CHILD,
+                            helper_child_setup, NULL, &helper->pid,
+                            &helper->stdin_fd, &helper->stdout_fd, NULL,
+                            &error);
+  g_assert_no_error (error);
+
   return helper;
 }
 
-/* Spawns @program with the arguments that follow, up to %NULL; a failure to
- * start is a test failure. */
+/* Starts tests/common/sysem-test-helper on @key with options (those that
+ * start with "--"; "--value" takes the next argument) and commands, and
+ * waits until it has opened the semaphore. */
 SysemTestHelper *
-sysem_test_helper_spawnv (const char *program,
-                          ...)
+sysem_test_helper_start (SysemKeyType  key_type,
+                         const char   *key,
+                         ...)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
   SysemTestHelper *helper;
   const char *arg;
   va_list args;
 
-  g_ptr_array_add (argv, (gpointer) program);
-  va_start (args, program);
-  while ((arg = va_arg (args, const char *)) != NULL)
+  /* The installed tests name their installed copy (tests/meson.build). */
+  g_ptr_array_add (argv, (gpointer) (g_getenv ("SYSEM_TEST_HELPER") != NULL
+                                     ? g_getenv ("SYSEM_TEST_HELPER") : SYSEM_TEST_HELPER));
+  if (key_type == SYSEM_KEY_TYPE_POSIX)
+    g_ptr_array_add (argv, (gpointer) "--posix");
+
+  va_start (args, key);
+  while ((arg = va_arg (args, const char *)) != NULL && g_str_has_prefix (arg, "--"))
+    {
+      g_ptr_array_add (argv, (gpointer) arg);
+      if (g_str_equal (arg, "--value"))
+        g_ptr_array_add (argv, va_arg (args, gpointer));
+    }
+  g_ptr_array_add (argv, (gpointer) key);
+  for (; arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, (gpointer) arg);
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  helper = sysem_test_helper_spawn ((const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
+  helper = sysem_test_helper_spawn ((const char * const *) argv->pdata);
+  sysem_test_helper_expect_line (helper, "opened");
   return helper;
 }
 
@@ -212,11 +592,35 @@ sysem_test_helper_get_pid (SysemTestHelper *helper)
   return helper->pid;
 }
 
-/* The next line the helper writes, without its newline; %NULL at the end of
- * its output or when @timeout_usec passed. */
-char *
-sysem_test_helper_read_line (SysemTestHelper *helper,
-                             gint64           timeout_usec)
+/* Writes @line and a newline to the helper's standard input. */
+void
+sysem_test_helper_send (SysemTestHelper *helper,
+                        const char      *line)
+{
+  g_autofree char *text = g_strconcat (line, "\n", NULL);
+  gsize len = strlen (text);
+  gsize done = 0;
+
+  g_assert_cmpint (helper->stdin_fd, !=, -1);
+
+  while (done < len)
+    {
+      gssize n = write (helper->stdin_fd, text + done, len - done);
+
+      if (n == -1 && errno == EINTR)
+        continue;
+      if (n == -1)
+        g_error ("writing to %s: %s", helper->name, g_strerror (errno));
+      done += n;
+    }
+}
+
+/* The next line the helper writes, without its newline (at the end of its
+ * output, what is left of an unterminated line); %NULL at the end of its
+ * output or when @timeout_usec passed. */
+static char *
+helper_read_line (SysemTestHelper *helper,
+                  gint64           timeout_usec)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_usec;
 
@@ -224,7 +628,7 @@ sysem_test_helper_read_line (SysemTestHelper *helper,
     {
       char *newline = memchr (helper->buffer->str, '\n', helper->buffer->len);
       struct pollfd pfd = { helper->stdout_fd, POLLIN, 0 };
-      char chunk[256];
+      char chunk[512];
       gint64 left;
       gssize n;
       int res;
@@ -239,7 +643,15 @@ sysem_test_helper_read_line (SysemTestHelper *helper,
         }
 
       if (helper->stdout_fd == -1)
-        return NULL;
+        {
+          char *rest;
+
+          if (helper->buffer->len == 0)
+            return NULL;
+          rest = g_strndup (helper->buffer->str, helper->buffer->len);
+          g_string_truncate (helper->buffer, 0);
+          return rest;
+        }
 
       left = deadline - g_get_monotonic_time ();
       if (left <= 0)
@@ -248,14 +660,17 @@ sysem_test_helper_read_line (SysemTestHelper *helper,
       res = poll (&pfd, 1, (int) MIN (left / 1000 + 1, G_MAXINT));
       if (res == -1 && errno == EINTR)
         continue;
-      g_assert_cmpint (res, >=, 0);
+      if (res == -1)
+        g_error ("poll: %s", g_strerror (errno));
       if (res == 0)
         continue;
 
       n = read (helper->stdout_fd, chunk, sizeof chunk);
       if (n == -1 && errno == EINTR)
         continue;
-      if (n <= 0)
+      if (n == -1)
+        g_error ("reading from %s: %s", helper->name, g_strerror (errno));
+      if (n == 0)
         {
           close (helper->stdout_fd);
           helper->stdout_fd = -1;
@@ -265,16 +680,60 @@ sysem_test_helper_read_line (SysemTestHelper *helper,
     }
 }
 
+/* The next line, which must come before the deadline. */
+static char *
+helper_next_line (SysemTestHelper *helper,
+                  const char      *expected)
+{
+  char *got = helper_read_line (helper, SYSEM_TEST_DEADLINE_USEC);
+
+  if (got == NULL)
+    g_error ("%s (pid %d): expected “%s”, got %s", helper->name, (int) helper->pid,
+             expected, helper->stdout_fd == -1 ? "the end of its output" : "nothing in time");
+  return got;
+}
+
 /* Fails the test unless the next line is @line. */
 void
 sysem_test_helper_expect_line (SysemTestHelper *helper,
                                const char      *line)
 {
-  g_autofree char *got = sysem_test_helper_read_line (helper, SYSEM_TEST_DEADLINE_USEC);
+  g_autofree char *got = helper_next_line (helper, line);
 
-  if (got == NULL)
-    g_error ("helper %d: expected “%s”, got nothing", (int) helper->pid, line);
   g_assert_cmpstr (got, ==, line);
+}
+
+/* Reads a line, checks that it starts with @word and a space, and returns
+ * the rest. */
+char *
+sysem_test_helper_expect_word (SysemTestHelper *helper,
+                               const char      *word)
+{
+  g_autofree char *got = helper_next_line (helper, word);
+  gsize len = strlen (word);
+
+  if (strncmp (got, word, len) != 0 || got[len] != ' ')
+    g_error ("expected “%s …” from %s, got “%s”", word, helper->name, got);
+
+  return g_strdup (got + len + 1);
+}
+
+/* Sends @command, then expects each of the lines that follow, up to
+ * %NULL: the helper's answer. */
+void
+sysem_test_helper_command (SysemTestHelper *helper,
+                           const char      *command,
+                           ...)
+{
+  const char *line;
+  va_list args;
+
+  sysem_test_helper_send (helper, command);
+
+  va_start (args, command);
+  while ((line = va_arg (args, const char *)) != NULL)
+    sysem_test_helper_expect_line (helper, line);
+  va_end (args);
 }
 
 /* Closes the helper's standard input: a helper that waits for the end of
@@ -289,21 +748,25 @@ sysem_test_helper_close_stdin (SysemTestHelper *helper)
     }
 }
 
+static gboolean
+helper_reaped (gpointer user_data)
+{
+  SysemTestHelper *helper = user_data;
+  pid_t res = waitpid (helper->pid, &helper->status, WNOHANG);
+
+  if (res == -1 && errno != EINTR)
+    g_error ("waitpid: %s", g_strerror (errno));
+  helper->reaped = res == helper->pid;
+  return helper->reaped;
+}
+
 /* Waits for the helper to end. Returns its exit code, or 128 plus the
  * signal that killed it. */
 int
 sysem_test_helper_wait (SysemTestHelper *helper)
 {
-  if (!helper->reaped)
-    {
-      pid_t res;
-
-      do
-        res = waitpid (helper->pid, &helper->status, 0);
-      while (res == -1 && errno == EINTR);
-      g_assert_cmpint (res, ==, helper->pid);
-      helper->reaped = TRUE;
-    }
+  if (!helper->reaped && !sysem_test_poll (helper_reaped, helper, SYSEM_TEST_DEADLINE_USEC))
+    g_error ("%s (pid %d) did not end", helper->name, (int) helper->pid);
 
   if (WIFEXITED (helper->status))
     return WEXITSTATUS (helper->status);
@@ -312,8 +775,37 @@ sysem_test_helper_wait (SysemTestHelper *helper)
   return -1;
 }
 
-/* Kills the helper with SIGKILL and waits for it; returns what
- * sysem_test_helper_wait() returns. */
+/* Closes the helper's standard input (a helper ends at the end of its
+ * input) and waits for it. Returns its exit status; the test fails if a
+ * signal killed it. */
+int
+sysem_test_helper_finish (SysemTestHelper *helper)
+{
+  int status;
+
+  sysem_test_helper_close_stdin (helper);
+  status = sysem_test_helper_wait (helper);
+
+  if (!WIFEXITED (helper->status))
+    g_error ("%s (pid %d) was killed by signal %d", helper->name, (int) helper->pid,
+             WTERMSIG (helper->status));
+  return status;
+}
+
+/* Expects @last_line (unless %NULL), then the helper's successful exit;
+ * frees the helper. */
+void
+sysem_test_helper_complete (SysemTestHelper *helper,
+                            const char      *last_line)
+{
+  if (last_line != NULL)
+    sysem_test_helper_expect_line (helper, last_line);
+  g_assert_cmpint (sysem_test_helper_finish (helper), ==, 0);
+  sysem_test_helper_free (helper);
+}
+
+/* Kills the helper with SIGKILL, as a crash would, and waits for it;
+ * returns what sysem_test_helper_wait() returns. */
 int
 sysem_test_helper_kill (SysemTestHelper *helper)
 {
@@ -338,5 +830,6 @@ sysem_test_helper_free (SysemTestHelper *helper)
     close (helper->stdout_fd);
   g_string_free (helper->buffer, TRUE);
   g_spawn_close_pid (helper->pid);
+  g_free (helper->name);
   g_free (helper);
 }

@@ -1,13 +1,20 @@
-/* sysem-test-util.h: small helpers shared by sysem's C tests
+/* sysem-test-util.h: what every C test of sysem shares
  *
  * SPDX-FileCopyrightText: 2026 The sysem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+/* Link sysem_test_util_dep together with sysem_dep or sysem_internal_dep
+ * (tests/meson.build). The part at the end reads the library's private
+ * statistics: only a test built against the static copy, which defines
+ * SYSEM_COMPILATION, has it. */
+
 #pragma once
 
-#include <glib.h>
 #include <sys/types.h>
+
+#include <gio/gio.h>
+#include <sysem/sysem.h>
 
 G_BEGIN_DECLS
 
@@ -16,46 +23,141 @@ G_BEGIN_DECLS
  * never fails for being slow, only for something not happening at all. */
 #define SYSEM_TEST_DEADLINE_USEC (60 * G_USEC_PER_SEC)
 
-/* The key types, as the numbers of SysemKeyType, so that this library does
- * not need sysem itself. */
-#define SYSEM_TEST_KEY_TYPE_SYSTEM_V 0
-#define SYSEM_TEST_KEY_TYPE_POSIX    1
+gboolean        sysem_test_under_valgrind     (void);
 
-char     *sysem_test_key            (const char      *tag);
+/* Registration. A test gets its key type and a key of its own (see
+ * sysem_test_key()), of which nothing may be left when it ends.
+ * sysem_test_add_both_types() registers it twice: @path holds "{system-v}"
+ * or "{sysv}", which becomes that word, then "posix". */
+typedef struct {
+  SysemKeyType  key_type;
+  char         *key;
+} SysemTestFixture;
 
+typedef void (* SysemTestFunc) (SysemTestFixture *fixture);
+
+void            sysem_test_add                (const char      *path,
+                                               SysemKeyType     key_type,
+                                               SysemTestFunc    func);
+void            sysem_test_add_both_types     (const char      *path,
+                                               SysemTestFunc    func);
+SysemSemaphore *sysem_test_fixture_open       (SysemTestFixture *fixture,
+                                               int               initial_value,
+                                               SysemAccessMode   mode);
+
+/* Keys: "sysemtest-", @tag, the pid and a counter. A @kind is "letters"
+ * (ASCII letters only after the prefix), "punctuation" or "unicode". */
+char           *sysem_test_key                (const char      *tag);
+char           *sysem_test_key_of_kind        (const char      *tag,
+                                               const char      *kind);
+char           *sysem_test_unique_suffix      (void);
+
+/* Where a key lives, derived by Qt's rule independently of sysem. */
+char           *sysem_test_temp_dir           (void);
+char           *sysem_test_legacy_name        (const char      *key);
+char           *sysem_test_native_path        (const char      *native_key,
+                                               SysemKeyType     key_type);
+char           *sysem_test_key_path           (const char      *key,
+                                               SysemKeyType     key_type);
+gboolean        sysem_test_path_exists        (const char      *path);
+gboolean        sysem_test_key_is_clean       (const char      *key,
+                                               SysemKeyType     key_type);
+void            sysem_test_assert_key_clean   (const char      *key,
+                                               SysemKeyType     key_type);
+gboolean        sysem_test_semid_exists       (int              semid);
+gboolean        sysem_test_sysv_set_alive     (int              semid,
+                                               key_t            ipc_key);
+key_t           sysem_test_sysv_key           (int              semid);
+
+/* Operations that must succeed, and errors that must name the key. */
+SysemSemaphore *sysem_test_open               (const char      *key,
+                                               SysemKeyType     key_type,
+                                               int              initial_value,
+                                               SysemAccessMode  mode);
+int             sysem_test_value              (SysemSemaphore  *sem);
+void            sysem_test_assert_value       (SysemSemaphore  *sem,
+                                               int              value);
+void            sysem_test_acquire            (SysemSemaphore  *sem);
+void            sysem_test_release            (SysemSemaphore  *sem,
+                                               int              n);
+void            sysem_test_assert_no_unit     (SysemSemaphore  *sem);
+void            sysem_test_assert_removed     (SysemSemaphore  *sem);
+void            sysem_test_assert_error_names_key (const GError *error,
+                                                   GQuark        domain,
+                                                   int           code,
+                                                   const char   *key);
+void            sysem_test_assert_open_fails  (const char      *key,
+                                               SysemKeyType     key_type,
+                                               SysemAccessMode  mode,
+                                               int              code);
+
+/* Polling a condition until a deadline. */
 typedef gboolean (* SysemTestCondition) (gpointer user_data);
 
-gboolean  sysem_test_poll           (SysemTestCondition  condition,
-                                     gpointer            user_data,
-                                     gint64              timeout_usec);
+gboolean        sysem_test_poll               (SysemTestCondition  condition,
+                                               gpointer            user_data,
+                                               gint64              timeout_usec);
+void            sysem_test_wait_for           (SysemTestCondition  condition,
+                                               gpointer            user_data,
+                                               const char         *what);
 
-char     *sysem_test_temp_dir       (void);
-char     *sysem_test_legacy_name    (const char      *key);
-char     *sysem_test_key_path       (const char      *key,
-                                     int              key_type);
-
-gboolean  sysem_test_key_is_clean   (const char      *key,
-                                     int              key_type);
-void      sysem_test_assert_key_clean (const char    *key,
-                                       int            key_type);
-gboolean  sysem_test_semid_exists   (int              semid);
-
+/* Helper processes, spoken to one line at a time. Every read has a
+ * deadline, and a helper dies with the test. */
 typedef struct _SysemTestHelper SysemTestHelper;
 
-SysemTestHelper *sysem_test_helper_spawn     (const char * const  *argv,
-                                              GError             **error);
-SysemTestHelper *sysem_test_helper_spawnv    (const char          *program,
-                                              ...) G_GNUC_NULL_TERMINATED;
-GPid             sysem_test_helper_get_pid   (SysemTestHelper     *helper);
-char            *sysem_test_helper_read_line (SysemTestHelper     *helper,
-                                              gint64               timeout_usec);
-void             sysem_test_helper_expect_line (SysemTestHelper   *helper,
-                                                const char        *line);
-void             sysem_test_helper_close_stdin (SysemTestHelper   *helper);
-int              sysem_test_helper_wait      (SysemTestHelper     *helper);
-int              sysem_test_helper_kill      (SysemTestHelper     *helper);
-void             sysem_test_helper_free      (SysemTestHelper     *helper);
+SysemTestHelper *sysem_test_helper_spawn      (const char * const *argv);
+SysemTestHelper *sysem_test_helper_start      (SysemKeyType     key_type,
+                                               const char      *key,
+                                               ...) G_GNUC_NULL_TERMINATED;
+GPid            sysem_test_helper_get_pid     (SysemTestHelper *helper);
+void            sysem_test_helper_send        (SysemTestHelper *helper,
+                                               const char      *line);
+void            sysem_test_helper_expect_line (SysemTestHelper *helper,
+                                               const char      *line);
+char           *sysem_test_helper_expect_word (SysemTestHelper *helper,
+                                               const char      *word);
+void            sysem_test_helper_command     (SysemTestHelper *helper,
+                                               const char      *command,
+                                               ...) G_GNUC_NULL_TERMINATED;
+void            sysem_test_helper_close_stdin (SysemTestHelper *helper);
+int             sysem_test_helper_wait        (SysemTestHelper *helper);
+int             sysem_test_helper_finish      (SysemTestHelper *helper);
+void            sysem_test_helper_complete    (SysemTestHelper *helper,
+                                               const char      *last_line);
+int             sysem_test_helper_kill        (SysemTestHelper *helper);
+void            sysem_test_helper_free        (SysemTestHelper *helper);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysemTestHelper, sysem_test_helper_free)
+
+#ifdef SYSEM_COMPILATION
+
+#include "sysem-inspect-private.h"
+
+/* What the kernel says of a semaphore: the library's private statistics. */
+SysemStats      sysem_test_stats              (SysemSemaphore  *sem);
+int             sysem_test_waiters            (SysemSemaphore  *sem);
+void            sysem_test_wait_waiters       (SysemSemaphore  *sem,
+                                               int              n);
+void            sysem_test_wait_waiters_gone  (SysemSemaphore  *sem,
+                                               int              base);
+void            sysem_test_wait_users         (SysemSemaphore  *sem,
+                                               int              n);
+void            sysem_test_sysv_ids           (SysemSemaphore  *sem,
+                                               int             *semid,
+                                               key_t           *ipc_key);
+
+/* A thread of this process that waits for a unit: acquire() when
+ * @timeout_usec is -1, else try_acquire(). It has started once the kernel
+ * counts one more waiter. */
+typedef struct _SysemTestWaiter SysemTestWaiter;
+
+SysemTestWaiter *sysem_test_waiter_start      (SysemSemaphore  *sem,
+                                               GCancellable    *cancellable,
+                                               gint64           timeout_usec);
+gboolean        sysem_test_waiter_join        (SysemTestWaiter *waiter,
+                                               GError         **error);
+void            sysem_test_waiter_join_acquired (SysemTestWaiter *waiter);
+
+#endif /* SYSEM_COMPILATION */
 
 G_END_DECLS

@@ -21,26 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core-support.h"
+#include "sysem-test-util.h"
 
 #define NOBODY 65534
-
-static void
-assert_open_fails (const char      *key,
-                   SysemKeyType     key_type,
-                   SysemAccessMode  mode,
-                   int              code)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(SysemSemaphore) sem = NULL;
-
-  sem = sysem_semaphore_new_full (key, key_type, 1, mode, &error);
-  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, code);
-  g_assert_null (sem);
-  /* The message names the key (made valid, and cut when long). */
-  if (g_str_has_prefix (key, "sysemtest"))
-    g_assert_nonnull (strstr (error->message, "sysemtest"));
-}
 
 /* PERMISSION_DENIED: another user's semaphore. */
 
@@ -93,62 +76,58 @@ open_as_nobody (const char   *key,
 }
 
 static void
-test_permission_denied (gconstpointer data)
+test_permission_denied (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("permission");
-  g_autofree char *path = sysem_test_key_path (key, key_type);
-  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
-  SysemStats stats = core_stats (sem);
+  g_autofree char *path = sysem_test_key_path (fixture->key, fixture->key_type);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemStats stats = sysem_test_stats (sem);
 
   if (getuid () == 0)
     {
       /* Root made it with mode 0600; nobody may not touch it. */
-      g_assert_cmpint (open_as_nobody (key, key_type), ==, 0);
+      g_assert_cmpint (open_as_nobody (fixture->key, fixture->key_type), ==, 0);
     }
   else
     {
       /* We cannot become another user: take our own rights away instead
        * (only root and CAP_IPC_OWNER ignore them). */
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
         {
           struct semid_ds ds;
 
           g_assert_cmpint (semctl (stats.id, 0, IPC_STAT, &ds), ==, 0);
           ds.sem_perm.mode = 0;
           g_assert_cmpint (semctl (stats.id, 0, IPC_SET, &ds), ==, 0);
-          assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
-                             SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED);
-          assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_CREATE,
-                             SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED);
+          sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
+                                        SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED);
+          sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_CREATE,
+                                        SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED);
           ds.sem_perm.mode = 0600;
           g_assert_cmpint (semctl (stats.id, 0, IPC_SET, &ds), ==, 0);
         }
       else
         {
           g_assert_cmpint (chmod (path, 0), ==, 0);
-          assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
-                             SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED);
+          sysem_test_assert_open_fails (fixture->key, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
+                                        SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED);
           g_assert_cmpint (chmod (path, 0600), ==, 0);
         }
     }
 
   /* The failed attempts changed nothing. */
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-  core_assert_value (sem, 1);
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-    g_assert_cmpint (core_stats (sem).users, ==, 1);
+  sysem_test_assert_value (sem, 1);
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* KEY_ERROR: keys that cannot name a semaphore. */
 
 static void
-test_bad_keys (gconstpointer data)
+test_bad_keys (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
   g_autoptr(GString) long_key = g_string_new ("sysemtest-");
   g_autoptr(GError) error = NULL;
   g_autofree char *good = sysem_test_key ("good");
@@ -156,31 +135,32 @@ test_bad_keys (gconstpointer data)
 
   for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
     {
-      assert_open_fails ("", key_type, mode, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
-      assert_open_fails ("sysemtest-\xff\xfe-bad", key_type, mode,
-                         SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
-      assert_open_fails ("sysemtest-\xc3", key_type, mode, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+      sysem_test_assert_open_fails ("", fixture->key_type, mode, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+      sysem_test_assert_open_fails ("sysemtest-\xff\xfe-bad", fixture->key_type, mode,
+                                    SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+      sysem_test_assert_open_fails ("sysemtest-\xc3", fixture->key_type, mode,
+                                    SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
     }
 
   /* Too long: its name would pass NAME_MAX. */
   for (int i = 0; i < 300; i++)
     g_string_append_c (long_key, 'a' + i % 26);
-  assert_open_fails (long_key->str, key_type, SYSEM_ACCESS_MODE_OPEN,
-                     SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
-  assert_open_fails (long_key->str, key_type, SYSEM_ACCESS_MODE_CREATE,
-                     SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+  sysem_test_assert_open_fails (long_key->str, fixture->key_type, SYSEM_ACCESS_MODE_OPEN,
+                                SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+  sysem_test_assert_open_fails (long_key->str, fixture->key_type, SYSEM_ACCESS_MODE_CREATE,
+                                SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
 
   /* Long, but short enough for both key types. */
   g_string_truncate (long_key, 180);
   g_string_append_printf (long_key, "-%d", (int) getpid ());
-  sem = core_new (long_key->str, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
-  core_assert_value (sem, 2);
+  sem = sysem_test_open (long_key->str, fixture->key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  sysem_test_assert_value (sem, 2);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (long_key->str, key_type);
+  sysem_test_assert_key_clean (long_key->str, fixture->key_type);
 
   /* set_key() checks the same way, and the object keeps working once
    * given a good key. */
-  sem = core_new (NULL, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  sem = sysem_test_open (NULL, fixture->key_type, 0, SYSEM_ACCESS_MODE_OPEN);
   g_assert_false (sysem_semaphore_set_key (sem, "", 1, SYSEM_ACCESS_MODE_OPEN, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
   g_clear_error (&error);
@@ -189,9 +169,9 @@ test_bad_keys (gconstpointer data)
   g_clear_error (&error);
   g_assert_true (sysem_semaphore_set_key (sem, good, 1, SYSEM_ACCESS_MODE_OPEN, &error));
   g_assert_no_error (error);
-  core_acquire (sem);
+  sysem_test_acquire (sem);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (good, key_type);
+  sysem_test_assert_key_clean (good, fixture->key_type);
 }
 
 /* The file that stands for the semaphore is something else. */
@@ -200,17 +180,17 @@ static void
 assert_key_path_refused (const char   *key,
                          SysemKeyType  key_type)
 {
-  assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+  sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_OPEN,
+                                SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
   if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-    assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_CREATE, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+    sysem_test_assert_open_fails (key, key_type, SYSEM_ACCESS_MODE_CREATE,
+                                  SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
 }
 
 static void
-test_key_file_symlink (gconstpointer data)
+test_key_file_symlink (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("symlink");
-  g_autofree char *path = sysem_test_key_path (key, key_type);
+  g_autofree char *path = sysem_test_key_path (fixture->key, fixture->key_type);
   g_autofree char *target = NULL;
   g_autoptr(GError) error = NULL;
   struct stat st;
@@ -221,7 +201,7 @@ test_key_file_symlink (gconstpointer data)
   g_assert_no_error (error);
   close (fd);
   g_assert_cmpint (symlink (target, path), ==, 0);
-  assert_key_path_refused (key, key_type);
+  assert_key_path_refused (fixture->key, fixture->key_type);
   g_assert_cmpint (lstat (path, &st), ==, 0);
   g_assert_true (S_ISLNK (st.st_mode));
   g_assert_cmpint (stat (target, &st), ==, 0);
@@ -231,31 +211,25 @@ test_key_file_symlink (gconstpointer data)
 
   /* A dangling link. */
   g_assert_cmpint (symlink ("/nonexistent/sysemtest-target", path), ==, 0);
-  assert_key_path_refused (key, key_type);
+  assert_key_path_refused (fixture->key, fixture->key_type);
   g_assert_cmpint (unlink (path), ==, 0);
-
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_key_file_directory (gconstpointer data)
+test_key_file_directory (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("directory");
-  g_autofree char *path = sysem_test_key_path (key, key_type);
+  g_autofree char *path = sysem_test_key_path (fixture->key, fixture->key_type);
 
   g_assert_cmpint (mkdir (path, 0700), ==, 0);
-  assert_key_path_refused (key, key_type);
+  assert_key_path_refused (fixture->key, fixture->key_type);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_DIR));
   g_assert_cmpint (rmdir (path), ==, 0);
-
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* A file in /dev/shm with the semaphore's name that is no semaphore:
  * mapping it would kill the process with SIGBUS. */
 static void
-test_posix_file_not_a_semaphore (void)
+test_posix_file_not_a_semaphore (SysemTestFixture *fixture)
 {
   gsize sizes[] = { 0, 5, 4096 };
 
@@ -271,13 +245,13 @@ test_posix_file_not_a_semaphore (void)
                                                G_FILE_SET_CONTENTS_NONE, 0600, &error));
       g_assert_no_error (error);
 
-      assert_open_fails (key, SYSEM_KEY_TYPE_POSIX, SYSEM_ACCESS_MODE_OPEN,
-                         SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+      sysem_test_assert_open_fails (key, SYSEM_KEY_TYPE_POSIX, SYSEM_ACCESS_MODE_OPEN,
+                                    SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
       g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
 
       /* Create replaces whatever has the name, as Qt does. */
-      sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
-      core_assert_value (sem, 3);
+      sem = sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
+      sysem_test_assert_value (sem, 3);
       g_object_unref (sem);
       sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
     }
@@ -285,24 +259,25 @@ test_posix_file_not_a_semaphore (void)
 
 /* Native keys that name nothing a semaphore can be. */
 static void
-test_bad_native_keys (gconstpointer data)
+test_bad_native_keys (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
   g_autofree char *too_long = g_strnfill (300, 's');
   g_autofree char *too_long_path = g_strconcat ("/tmp/", too_long, NULL);
   const char *system_v[] = { "", "sysemtest-relative", "relative/sysemtest", "/tmp/",
                              "/tmp/.", "/tmp/..", "/", too_long_path };
   const char *posix[] = { "", "/", "sysemtest/a", "/sysemtest/a", "/.", "/..", "..",
                           too_long };
-  const char **keys = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? system_v : posix;
-  gsize n_keys = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? G_N_ELEMENTS (system_v) : G_N_ELEMENTS (posix);
+  const char **keys = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? system_v : posix;
+  gsize n_keys = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? G_N_ELEMENTS (system_v)
+                                                              : G_N_ELEMENTS (posix);
 
   for (gsize i = 0; i < n_keys; i++)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(SysemSemaphore) sem = NULL;
 
-      sem = sysem_semaphore_new_native (keys[i], key_type, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+      sem = sysem_semaphore_new_native (keys[i], fixture->key_type, 1, SYSEM_ACCESS_MODE_OPEN,
+                                        &error);
       g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
       g_assert_null (sem);
     }
@@ -310,20 +285,18 @@ test_bad_native_keys (gconstpointer data)
 
 /* NOT_FOUND: used after remove(). */
 static void
-test_not_found_after_remove (gconstpointer data)
+test_not_found_after_remove (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("notfound");
-  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
 
   g_assert_true (sysem_semaphore_remove (sem, &error));
   g_assert_no_error (error);
-  sysem_test_assert_key_clean (key, key_type);
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
 
   g_assert_false (sysem_semaphore_acquire (sem, NULL, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
-  g_assert_nonnull (strstr (error->message, key));
+  g_assert_nonnull (strstr (error->message, fixture->key));
   g_clear_error (&error);
   g_assert_false (sysem_semaphore_release (sem, 1, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
@@ -331,44 +304,42 @@ test_not_found_after_remove (gconstpointer data)
 
   /* Setting the key again opens a new semaphore, in either mode (the
    * Open case is /core/.../removed/set-key-reopens). */
-  g_assert_true (sysem_semaphore_set_key (sem, key, 2, SYSEM_ACCESS_MODE_CREATE, &error));
+  g_assert_true (sysem_semaphore_set_key (sem, fixture->key, 2, SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* Programmer errors are criticals (fatal in the test environment), not
  * GErrors, and change nothing. */
 static void
-test_programmer_errors (gconstpointer data)
+test_programmer_errors (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("programmer");
-  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
 
   g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*n >= 0*");
   g_assert_false (sysem_semaphore_release (sem, -1, &error));
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
-  core_assert_value (sem, 1);
+  sysem_test_assert_value (sem, 1);
 
   g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*initial_value >= 0*");
-  g_assert_false (sysem_semaphore_set_key (sem, key, -1, SYSEM_ACCESS_MODE_CREATE, &error));
+  g_assert_false (sysem_semaphore_set_key (sem, fixture->key, -1, SYSEM_ACCESS_MODE_CREATE,
+                                           &error));
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
-  core_assert_value (sem, 1);
+  sysem_test_assert_value (sem, 1);
 
   g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*initial_value >= 0*");
-  g_assert_null (sysem_semaphore_new_full (key, key_type, -1, SYSEM_ACCESS_MODE_CREATE, &error));
+  g_assert_null (sysem_semaphore_new_full (fixture->key, fixture->key_type, -1,
+                                           SYSEM_ACCESS_MODE_CREATE, &error));
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
-  core_assert_value (sem, 1);
+  sysem_test_assert_value (sem, 1);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 int
@@ -377,14 +348,15 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  core_add_both_types ("errors/permission-denied", test_permission_denied);
-  core_add_both_types ("errors/key-error/bad-keys", test_bad_keys);
-  core_add_both_types ("errors/key-error/symlink", test_key_file_symlink);
-  core_add_both_types ("errors/key-error/directory", test_key_file_directory);
-  g_test_add_func ("/core/posix/errors/key-error/not-a-semaphore", test_posix_file_not_a_semaphore);
-  core_add_both_types ("errors/key-error/bad-native-keys", test_bad_native_keys);
-  core_add_both_types ("errors/not-found/after-remove", test_not_found_after_remove);
-  core_add_both_types ("errors/programmer-errors", test_programmer_errors);
+  sysem_test_add_both_types ("/core/{system-v}/errors/permission-denied", test_permission_denied);
+  sysem_test_add_both_types ("/core/{system-v}/errors/key-error/bad-keys", test_bad_keys);
+  sysem_test_add_both_types ("/core/{system-v}/errors/key-error/symlink", test_key_file_symlink);
+  sysem_test_add_both_types ("/core/{system-v}/errors/key-error/directory", test_key_file_directory);
+  sysem_test_add ("/core/posix/errors/key-error/not-a-semaphore", SYSEM_KEY_TYPE_POSIX,
+                  test_posix_file_not_a_semaphore);
+  sysem_test_add_both_types ("/core/{system-v}/errors/key-error/bad-native-keys", test_bad_native_keys);
+  sysem_test_add_both_types ("/core/{system-v}/errors/not-found/after-remove", test_not_found_after_remove);
+  sysem_test_add_both_types ("/core/{system-v}/errors/programmer-errors", test_programmer_errors);
 
   return g_test_run ();
 }

@@ -12,20 +12,19 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
-#include "core-support.h"
+#include "sysem-test-util.h"
 
 /* System V: the last object to close removes the set and the key file. */
 
 static void
-test_last_closer_removes_system_v (void)
+test_last_closer_removes_system_v (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("lastcloser");
   SysemSemaphore *a, *b;
   SysemStats stats;
 
-  a = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
-  b = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (a);
+  a = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  b = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (a);
   g_assert_cmpint (stats.n_sems, ==, 2);
   g_assert_cmpint (stats.users, ==, 2);
   g_assert_cmpint (stats.mode, ==, 0600);
@@ -33,93 +32,89 @@ test_last_closer_removes_system_v (void)
   /* The creator leaves first: the other object keeps the set alive. */
   g_object_unref (a);
   g_assert_true (sysem_test_semid_exists (stats.id));
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
-  g_assert_cmpint (core_stats (b).users, ==, 1);
-  core_acquire (b);
-  core_release (b, 1);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_cmpint (sysem_test_stats (b).users, ==, 1);
+  sysem_test_acquire (b);
+  sysem_test_release (b, 1);
 
   g_object_unref (b);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* The same, with the other object in another process. */
 static void
-test_last_closer_other_process_system_v (void)
+test_last_closer_other_process_system_v (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("lastcloserproc");
   SysemSemaphore *sem;
   SysemTestHelper *helper;
   SysemStats stats;
 
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
-  stats = core_stats (sem);
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  stats = sysem_test_stats (sem);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "wait", NULL);
   sysem_test_helper_expect_line (helper, "waiting");
-  g_assert_cmpint (core_stats (sem).users, ==, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
   g_object_unref (sem);
   g_assert_true (sysem_test_semid_exists (stats.id));
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
 
   /* The helper finalizes its object and removes everything. */
   sysem_test_helper_close_stdin (helper);
-  core_helper_finish (helper, NULL);
+  sysem_test_helper_complete (helper, NULL);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* POSIX: the last user unlinks it, whoever created it. */
 
 static void
-test_creator_unlinks_posix (void)
+test_creator_unlinks_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("creator");
   SysemSemaphore *creator, *user;
 
   /* The opener leaves first: the other one still uses it. */
-  creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
-  user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  creator = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  user = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (user);
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
-  core_acquire (creator);
-  core_release (creator, 1);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_POSIX));
+  sysem_test_acquire (creator);
+  sysem_test_release (creator, 1);
   g_object_unref (creator);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 
   /* The creator leaves first: the name stays for the other user, who
    * removes it when it leaves. */
-  creator = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
-  user = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_OPEN);
+  creator = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  user = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (creator);
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
-  core_acquire (user);
-  core_release (user, 1);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_POSIX));
+  sysem_test_acquire (user);
+  sysem_test_release (user, 1);
   g_object_unref (user);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 }
 
 /* A helper that created a POSIX semaphore leaves it to the user that is
  * left, who removes it. */
 static void
-test_creator_process_unlinks_posix (void)
+test_creator_process_unlinks_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("creatorproc");
   SysemTestHelper *helper;
   SysemSemaphore *sem;
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_POSIX, key, "--value", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, fixture->key, "--value", "2", "wait",
+                                    NULL);
   sysem_test_helper_expect_line (helper, "waiting");
-  sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 7, SYSEM_ACCESS_MODE_OPEN);
-  core_assert_value (sem, 2);
+  sem = sysem_test_fixture_open (fixture, 7, SYSEM_ACCESS_MODE_OPEN);
+  sysem_test_assert_value (sem, 2);
 
   sysem_test_helper_close_stdin (helper);
-  core_helper_finish (helper, NULL);
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_POSIX));
-  core_assert_value (sem, 2);
+  sysem_test_helper_complete (helper, NULL);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_POSIX));
+  sysem_test_assert_value (sem, 2);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 }
 
 /* A set made by Qt: one semaphore, ftok (file, 'Q'). */
@@ -156,147 +151,141 @@ remove_qt_set (const char *key,
 }
 
 static void
-test_qt_set_open_keeps_it (void)
+test_qt_set_open_keeps_it (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("qtopen");
-  int semid = make_qt_set (key, 2);
+  int semid = make_qt_set (fixture->key, 2);
   SysemSemaphore *sem, *second;
   SysemStats stats;
 
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (sem);
+  sem = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.id, ==, semid);
   g_assert_cmpint (stats.n_sems, ==, 1);
   g_assert_cmpint (stats.users, ==, -1);
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
 
-  core_acquire (sem);
+  sysem_test_acquire (sem);
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 1);
-  core_release (sem, 1);
+  sysem_test_release (sem, 1);
 
-  second = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
+  second = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (second);
   g_object_unref (sem);
 
   /* Not ours to remove: the Qt program that made it will. */
   g_assert_true (sysem_test_semid_exists (semid));
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 2);
 
-  remove_qt_set (key, semid);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  remove_qt_set (fixture->key, semid);
 }
 
 static void
-test_qt_set_create_takes_it (void)
+test_qt_set_create_takes_it (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("qtcreate");
-  int semid = make_qt_set (key, 2);
+  int semid = make_qt_set (fixture->key, 2);
   SysemSemaphore *sem;
 
   /* Create takes a Qt set over, as a Qt Create would. */
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 5, SYSEM_ACCESS_MODE_CREATE);
-  g_assert_cmpint (core_stats (sem).id, ==, semid);
-  core_assert_value (sem, 5);
+  sem = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpint (sysem_test_stats (sem).id, ==, semid);
+  sysem_test_assert_value (sem, 5);
   g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 5);
-  core_acquire (sem);
-  core_release (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
 
   g_object_unref (sem);
   g_assert_false (sysem_test_semid_exists (semid));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* Crashes (System V) */
 
 static void
-test_killed_holder_gives_back (void)
+test_killed_holder_gives_back (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("killedholder");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "acquire", "2", "wait",
+                                    NULL);
   for (int i = 0; i < 2; i++)
     {
       sysem_test_helper_expect_line (helper, "acquiring");
       sysem_test_helper_expect_line (helper, "acquired");
     }
   sysem_test_helper_expect_line (helper, "waiting");
-  core_assert_value (sem, 1);
-  g_assert_cmpint (core_stats (sem).users, ==, 2);
+  sysem_test_assert_value (sem, 1);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 3);
-  g_assert_cmpint (core_stats (sem).users, ==, 1);
+  sysem_test_assert_value (sem, 3);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
 
   /* Acquired 2, released 1 of them, killed: the other comes back. */
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key,
-                              "acquire", "2", "release", "1", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key,
+                                    "acquire", "2", "release", "1", "wait", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "released");
   sysem_test_helper_expect_line (helper, "waiting");
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 3);
+  sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 static void
-test_released_units_stay (void)
+test_released_units_stay (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("releasedstay");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
   /* Released and exited. */
-  core_helper_finish (core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", NULL),
-                      "released");
-  core_assert_value (sem, 2);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "release", "2", NULL);
+  sysem_test_helper_complete (helper, "released");
+  sysem_test_assert_value (sem, 2);
 
   /* Acquired 1, released 2, exited: one unit more than before. */
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "acquire", "1", "release", "2", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "acquire", "1",
+                                    "release", "2", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
-  core_helper_finish (helper, "released");
-  core_assert_value (sem, 3);
+  sysem_test_helper_complete (helper, "released");
+  sysem_test_assert_value (sem, 3);
 
   /* Released and killed. */
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "release", "2", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "release", "2", "wait",
+                                    NULL);
   sysem_test_helper_expect_line (helper, "released");
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 5);
+  sysem_test_assert_value (sem, 5);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 static void
-test_all_users_killed (void)
+test_all_users_killed (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("allkilled");
   SysemTestHelper *helpers[3];
   SysemSemaphore *sem;
   SysemStats stats;
 
   /* The first helper creates the set with 4 units and takes one. */
-  helpers[0] = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "--value", "4",
-                                  "acquire", "1", "wait", NULL);
+  helpers[0] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "--value", "4",
+                                        "acquire", "1", "wait", NULL);
   sysem_test_helper_expect_line (helpers[0], "acquiring");
   sysem_test_helper_expect_line (helpers[0], "acquired");
   sysem_test_helper_expect_line (helpers[0], "waiting");
   for (int i = 1; i < 3; i++)
     {
-      helpers[i] = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+      helpers[i] = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "wait", NULL);
       sysem_test_helper_expect_line (helpers[i], "waiting");
     }
 
@@ -307,10 +296,10 @@ test_all_users_killed (void)
     }
 
   /* Nobody removed the set: its users were killed. */
-  g_assert_false (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
 
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 9, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (sem);
+  sem = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
   g_assert_cmpint (stats.n_sems, ==, 2);
   g_assert_cmpint (stats.value, ==, 4);
@@ -318,28 +307,26 @@ test_all_users_killed (void)
   /* The next opener is the last closer. */
   g_object_unref (sem);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* POSIX: sysem's holder ledger gives back what a killed holder held (Qt
  * and glibc lose it). */
 static void
-test_killed_holder_gives_back_posix (void)
+test_killed_holder_gives_back_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("killedposix");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_POSIX, key, "acquire", "1", "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, fixture->key, "acquire", "1", "wait",
+                                    NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
   sysem_test_helper_expect_line (helper, "acquired");
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  core_assert_value (sem, 3);
+  sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 int
@@ -348,16 +335,26 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/core/system-v/lifetime/last-closer-removes", test_last_closer_removes_system_v);
-  g_test_add_func ("/core/system-v/lifetime/last-closer-in-other-process", test_last_closer_other_process_system_v);
-  g_test_add_func ("/core/posix/lifetime/last-user-unlinks", test_creator_unlinks_posix);
-  g_test_add_func ("/core/posix/lifetime/last-process-unlinks", test_creator_process_unlinks_posix);
-  g_test_add_func ("/core/system-v/lifetime/qt-set-open-keeps-it", test_qt_set_open_keeps_it);
-  g_test_add_func ("/core/system-v/lifetime/qt-set-create-takes-it", test_qt_set_create_takes_it);
-  g_test_add_func ("/core/system-v/crash/killed-holder-gives-back", test_killed_holder_gives_back);
-  g_test_add_func ("/core/system-v/crash/released-units-stay", test_released_units_stay);
-  g_test_add_func ("/core/system-v/crash/all-users-killed", test_all_users_killed);
-  g_test_add_func ("/core/posix/crash/killed-holder-gives-back", test_killed_holder_gives_back_posix);
+  sysem_test_add ("/core/system-v/lifetime/last-closer-removes", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_last_closer_removes_system_v);
+  sysem_test_add ("/core/system-v/lifetime/last-closer-in-other-process", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_last_closer_other_process_system_v);
+  sysem_test_add ("/core/posix/lifetime/last-user-unlinks", SYSEM_KEY_TYPE_POSIX,
+                  test_creator_unlinks_posix);
+  sysem_test_add ("/core/posix/lifetime/last-process-unlinks", SYSEM_KEY_TYPE_POSIX,
+                  test_creator_process_unlinks_posix);
+  sysem_test_add ("/core/system-v/lifetime/qt-set-open-keeps-it", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_qt_set_open_keeps_it);
+  sysem_test_add ("/core/system-v/lifetime/qt-set-create-takes-it", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_qt_set_create_takes_it);
+  sysem_test_add ("/core/system-v/crash/killed-holder-gives-back", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_killed_holder_gives_back);
+  sysem_test_add ("/core/system-v/crash/released-units-stay", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_released_units_stay);
+  sysem_test_add ("/core/system-v/crash/all-users-killed", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_all_users_killed);
+  sysem_test_add ("/core/posix/crash/killed-holder-gives-back", SYSEM_KEY_TYPE_POSIX,
+                  test_killed_holder_gives_back_posix);
 
   return g_test_run ();
 }

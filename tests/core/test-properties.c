@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core-support.h"
+#include "sysem-test-util.h"
 
 #define MARKET_NAME "qipc_systemsem_market5c9f73af73334ffe350c60ec076e5744db0ecda3"
 
@@ -33,29 +33,26 @@ new_uninitialised (const char      *key,
 /* g_object_new() without g_initable_init(): opened on first use. */
 
 static void
-test_open_on_first_use (gconstpointer data)
+test_open_on_first_use (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("firstuse");
-  g_autofree char *path = sysem_test_key_path (key, key_type);
+  g_autofree char *path = sysem_test_key_path (fixture->key, fixture->key_type);
   SysemSemaphore *sem, *other;
 
-  sem = new_uninitialised (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  sem = new_uninitialised (fixture->key, fixture->key_type, 2, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), !=, NULL);
-  sysem_test_assert_key_clean (key, key_type);
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
 
-  core_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 2);
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
 
   /* Another one whose first use is acquire(). */
-  other = new_uninitialised (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN);
-  core_acquire (other);
-  core_assert_value (sem, 1);
-  core_release (other, 1);
+  other = new_uninitialised (fixture->key, fixture->key_type, 7, SYSEM_ACCESS_MODE_OPEN);
+  sysem_test_acquire (other);
+  sysem_test_assert_value (sem, 1);
+  sysem_test_release (other, 1);
   g_object_unref (other);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
@@ -84,18 +81,17 @@ assert_every_use_fails (SysemSemaphore *sem,
 }
 
 static void
-test_errors_on_first_use (gconstpointer data)
+test_errors_on_first_use (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
   SysemSemaphore *sem;
 
-  sem = new_uninitialised ("", key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  sem = new_uninitialised ("", fixture->key_type, 0, SYSEM_ACCESS_MODE_OPEN);
   g_assert_null (sysem_semaphore_get_native_key (sem));
   assert_every_use_fails (sem, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
   g_object_unref (sem);
 
   /* No key at all. */
-  sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key-type", key_type, NULL);
+  sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key-type", fixture->key_type, NULL);
   g_assert_null (sysem_semaphore_get_key (sem));
   g_assert_false (sysem_semaphore_acquire (sem, NULL, NULL));
   g_assert_false (sysem_semaphore_release (sem, 1, NULL));
@@ -107,25 +103,23 @@ test_errors_on_first_use (gconstpointer data)
   }
   g_object_unref (sem);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       g_autofree char *key = sysem_test_key ("firstusetoobig");
 
-      sem = new_uninitialised (key, key_type, 32768, SYSEM_ACCESS_MODE_CREATE);
+      sem = new_uninitialised (key, fixture->key_type, 32768, SYSEM_ACCESS_MODE_CREATE);
       assert_every_use_fails (sem, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
       g_object_unref (sem);
-      sysem_test_assert_key_clean (key, key_type);
+      sysem_test_assert_key_clean (key, fixture->key_type);
     }
 }
 
 /* Properties are readable and agree with the getters. */
 
 static void
-test_properties (gconstpointer data)
+test_properties (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("properties");
-  g_autofree char *name = sysem_test_legacy_name (key);
+  g_autofree char *name = sysem_test_legacy_name (fixture->key);
   g_autofree char *dir = sysem_test_temp_dir ();
   g_autofree char *expected = NULL;
   g_autofree char *p_key = NULL;
@@ -135,12 +129,12 @@ test_properties (gconstpointer data)
   SysemKeyType p_type;
   SysemSemaphore *sem;
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     expected = g_build_filename (dir, name, NULL);
   else
     expected = g_strconcat ("/", name, NULL);
 
-  sem = core_new (key, key_type, 3, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   g_object_get (sem,
                 "key", &p_key,
                 "native-key", &p_native,
@@ -149,17 +143,17 @@ test_properties (gconstpointer data)
                 "key-type", &p_type,
                 NULL);
 
-  g_assert_cmpstr (p_key, ==, key);
+  g_assert_cmpstr (p_key, ==, fixture->key);
   g_assert_cmpstr (p_native, ==, expected);
   g_assert_cmpint (p_value, ==, 3);
   g_assert_cmpint (p_mode, ==, SYSEM_ACCESS_MODE_CREATE);
-  g_assert_cmpint (p_type, ==, key_type);
+  g_assert_cmpint (p_type, ==, fixture->key_type);
 
-  g_assert_cmpstr (sysem_semaphore_get_key (sem), ==, key);
+  g_assert_cmpstr (sysem_semaphore_get_key (sem), ==, fixture->key);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, expected);
   g_assert_cmpint (sysem_semaphore_get_initial_value (sem), ==, 3);
   g_assert_cmpint (sysem_semaphore_get_mode (sem), ==, SYSEM_ACCESS_MODE_CREATE);
-  g_assert_cmpint (sysem_semaphore_get_key_type (sem), ==, key_type);
+  g_assert_cmpint (sysem_semaphore_get_key_type (sem), ==, fixture->key_type);
 
   g_assert_true (G_TYPE_IS_ENUM (SYSEM_TYPE_ACCESS_MODE));
   g_assert_true (G_TYPE_IS_ENUM (SYSEM_TYPE_KEY_TYPE));
@@ -167,7 +161,6 @@ test_properties (gconstpointer data)
   g_assert_true (G_IS_INITABLE (sem));
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* notify: once for each property that changed, never for the others. */
@@ -210,17 +203,17 @@ assert_notified_sorted (GPtrArray  *names,
 }
 
 static void
-test_notify (gconstpointer data)
+test_notify (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  SysemKeyType other_type = key_type == SYSEM_KEY_TYPE_POSIX ? SYSEM_KEY_TYPE_SYSTEM_V : SYSEM_KEY_TYPE_POSIX;
+  SysemKeyType other_type = fixture->key_type == SYSEM_KEY_TYPE_POSIX ? SYSEM_KEY_TYPE_SYSTEM_V
+                                                                       : SYSEM_KEY_TYPE_POSIX;
   g_autofree char *one = sysem_test_key ("notifyone");
   g_autofree char *two = sysem_test_key ("notifytwo");
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   SysemSemaphore *sem;
 
-  sem = core_new (one, key_type, 1, SYSEM_ACCESS_MODE_OPEN);
+  sem = sysem_test_open (one, fixture->key_type, 1, SYSEM_ACCESS_MODE_OPEN);
   g_signal_connect (sem, "notify", G_CALLBACK (notify_cb), names);
 
   /* Nothing changes. */
@@ -237,24 +230,24 @@ test_notify (gconstpointer data)
   g_assert_true (sysem_semaphore_set_key (sem, two, 4, SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "initial-value mode");
-  core_assert_value (sem, 4);
+  sysem_test_assert_value (sem, 4);
 
   /* The same again, in Create mode: reset, but nothing changed. */
-  core_acquire (sem);
+  sysem_test_acquire (sem);
   g_assert_true (sysem_semaphore_set_key (sem, two, 4, SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "");
-  core_assert_value (sem, 4);
+  sysem_test_assert_value (sem, 4);
 
   /* Another key type. */
   g_assert_true (sysem_semaphore_set_key_full (sem, two, other_type, 4,
                                                SYSEM_ACCESS_MODE_CREATE, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "key-type native-key");
-  sysem_test_assert_key_clean (two, key_type);
+  sysem_test_assert_key_clean (two, fixture->key_type);
 
   /* Back, with everything changed. */
-  g_assert_true (sysem_semaphore_set_key_full (sem, one, key_type, 1,
+  g_assert_true (sysem_semaphore_set_key_full (sem, one, fixture->key_type, 1,
                                                SYSEM_ACCESS_MODE_OPEN, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "initial-value key key-type mode native-key");
@@ -264,7 +257,7 @@ test_notify (gconstpointer data)
   g_assert_true (sysem_semaphore_set_key (sem, NULL, 1, SYSEM_ACCESS_MODE_OPEN, &error));
   g_assert_no_error (error);
   assert_notified_sorted (names, "key native-key");
-  sysem_test_assert_key_clean (one, key_type);
+  sysem_test_assert_key_clean (one, fixture->key_type);
 
   g_signal_handlers_disconnect_by_func (sem, notify_cb, names);
   g_object_unref (sem);
@@ -303,15 +296,14 @@ test_native_key_market (void)
 
 /* $TMPDIR is followed, with its links resolved, as Qt's tempPath(). */
 static void
-test_native_key_tmpdir (void)
+test_native_key_tmpdir (SysemTestFixture *fixture)
 {
   g_autofree char *old_tmpdir = g_strdup (g_getenv ("TMPDIR"));
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("sysemtest-dir-XXXXXX", &error);
   g_autofree char *real_dir = NULL;
   g_autofree char *link = NULL;
-  g_autofree char *key = sysem_test_key ("tmpdir");
-  g_autofree char *name = sysem_test_legacy_name (key);
+  g_autofree char *name = sysem_test_legacy_name (fixture->key);
   g_autofree char *expected = NULL;
   SysemSemaphore *sem;
   char *resolved;
@@ -325,14 +317,14 @@ test_native_key_tmpdir (void)
   expected = g_build_filename (real_dir, name, NULL);
 
   g_setenv ("TMPDIR", link, TRUE);
-  sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, expected);
   g_assert_true (g_file_test (expected, G_FILE_TEST_IS_REGULAR));
-  core_acquire (sem);
-  core_release (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
   g_object_unref (sem);
   g_assert_false (g_file_test (expected, G_FILE_TEST_EXISTS));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
 
   if (old_tmpdir != NULL)
     g_setenv ("TMPDIR", old_tmpdir, TRUE);
@@ -346,7 +338,7 @@ test_native_key_tmpdir (void)
 /* Native keys are used as given. */
 
 static void
-test_new_native_system_v (void)
+test_new_native_system_v (SysemTestFixture *fixture)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("sysemtest-native-XXXXXX", &error);
@@ -361,13 +353,13 @@ test_new_native_system_v (void)
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, path);
   g_assert_cmpint (sysem_semaphore_get_key_type (sem), ==, SYSEM_KEY_TYPE_SYSTEM_V);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
-  core_assert_value (sem, 3);
+  sysem_test_assert_value (sem, 3);
 
   other = sysem_semaphore_new_native (path, SYSEM_KEY_TYPE_SYSTEM_V, 0,
                                       SYSEM_ACCESS_MODE_OPEN, &error);
   g_assert_no_error (error);
-  core_acquire (other);
-  core_assert_value (sem, 2);
+  sysem_test_acquire (other);
+  sysem_test_assert_value (sem, 2);
   g_object_unref (other);
 
   g_object_unref (sem);
@@ -376,7 +368,7 @@ test_new_native_system_v (void)
 }
 
 static void
-test_new_native_posix (void)
+test_new_native_posix (SysemTestFixture *fixture)
 {
   g_autofree char *name = sysem_test_key ("native");
   g_autofree char *slashed = g_strconcat ("/", name, NULL);
@@ -396,8 +388,8 @@ test_new_native_posix (void)
                                       SYSEM_ACCESS_MODE_OPEN, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (sysem_semaphore_get_native_key (other), ==, slashed);
-  core_acquire (other);
-  core_assert_value (sem, 2);
+  sysem_test_acquire (other);
+  sysem_test_assert_value (sem, 2);
   g_object_unref (other);
 
   g_object_unref (sem);
@@ -410,14 +402,17 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  core_add_both_types ("construction/open-on-first-use", test_open_on_first_use);
-  core_add_both_types ("construction/errors-on-first-use", test_errors_on_first_use);
-  core_add_both_types ("properties/readable", test_properties);
-  core_add_both_types ("properties/notify", test_notify);
+  sysem_test_add_both_types ("/core/{system-v}/construction/open-on-first-use", test_open_on_first_use);
+  sysem_test_add_both_types ("/core/{system-v}/construction/errors-on-first-use", test_errors_on_first_use);
+  sysem_test_add_both_types ("/core/{system-v}/properties/readable", test_properties);
+  sysem_test_add_both_types ("/core/{system-v}/properties/notify", test_notify);
   g_test_add_func ("/core/native-key/market", test_native_key_market);
-  g_test_add_func ("/core/system-v/native-key/tmpdir", test_native_key_tmpdir);
-  g_test_add_func ("/core/system-v/native-key/new-native", test_new_native_system_v);
-  g_test_add_func ("/core/posix/native-key/new-native", test_new_native_posix);
+  sysem_test_add ("/core/system-v/native-key/tmpdir", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_native_key_tmpdir);
+  sysem_test_add ("/core/system-v/native-key/new-native", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_new_native_system_v);
+  sysem_test_add ("/core/posix/native-key/new-native", SYSEM_KEY_TYPE_POSIX,
+                  test_new_native_posix);
 
   return g_test_run ();
 }

@@ -10,167 +10,98 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
-#include "core-support.h"
-
-/* A thread that waits for a unit. */
-typedef struct {
-  SysemSemaphore *sem;
-  GCancellable   *cancellable;
-  gint64          timeout;     /* -1: acquire(), else try_acquire() */
-  gboolean        acquired;
-  GError         *error;
-  GThread        *thread;
-} Waiter;
-
-static gpointer
-waiter_thread (gpointer data)
-{
-  Waiter *waiter = data;
-
-  if (waiter->timeout < 0)
-    waiter->acquired = sysem_semaphore_acquire (waiter->sem, waiter->cancellable,
-                                                &waiter->error);
-  else
-    waiter->acquired = sysem_semaphore_try_acquire (waiter->sem, waiter->timeout,
-                                                    waiter->cancellable, &waiter->error);
-  return NULL;
-}
-
-/* Starts a waiting thread and returns once the kernel counts it. */
-static Waiter *
-waiter_start (SysemSemaphore *sem,
-              GCancellable   *cancellable,
-              gint64          timeout)
-{
-  Waiter *waiter = g_new0 (Waiter, 1);
-  int base = core_waiters (sem);
-
-  waiter->sem = sem;
-  waiter->cancellable = cancellable;
-  waiter->timeout = timeout;
-  waiter->thread = g_thread_new ("waiter", waiter_thread, waiter);
-  core_wait_waiters (sem, base + 1);
-  return waiter;
-}
-
-/* Joins the thread; returns whether it acquired, with its error in @error. */
-static gboolean
-waiter_join (Waiter  *waiter,
-             GError **error)
-{
-  gboolean acquired;
-
-  g_thread_join (waiter->thread);
-  acquired = waiter->acquired;
-  if (waiter->error != NULL)
-    g_propagate_error (error, waiter->error);
-  g_free (waiter);
-  return acquired;
-}
+#include "sysem-test-util.h"
 
 /* Open never resets, Create always does, a missing semaphore is created
  * with the initial value in both modes. */
 
 static void
-test_open_and_create (gconstpointer data)
+test_open_and_create (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("openandcreate");
   SysemSemaphore *first, *opened, *created;
 
-  first = core_new (key, key_type, 3, SYSEM_ACCESS_MODE_CREATE);
-  core_assert_value (first, 3);
-  core_acquire (first);
+  first = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
+  sysem_test_assert_value (first, 3);
+  sysem_test_acquire (first);
 
-  opened = core_new (key, key_type, 7, SYSEM_ACCESS_MODE_OPEN);
-  core_assert_value (opened, 2);
+  opened = sysem_test_fixture_open (fixture, 7, SYSEM_ACCESS_MODE_OPEN);
+  sysem_test_assert_value (opened, 2);
   g_assert_cmpint (sysem_semaphore_get_initial_value (opened), ==, 7);
-  core_assert_value (first, 2);
+  sysem_test_assert_value (first, 2);
 
-  created = core_new (key, key_type, 5, SYSEM_ACCESS_MODE_CREATE);
-  core_assert_value (created, 5);
+  created = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_CREATE);
+  sysem_test_assert_value (created, 5);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* One kernel semaphore, reset for everyone. */
-      core_assert_value (first, 5);
-      core_assert_value (opened, 5);
+      sysem_test_assert_value (first, 5);
+      sysem_test_assert_value (opened, 5);
     }
   else
     {
       /* POSIX Create replaces the semaphore under the name, as Qt does;
        * the older objects see that theirs was removed, and newcomers get
        * the new one. */
-      SysemSemaphore *later = core_new (key, key_type, 9, SYSEM_ACCESS_MODE_OPEN);
-      g_autoptr(GError) error = NULL;
+      SysemSemaphore *later = sysem_test_fixture_open (fixture, 9, SYSEM_ACCESS_MODE_OPEN);
 
-      g_assert_cmpint (sysem_semaphore_get_value (first, &error), ==, -1);
-      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
-      g_clear_error (&error);
-      g_assert_cmpint (sysem_semaphore_get_value (opened, &error), ==, -1);
-      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
-      core_assert_value (later, 5);
+      sysem_test_assert_removed (first);
+      sysem_test_assert_removed (opened);
+      sysem_test_assert_value (later, 5);
       g_object_unref (later);
     }
 
   /* The creator of the old POSIX semaphore must not unlink the new one. */
   g_object_unref (first);
   g_object_unref (opened);
-  g_assert_false (sysem_test_key_is_clean (key, key_type));
-  core_assert_value (created, 5);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, fixture->key_type));
+  sysem_test_assert_value (created, 5);
   g_object_unref (created);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_missing_is_created (gconstpointer data)
+test_missing_is_created (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-
   for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
     {
       g_autofree char *key = sysem_test_key ("missing");
       SysemSemaphore *sem;
 
-      sysem_test_assert_key_clean (key, key_type);
-      sem = core_new (key, key_type, 4, mode);
-      core_assert_value (sem, 4);
+      sysem_test_assert_key_clean (key, fixture->key_type);
+      sem = sysem_test_open (key, fixture->key_type, 4, mode);
+      sysem_test_assert_value (sem, 4);
       g_assert_cmpint (sysem_semaphore_get_mode (sem), ==, mode);
       g_object_unref (sem);
-      sysem_test_assert_key_clean (key, key_type);
+      sysem_test_assert_key_clean (key, fixture->key_type);
     }
 }
 
 /* try_acquire */
 
 static void
-test_try_acquire_no_wait (gconstpointer data)
+test_try_acquire_no_wait (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("trynowait");
-  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
 
   g_assert_true (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
   g_assert_no_error (error);
-  core_assert_value (sem, 0);
+  sysem_test_assert_value (sem, 0);
 
   g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
-  g_assert_no_error (error);
-  core_assert_value (sem, 0);
-  g_assert_cmpint (core_waiters (sem), ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  sysem_test_assert_value (sem, 0);
+  g_assert_cmpint (sysem_test_waiters (sem), ==, 0);
 
-  core_release (sem, 1);
+  sysem_test_release (sem, 1);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_try_acquire_timeout (gconstpointer data)
+test_try_acquire_timeout (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("trytimeout");
-  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
   gint64 timeout = 30 * G_TIME_SPAN_MILLISECOND;
   gint64 start;
@@ -180,83 +111,75 @@ test_try_acquire_timeout (gconstpointer data)
     {
       start = g_get_monotonic_time ();
       g_assert_false (sysem_semaphore_try_acquire (sem, timeout, NULL, &error));
-      g_assert_no_error (error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&error);
       /* It may take longer on a busy machine, never less. */
       g_assert_cmpint (g_get_monotonic_time () - start, >=, timeout);
-      core_assert_value (sem, 0);
+      sysem_test_assert_value (sem, 0);
     }
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_try_acquire_released (gconstpointer data)
+test_try_acquire_released (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("tryreleased");
-  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
-  SysemSemaphore *other = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *other = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_OPEN);
   g_autoptr(GError) error = NULL;
-  Waiter *waiter;
+  SysemTestWaiter *waiter;
 
   /* Released through the same object, then through another one. */
-  waiter = waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
-  core_release (sem, 1);
-  g_assert_true (waiter_join (waiter, &error));
+  waiter = sysem_test_waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
+  sysem_test_release (sem, 1);
+  g_assert_true (sysem_test_waiter_join (waiter, &error));
   g_assert_no_error (error);
-  core_assert_value (sem, 0);
+  sysem_test_assert_value (sem, 0);
 
-  waiter = waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
-  core_release (other, 1);
-  g_assert_true (waiter_join (waiter, &error));
+  waiter = sysem_test_waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
+  sysem_test_release (other, 1);
+  g_assert_true (sysem_test_waiter_join (waiter, &error));
   g_assert_no_error (error);
-  core_assert_value (sem, 0);
+  sysem_test_assert_value (sem, 0);
 
   g_object_unref (other);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* Cancellation */
 
 static void
-test_cancel_acquire (gconstpointer data)
+test_cancel_acquire (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("cancel");
-  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
 
   /* acquire(), then try_acquire() with a long timeout. */
   for (int i = 0; i < 2; i++)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       g_autoptr(GError) error = NULL;
-      Waiter *waiter;
+      SysemTestWaiter *waiter;
 
-      waiter = waiter_start (sem, cancellable, i == 0 ? -1 : 600 * G_USEC_PER_SEC);
+      waiter = sysem_test_waiter_start (sem, cancellable, i == 0 ? -1 : 600 * G_USEC_PER_SEC);
       g_cancellable_cancel (cancellable);
-      g_assert_false (waiter_join (waiter, &error));
+      g_assert_false (sysem_test_waiter_join (waiter, &error));
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      core_assert_value (sem, 0);
+      sysem_test_assert_value (sem, 0);
     }
 
   /* The semaphore still works, and no unit was lost or made. */
-  core_release (sem, 1);
-  core_assert_value (sem, 1);
-  core_acquire (sem);
-  core_assert_value (sem, 0);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 0);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_cancel_before (gconstpointer data)
+test_cancel_before (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("cancelbefore");
-  SysemSemaphore *sem = core_new (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   gint64 timeouts[] = { -1, 0, G_USEC_PER_SEC };
 
@@ -275,11 +198,10 @@ test_cancel_before (gconstpointer data)
 
       g_assert_false (acquired);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      core_assert_value (sem, 1);
+      sysem_test_assert_value (sem, 1);
     }
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* Removal under a waiter */
@@ -323,13 +245,13 @@ remove_under_waiter (SysemKeyType key_type,
   g_autoptr(GError) error = NULL;
   SysemSemaphore *sem, *other;
   SysemStats stats;
-  Waiter *waiter;
+  SysemTestWaiter *waiter;
 
-  sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
-  other = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
-  stats = core_stats (sem);
+  sem = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  other = sysem_test_open (key, key_type, 0, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (sem);
 
-  waiter = waiter_start (sem, cancellable, -1);
+  waiter = sysem_test_waiter_start (sem, cancellable, -1);
 
   switch (how)
     {
@@ -351,7 +273,7 @@ remove_under_waiter (SysemKeyType key_type,
       g_assert_not_reached ();
     }
 
-  g_assert_false (waiter_join (waiter, &error));
+  g_assert_false (sysem_test_waiter_join (waiter, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
@@ -391,47 +313,45 @@ remove_under_waiter (SysemKeyType key_type,
   sysem_test_assert_key_clean (key, key_type);
 
   /* The key can be used again: a new semaphore. */
-  sem = core_new (key, key_type, 2, SYSEM_ACCESS_MODE_OPEN);
-  core_assert_value (sem, 2);
+  sem = sysem_test_open (key, key_type, 2, SYSEM_ACCESS_MODE_OPEN);
+  sysem_test_assert_value (sem, 2);
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_removed_same_object (gconstpointer data)
+test_removed_same_object (SysemTestFixture *fixture)
 {
-  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_SAME_OBJECT, FALSE);
+  remove_under_waiter (fixture->key_type, REMOVE_SAME_OBJECT, FALSE);
 }
 
 static void
-test_removed_other_object (gconstpointer data)
+test_removed_other_object (SysemTestFixture *fixture)
 {
-  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_OTHER_OBJECT, FALSE);
-  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_OTHER_OBJECT, TRUE);
+  remove_under_waiter (fixture->key_type, REMOVE_OTHER_OBJECT, FALSE);
+  remove_under_waiter (fixture->key_type, REMOVE_OTHER_OBJECT, TRUE);
 }
 
 static void
-test_removed_externally (gconstpointer data)
+test_removed_externally (SysemTestFixture *fixture)
 {
-  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_EXTERNAL, FALSE);
-  remove_under_waiter (CORE_KEY_TYPE (data), REMOVE_EXTERNAL, TRUE);
+  remove_under_waiter (fixture->key_type, REMOVE_EXTERNAL, FALSE);
+  remove_under_waiter (fixture->key_type, REMOVE_EXTERNAL, TRUE);
 }
 
 /* A waiter in another process learns it too, and exits. */
 static void
-test_removed_other_process (gconstpointer data)
+test_removed_other_process (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("removedproc");
-  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
   g_autofree char *expected = g_strdup_printf ("error %d", SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
   SysemTestHelper *helper;
-  int base = core_waiters (sem);
+  int base = sysem_test_waiters (sem);
 
-  helper = core_helper_start (key_type, key, "acquire", NULL);
+  helper = sysem_test_helper_start (fixture->key_type, fixture->key, "acquire", NULL);
   sysem_test_helper_expect_line (helper, "acquiring");
-  core_wait_waiters (sem, base + 1);
+  sysem_test_wait_waiters (sem, base + 1);
 
   g_assert_true (sysem_semaphore_remove (sem, &error));
   g_assert_no_error (error);
@@ -440,19 +360,16 @@ test_removed_other_process (gconstpointer data)
   sysem_test_helper_free (helper);
 
   /* The helper left without making it again. */
-  sysem_test_assert_key_clean (key, key_type);
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* After remove(), setting the same key again in Open mode opens a new
  * semaphore instead of doing nothing, as it would for a live one. */
 static void
-test_removed_set_key_reopens (gconstpointer data)
+test_removed_set_key_reopens (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("removedreopen");
-  SysemSemaphore *sem = core_new (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 2, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
 
   g_assert_true (sysem_semaphore_remove (sem, &error));
@@ -461,33 +378,29 @@ test_removed_set_key_reopens (gconstpointer data)
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  g_assert_true (sysem_semaphore_set_key (sem, key, 3, SYSEM_ACCESS_MODE_OPEN, &error));
+  g_assert_true (sysem_semaphore_set_key (sem, fixture->key, 3, SYSEM_ACCESS_MODE_OPEN, &error));
   g_assert_no_error (error);
-  core_assert_value (sem, 3);
+  sysem_test_assert_value (sem, 3);
   g_assert_true (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
   g_assert_no_error (error);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* release */
 
 static void
-test_release_zero (gconstpointer data)
+test_release_zero (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("releasezero");
-  SysemSemaphore *sem = core_new (key, key_type, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
 
-  core_release (sem, 0);
-  core_assert_value (sem, 0);
-  core_release (sem, 3);
-  core_release (sem, 0);
-  core_assert_value (sem, 3);
+  sysem_test_release (sem, 0);
+  sysem_test_assert_value (sem, 0);
+  sysem_test_release (sem, 3);
+  sysem_test_release (sem, 0);
+  sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
@@ -499,14 +412,13 @@ assert_release_too_many (SysemSemaphore *sem,
 
   g_assert_false (sysem_semaphore_release (sem, n, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
-  core_assert_value (sem, value);
+  sysem_test_assert_value (sem, value);
 }
 
 static void
-test_release_limit_system_v (void)
+test_release_limit_system_v (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("releaselimit");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
 
   /* Qt passes n through a short: 40000 would wrap. */
   assert_release_too_many (sem, 32767, 1);
@@ -515,37 +427,34 @@ test_release_limit_system_v (void)
   assert_release_too_many (sem, G_MAXINT, 1);
 
   /* Up to the maximum is fine, one more is not. */
-  core_release (sem, 32766);
-  core_assert_value (sem, 32767);
+  sysem_test_release (sem, 32766);
+  sysem_test_assert_value (sem, 32767);
   assert_release_too_many (sem, 1, 32767);
 
   /* With units held, part of a release is undone at exit: same limit. */
-  core_acquire (sem);
-  core_acquire (sem);
+  sysem_test_acquire (sem);
+  sysem_test_acquire (sem);
   assert_release_too_many (sem, 3, 32765);
-  core_release (sem, 2);
-  core_assert_value (sem, 32767);
+  sysem_test_release (sem, 2);
+  sysem_test_assert_value (sem, 32767);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 static void
-test_release_limit_posix (void)
+test_release_limit_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("releaselimit");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
 
   assert_release_too_many (sem, G_MAXINT, 1);
-  core_release (sem, 40000);
-  core_assert_value (sem, 40001);
+  sysem_test_release (sem, 40000);
+  sysem_test_assert_value (sem, 40001);
 
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 static void
-test_initial_value_limit_system_v (void)
+test_initial_value_limit_system_v (SysemTestFixture *fixture)
 {
   for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
     {
@@ -566,8 +475,8 @@ test_initial_value_limit_system_v (void)
       sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 
       /* The maximum itself is fine. */
-      sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 32767, mode);
-      core_assert_value (sem, 32767);
+      sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 32767, mode);
+      sysem_test_assert_value (sem, 32767);
 
       /* set_key() to a value too large fails the same way. */
       g_assert_false (sysem_semaphore_set_key (sem, key, 32768, SYSEM_ACCESS_MODE_CREATE, &error));
@@ -578,14 +487,12 @@ test_initial_value_limit_system_v (void)
 }
 
 static void
-test_initial_value_large_posix (void)
+test_initial_value_large_posix (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("initiallarge");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_POSIX, 32768, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 32768, SYSEM_ACCESS_MODE_CREATE);
 
-  core_assert_value (sem, 32768);
+  sysem_test_assert_value (sem, 32768);
   g_object_unref (sem);
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_POSIX);
 }
 
 int
@@ -594,23 +501,27 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  core_add_both_types ("open-never-resets-create-does", test_open_and_create);
-  core_add_both_types ("missing-is-created", test_missing_is_created);
-  core_add_both_types ("try-acquire/no-wait", test_try_acquire_no_wait);
-  core_add_both_types ("try-acquire/timeout", test_try_acquire_timeout);
-  core_add_both_types ("try-acquire/released", test_try_acquire_released);
-  core_add_both_types ("cancel/while-waiting", test_cancel_acquire);
-  core_add_both_types ("cancel/before", test_cancel_before);
-  core_add_both_types ("removed/same-object", test_removed_same_object);
-  core_add_both_types ("removed/other-object", test_removed_other_object);
-  core_add_both_types ("removed/externally", test_removed_externally);
-  core_add_both_types ("removed/other-process", test_removed_other_process);
-  core_add_both_types ("removed/set-key-reopens", test_removed_set_key_reopens);
-  core_add_both_types ("release/zero", test_release_zero);
-  g_test_add_func ("/core/system-v/release/limit", test_release_limit_system_v);
-  g_test_add_func ("/core/posix/release/limit", test_release_limit_posix);
-  g_test_add_func ("/core/system-v/initial-value/limit", test_initial_value_limit_system_v);
-  g_test_add_func ("/core/posix/initial-value/large", test_initial_value_large_posix);
+  sysem_test_add_both_types ("/core/{system-v}/open-never-resets-create-does", test_open_and_create);
+  sysem_test_add_both_types ("/core/{system-v}/missing-is-created", test_missing_is_created);
+  sysem_test_add_both_types ("/core/{system-v}/try-acquire/no-wait", test_try_acquire_no_wait);
+  sysem_test_add_both_types ("/core/{system-v}/try-acquire/timeout", test_try_acquire_timeout);
+  sysem_test_add_both_types ("/core/{system-v}/try-acquire/released", test_try_acquire_released);
+  sysem_test_add_both_types ("/core/{system-v}/cancel/while-waiting", test_cancel_acquire);
+  sysem_test_add_both_types ("/core/{system-v}/cancel/before", test_cancel_before);
+  sysem_test_add_both_types ("/core/{system-v}/removed/same-object", test_removed_same_object);
+  sysem_test_add_both_types ("/core/{system-v}/removed/other-object", test_removed_other_object);
+  sysem_test_add_both_types ("/core/{system-v}/removed/externally", test_removed_externally);
+  sysem_test_add_both_types ("/core/{system-v}/removed/other-process", test_removed_other_process);
+  sysem_test_add_both_types ("/core/{system-v}/removed/set-key-reopens", test_removed_set_key_reopens);
+  sysem_test_add_both_types ("/core/{system-v}/release/zero", test_release_zero);
+  sysem_test_add ("/core/system-v/release/limit", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_release_limit_system_v);
+  sysem_test_add ("/core/posix/release/limit", SYSEM_KEY_TYPE_POSIX,
+                  test_release_limit_posix);
+  sysem_test_add ("/core/system-v/initial-value/limit", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_initial_value_limit_system_v);
+  sysem_test_add ("/core/posix/initial-value/large", SYSEM_KEY_TYPE_POSIX,
+                  test_initial_value_large_posix);
 
   return g_test_run ();
 }

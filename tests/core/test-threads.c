@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core-support.h"
+#include "sysem-test-util.h"
 
 #define N_THREADS 4
 #define N_ROUNDS  300
@@ -87,15 +87,13 @@ worker_thread (gpointer data)
 }
 
 static void
-test_threads_one_object (gconstpointer data)
+test_threads_one_object (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = CORE_KEY_TYPE (data);
-  g_autofree char *key = sysem_test_key ("threads");
   Shared shared = { NULL, 0, 0, 0 };
   Worker workers[N_THREADS];
   GThread *threads[N_THREADS];
 
-  shared.sem = core_new (key, key_type, N_UNITS, SYSEM_ACCESS_MODE_CREATE);
+  shared.sem = sysem_test_fixture_open (fixture, N_UNITS, SYSEM_ACCESS_MODE_CREATE);
 
   for (int i = 0; i < N_THREADS; i++)
     {
@@ -109,12 +107,11 @@ test_threads_one_object (gconstpointer data)
   g_assert_cmpint (shared.failures, ==, 0);
   g_assert_cmpint (shared.most_in_use, >=, 1);
   g_assert_cmpint (shared.most_in_use, <=, N_UNITS);
-  core_assert_value (shared.sem, N_UNITS);
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-    g_assert_cmpint (core_stats (shared.sem).users, ==, 1);
+  sysem_test_assert_value (shared.sem, N_UNITS);
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    g_assert_cmpint (sysem_test_stats (shared.sem).users, ==, 1);
 
   g_object_unref (shared.sem);
-  sysem_test_assert_key_clean (key, key_type);
 }
 
 /* fork(): the child goes on with the object it inherited. */
@@ -191,7 +188,7 @@ run_fork (SysemKeyType key_type,
           ChildEnd     end)
 {
   g_autofree char *key = sysem_test_key ("fork");
-  SysemSemaphore *sem = core_new (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_open (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
   int to_parent[2], from_parent[2];
   int status;
   pid_t pid;
@@ -215,15 +212,15 @@ run_fork (SysemKeyType key_type,
   g_assert_cmpint (read_byte (to_parent[0]), ==, 'x');
   if (end == CHILD_IDLE)
     {
-      core_assert_value (sem, 2);
+      sysem_test_assert_value (sem, 2);
       /* A child that does not use the object does not count, so one
        * that goes on to exec() cannot keep the set alive. */
-      g_assert_cmpint (core_stats (sem).users, ==, 1);
+      g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
     }
   else
     {
-      core_assert_value (sem, 1);
-      g_assert_cmpint (core_stats (sem).users, ==, 2);
+      sysem_test_assert_value (sem, 1);
+      g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
     }
 
   close (from_parent[1]);
@@ -234,53 +231,51 @@ run_fork (SysemKeyType key_type,
 
   /* The child's unit came back (System V: the kernel's undo; POSIX: the
    * ledger), and it is no user any more. */
-  core_assert_value (sem, 2);
-  g_assert_cmpint (core_stats (sem).users, ==, 1);
+  sysem_test_assert_value (sem, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
 
-  core_acquire (sem);
-  core_release (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
 
   g_object_unref (sem);
   sysem_test_assert_key_clean (key, key_type);
 }
 
 static void
-test_fork_child_finalizes (gconstpointer data)
+test_fork_child_finalizes (SysemTestFixture *fixture)
 {
-  run_fork (CORE_KEY_TYPE (data), CHILD_FINALIZES);
+  run_fork (fixture->key_type, CHILD_FINALIZES);
 }
 
 static void
-test_fork_child_exits (gconstpointer data)
+test_fork_child_exits (SysemTestFixture *fixture)
 {
-  run_fork (CORE_KEY_TYPE (data), CHILD_EXITS);
+  run_fork (fixture->key_type, CHILD_EXITS);
 }
 
 static void
-test_fork_child_idle (gconstpointer data)
+test_fork_child_idle (SysemTestFixture *fixture)
 {
-  run_fork (CORE_KEY_TYPE (data), CHILD_IDLE);
+  run_fork (fixture->key_type, CHILD_IDLE);
 }
 
 /* A helper started while this process has the set open counts once. */
 static void
-test_spawned_helper_counts_once (void)
+test_spawned_helper_counts_once (SysemTestFixture *fixture)
 {
-  g_autofree char *key = sysem_test_key ("spawned");
-  SysemSemaphore *sem = core_new (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
-  SysemStats stats = core_stats (sem);
+  SysemStats stats = sysem_test_stats (sem);
 
-  helper = core_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, key, "wait", NULL);
+  helper = sysem_test_helper_start (SYSEM_KEY_TYPE_SYSTEM_V, fixture->key, "wait", NULL);
   sysem_test_helper_expect_line (helper, "waiting");
-  g_assert_cmpint (core_stats (sem).users, ==, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
   /* We leave first; the helper is the last user and removes it all. */
   g_object_unref (sem);
   sysem_test_helper_close_stdin (helper);
-  core_helper_finish (helper, NULL);
+  sysem_test_helper_complete (helper, NULL);
   g_assert_false (sysem_test_semid_exists (stats.id));
-  sysem_test_assert_key_clean (key, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 int
@@ -289,11 +284,12 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  core_add_both_types ("threads/one-object", test_threads_one_object);
-  core_add_both_types ("fork/child-finalizes", test_fork_child_finalizes);
-  core_add_both_types ("fork/child-exits", test_fork_child_exits);
-  core_add_both_types ("fork/child-idle", test_fork_child_idle);
-  g_test_add_func ("/core/system-v/fork/spawned-helper-counts-once", test_spawned_helper_counts_once);
+  sysem_test_add_both_types ("/core/{system-v}/threads/one-object", test_threads_one_object);
+  sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
+  sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
+  sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
+  sysem_test_add ("/core/system-v/fork/spawned-helper-counts-once", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_spawned_helper_counts_once);
 
   return g_test_run ();
 }

@@ -7,7 +7,14 @@
 #    and the man page of the tool when docs/man has one;
 #  - every public symbol, from the GIR and from the public headers, has an
 #    entry in the index of the manual (enumeration members, which gtk-doc
-#    documents on the page of their enumeration instead, need an anchor).
+#    documents on the page of their enumeration instead, need an anchor);
+#  - no link is an absolute path (/usr/share/gtk-doc/...): links to other
+#    manuals are relative (../glib/...), so they work wherever the manuals
+#    are installed side by side;
+#  - every annotation badge ([nullable], [transfer full]) is one the
+#    annotation glossary explains: gtk-doc shows annotations it does not
+#    know as bare badges;
+#  - the contents page numbers no part twice.
 #
 # SPDX-FileCopyrightText: 2026 The sysem authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -219,6 +226,39 @@ def main():
                     fail('%s:%d: fragment link into a non-HTML file: %s' % (name, line, href))
                 elif urllib.parse.unquote(url.fragment) not in pages[rel].anchors:
                     fail('%s:%d: link to a missing anchor: %s' % (name, line, href))
+
+    # 1b. No absolute path as a link.
+    for name, page in pages.items():
+        for href, line in page.links:
+            if href.startswith('/') and not href.startswith('//') or href.startswith('file:'):
+                fail('%s:%d: absolute link: %s' % (name, line, href))
+
+    # 1c. Annotation badges the glossary explains.
+    glossary = set()
+    glossary_path = os.path.join(html_dir, 'annotation-glossary.html')
+    if os.path.exists(glossary_path):
+        with open(glossary_path, encoding='utf-8') as f:
+            glossary = set(re.findall(r'<span class="glossterm"><a name="[^"]*"></a>([^<]+)</span>',
+                                      f.read()))
+    for name in pages:
+        with open(os.path.join(html_dir, name), encoding='utf-8') as f:
+            text = f.read()
+        for badge in re.findall(r'class="annotation">(.*?)</span>\s*</(?:td|p)>', text, re.S):
+            for term in re.findall(r'<span class="acronym">([^<]+)</span>|<acronym>([^<]+)</acronym>',
+                                   badge):
+                term = term[0] or term[1]
+                if term not in glossary:
+                    fail('%s: annotation [%s] is not in the annotation glossary' % (name, term))
+
+    # 1d. Part numbers on the contents page.
+    if 'index.html' in pages:
+        with open(os.path.join(html_dir, 'index.html'), encoding='utf-8') as f:
+            numbers = re.findall(r'<span class="(?:part|reference)">\s*<a [^>]*>\s*([IVXLC]+)\.', f.read())
+        for n in sorted(set(numbers)):
+            if numbers.count(n) > 1:
+                fail('index.html: %d parts are numbered %s.' % (numbers.count(n), n))
+        if not numbers:
+            fail('index.html: no numbered part found')
 
     # 2. Pages the manual promises.
     devhelp = os.path.join(html_dir, args.module + '.devhelp2')

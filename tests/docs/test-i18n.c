@@ -12,7 +12,7 @@
 #include <locale.h>
 #include <unistd.h>
 
-#include <sysem/sysem.h>
+#include "sysem-test-util.h"
 
 typedef struct {
   const char *language;       /* LANGUAGE */
@@ -47,21 +47,13 @@ static const Expected expected_es = {
   { "No se pudo adquirir el semáforo «", "»: se eliminó" },
 };
 
-static char *
-make_key (void)
-{
-  static int counter = 0;
-
-  return g_strdup_printf ("sysemtest-i18n-%d-%d", (int) getpid (), ++counter);
-}
-
 /* Runs in the subprocess: everything below is in @e->language. */
 static void
 check_language (const Expected *e)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autofree char *key = make_key ();
+  g_autofree char *key = sysem_test_key ("i18n");
   g_autofree char *mo = NULL;
   g_autofree char *want = NULL;
   const char *localedir = g_getenv ("SYSEM_LOCALEDIR");
@@ -84,10 +76,8 @@ check_language (const Expected *e)
   g_clear_error (&error);
 
   /* A release the kernel refuses: the count is already at the maximum. */
-  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  g_assert_true (sysem_semaphore_release (sem, 32767, &error));
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  sysem_test_release (sem, 32767);
   g_assert_false (sysem_semaphore_release (sem, 1, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES);
   want = g_strconcat (e->release[0], key, e->release[1], NULL);

@@ -21,8 +21,9 @@ import sys
 import gi
 
 gi.require_version('GLib', '2.0')
+gi.require_version('Gio', '2.0')
 gi.require_version('Sysem', '1')
-from gi.repository import GLib, Sysem  # noqa: E402
+from gi.repository import Gio, GLib, Sysem  # noqa: E402
 
 KEY_TYPES = {
     'sysv': Sysem.KeyType.SYSTEM_V,
@@ -33,6 +34,14 @@ KEY_TYPES = {
 class Peer:
     def __init__(self):
         self.sem = None
+
+    def try_acquire_now(self):
+        try:
+            return self.sem.try_acquire(0, None)
+        except GLib.Error as e:
+            if e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
+                return False
+            raise
 
     def say(self, line):
         sys.stdout.write(line + '\n')
@@ -46,9 +55,9 @@ class Peer:
                                                 Sysem.AccessMode.OPEN)
             self.say('opened %d' % self.sem.get_value())
         elif command == 'try':
-            self.say('true' if self.sem.try_acquire(0, None) else 'false')
+            self.say('true' if self.try_acquire_now() else 'false')
         elif command == 'acquire':
-            if not self.sem.try_acquire(0, None):
+            if not self.try_acquire_now():
                 self.say('waiting')
                 self.sem.acquire(None)
             self.say('acquired')

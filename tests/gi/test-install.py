@@ -6,6 +6,10 @@
 #
 # Usage: test-install.py MESON BUILD-DIR SOURCE-DIR [VALAC]
 #
+# BUILD-DIR is the top build directory (meson.global_build_root()): when
+# sysem is a subproject, that is the consuming project's, the only one
+# `meson install -C` accepts.
+#
 # Runs `meson install --destdir` into a temporary directory, checks where
 # the typelib, the GIR and the VAPI went, then builds install-check.vala with
 # `valac --pkg sysem-1` and runs install-check.py, each seeing the installed

@@ -116,6 +116,12 @@ class SemaphoreTestCase(unittest.TestCase):
             if semid != -1:
                 self.assertEqual(_libc.semctl(semid, 0, _GETNCNT), -1)
 
+    def assertTimedOut(self, call):
+        with self.assertRaises(GLib.Error) as caught:
+            call()
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT),
+                        caught.exception)
+
     def make(self, key, key_type=Sysem.KeyType.SYSTEM_V, initial_value=1,
              mode=Sysem.AccessMode.CREATE):
         sem = Sysem.Semaphore.new_full(key, key_type, initial_value, mode)
@@ -210,9 +216,10 @@ class TestAcquire(SemaphoreTestCase):
         for key_type in (Sysem.KeyType.SYSTEM_V, Sysem.KeyType.POSIX):
             sem = self.make(unique_key('try'), key_type, 1)
             self.assertIs(sem.try_acquire(0, None), True)
-            # Timing out is FALSE without an error, with and without a timeout.
-            self.assertIs(sem.try_acquire(0, None), False)
-            self.assertIs(sem.try_acquire(10 * 1000, Gio.Cancellable()), False)
+            # Running out of time raises GLib.Error G_IO_ERROR_TIMED_OUT (1.1),
+            # with and without a timeout.
+            self.assertTimedOut(lambda: sem.try_acquire(0, None))
+            self.assertTimedOut(lambda: sem.try_acquire(10 * 1000, Gio.Cancellable()))
             sem.release(1)
             self.assertIs(sem.try_acquire(DEADLINE_SECONDS * GLib.USEC_PER_SEC, None), True)
             self.assertEqual(sem.get_value(), 0)
@@ -513,7 +520,7 @@ class TestCrossProcess(SemaphoreTestCase):
             peer.expect('waiting')
             sem.release(1)
             peer.expect('acquired')
-            self.assertIs(sem.try_acquire(0, None), False)
+            self.assertTimedOut(lambda: sem.try_acquire(0, None))
 
             # The peer holds it, we wait for it asynchronously.
             loop = GLib.MainLoop()

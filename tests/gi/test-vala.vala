@@ -152,14 +152,23 @@ void test_acquire_release () {
     }
 }
 
+void assert_timed_out (Sysem.Semaphore sem, int64 timeout, Cancellable? cancellable) throws GLib.Error {
+    try {
+        sem.try_acquire (timeout, cancellable);
+        assert_not_reached ();
+    } catch (IOError.TIMED_OUT e) {
+    }
+}
+
 void test_try_acquire () {
     try {
         foreach (var key_type in new Sysem.KeyType[] { Sysem.KeyType.SYSTEM_V, Sysem.KeyType.POSIX }) {
             var sem = make (unique_key ("try"), key_type, 1);
             assert_true (sem.try_acquire (0));
-            /* Timing out is false without an error, with and without a timeout. */
-            assert_false (sem.try_acquire (0));
-            assert_false (sem.try_acquire (10 * TimeSpan.MILLISECOND, new Cancellable ()));
+            /* Running out of time throws IOError.TIMED_OUT (1.1), with and
+             * without a timeout. */
+            assert_timed_out (sem, 0, null);
+            assert_timed_out (sem, 10 * TimeSpan.MILLISECOND, new Cancellable ());
             sem.release (1);
             assert_true (sem.try_acquire (DEADLINE_SECONDS * TimeSpan.SECOND));
             sem.release (1);
@@ -431,7 +440,7 @@ async void share (Sysem.KeyType key_type, string word) throws Error {
         peer.expect ("waiting");
         sem.release (1);
         peer.expect ("acquired");
-        assert_false (sem.try_acquire (0));
+        assert_timed_out (sem, 0, null);
 
         /* The peer holds it, we wait for it. */
         Idle.add (() => {

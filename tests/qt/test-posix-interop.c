@@ -25,29 +25,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "interop-common.h"
+#include "sysem-test-util.h"
 
 
 /* The name a Qt built with QT_POSIX_IPC gives to sem_open () for @key,
- * computed here from the documented rule rather than by sysem. */
+ * computed by the tests' own rule rather than by sysem. */
 static char *
 qt_posix_name (const char *key)
 {
-  GString *name = g_string_new ("/qipc_systemsem_");
-  g_autofree char *sha1 = g_compute_checksum_for_string (G_CHECKSUM_SHA1, key, -1);
+  g_autofree char *name = sysem_test_legacy_name (key);
 
-  for (const char *p = key; *p != '\0'; p++)
-    if (g_ascii_isalpha (*p))
-      g_string_append_c (name, *p);
-  g_string_append (name, sha1);
-
-  return g_string_free (name, FALSE);
+  return g_strconcat ("/", name, NULL);
 }
 
 static char *
 shm_path (const char *name)
 {
-  return g_strconcat ("/dev/shm/sem.", name + 1, NULL);
+  return sysem_test_native_path (name, SYSEM_KEY_TYPE_POSIX);
 }
 
 /* The file starts with one sem_t, private to its user, as sem_open ()
@@ -64,45 +58,35 @@ assert_semaphore_file (const char *path)
   g_assert_cmpint (st.st_mode & 0077, ==, 0);
 }
 
-static gboolean
-path_exists (const char *path)
-{
-  struct stat st;
-
-  return lstat (path, &st) == 0;
-}
-
-static HelperProcess *
+static SysemTestHelper *
 raw_spawn (const char *name,
            const char *mode,
            int         initial_value)
 {
   g_autofree char *initial = g_strdup_printf ("%d", initial_value);
   const char *argv[] = { POSIX_SEM_HELPER, name, mode, initial, NULL };
-  HelperProcess *proc;
+  SysemTestHelper *proc;
 
-  proc = helper_process_spawn (argv);
-  helper_process_expect (proc, "ready");
+  proc = sysem_test_helper_spawn (argv);
+  sysem_test_helper_expect_line (proc, "ready");
 
   return proc;
 }
 
 static void
-raw_expect_value (HelperProcess *proc,
-                  int            value)
+raw_expect_value (SysemTestHelper *proc,
+                  int              value)
 {
   g_autofree char *expected = g_strdup_printf ("value %d", value);
 
-  helper_process_send (proc, "value");
-  helper_process_expect (proc, expected);
+  sysem_test_helper_command (proc, "value", expected, NULL);
 }
 
 static void
-raw_exit (HelperProcess *proc)
+raw_exit (SysemTestHelper *proc)
 {
-  helper_process_send (proc, "exit");
-  helper_process_expect (proc, "bye");
-  g_assert_cmpint (helper_process_finish (proc), ==, 0);
+  sysem_test_helper_command (proc, "exit", "bye", NULL);
+  g_assert_cmpint (sysem_test_helper_finish (proc), ==, 0);
 }
 
 static SysemSemaphore *
@@ -110,14 +94,7 @@ posix_new (const char      *key,
            int              initial_value,
            SysemAccessMode  mode)
 {
-  g_autoptr(GError) error = NULL;
-  SysemSemaphore *sem;
-
-  sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, initial_value, mode, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (sem);
-
-  return sem;
+  return sysem_test_open (key, SYSEM_KEY_TYPE_POSIX, initial_value, mode);
 }
 
 /* The name of a key is Qt's, down to the SHA-1 of a known key. */
@@ -141,40 +118,38 @@ test_name (void)
 static void
 test_sysem_holds (gconstpointer data)
 {
-  g_autofree char *key = interop_make_key ("posix", data);
+  g_autofree char *key = sysem_test_key_of_kind ("posix", data);
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(HelperProcess) raw = NULL;
+  g_autoptr(SysemTestHelper) raw = NULL;
 
   sem = posix_new (key, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, name);
   assert_semaphore_file (path);
-  interop_acquire (sem);
+  sysem_test_acquire (sem);
 
   /* Without O_CREAT: sem_open () must find and accept sysem's file. */
   raw = raw_spawn (name, "existing", 0);
   raw_expect_value (raw, 0);
 
-  helper_process_send (raw, "acquire");
-  helper_process_expect (raw, "acquiring");
-  interop_wait_for_waiters (sem, 1);
+  sysem_test_helper_command (raw, "acquire", "acquiring", NULL);
+  sysem_test_wait_waiters (sem, 1);
 
-  interop_release (sem, 1);
-  helper_process_expect (raw, "acquired");
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
-  interop_assert_no_unit (sem);
+  sysem_test_release (sem, 1);
+  sysem_test_helper_expect_line (raw, "acquired");
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
+  sysem_test_assert_no_unit (sem);
 
-  helper_process_send (raw, "release 3");
-  helper_process_expect (raw, "released");
-  g_assert_cmpint (interop_get_value (sem), ==, 3);
+  sysem_test_helper_command (raw, "release 3", "released", NULL);
+  g_assert_cmpint (sysem_test_value (sem), ==, 3);
 
   /* The sem_open () user did not make it, so it leaves it; sysem made it,
    * so sysem removes it. */
   raw_exit (raw);
-  g_assert_true (path_exists (path));
+  g_assert_true (sysem_test_path_exists (path));
   g_clear_object (&sem);
-  g_assert_false (path_exists (path));
+  g_assert_false (sysem_test_path_exists (path));
 }
 
 /* The sem_open () user makes the semaphore and holds its only unit; sysem
@@ -182,40 +157,36 @@ test_sysem_holds (gconstpointer data)
 static void
 test_raw_holds (gconstpointer data)
 {
-  g_autofree char *key = interop_make_key ("posix", data);
+  g_autofree char *key = sysem_test_key_of_kind ("posix", data);
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(HelperProcess) raw = NULL;
-  InteropWaiter w;
+  g_autoptr(SysemTestHelper) raw = NULL;
+  SysemTestWaiter *w;
 
   raw = raw_spawn (name, "open", 1);
   assert_semaphore_file (path);
 
   sem = posix_new (key, 5, SYSEM_ACCESS_MODE_OPEN);
-  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
-  helper_process_send (raw, "acquire");
-  helper_process_expect (raw, "acquiring");
-  helper_process_expect (raw, "acquired");
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
-  interop_assert_no_unit (sem);
+  sysem_test_helper_command (raw, "acquire", "acquiring", "acquired", NULL);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
+  sysem_test_assert_no_unit (sem);
 
-  interop_waiter_start (&w, sem);
-  interop_wait_for_waiters (sem, 1);
+  w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
 
-  helper_process_send (raw, "release 1");
-  helper_process_expect (raw, "released");
-  interop_waiter_join (&w);
+  sysem_test_helper_command (raw, "release 1", "released", NULL);
+  sysem_test_waiter_join_acquired (w);
 
-  interop_release (sem, 2);
+  sysem_test_release (sem, 2);
   raw_expect_value (raw, 2);
 
   /* The sem_open () user made it, so it removes it; sysem only opened it. */
   raw_exit (raw);
-  g_assert_false (path_exists (path));
+  g_assert_false (sysem_test_path_exists (path));
   g_clear_object (&sem);
-  g_assert_false (path_exists (path));
+  g_assert_false (sysem_test_path_exists (path));
 }
 
 /* sysem writes the bytes sem_open () writes: a file made by either starts
@@ -223,13 +194,13 @@ test_raw_holds (gconstpointer data)
 static void
 test_same_bytes (void)
 {
-  g_autofree char *key = interop_make_key ("posix", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("posix", "letters");
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autofree char *ours = NULL;
   g_autofree char *glibcs = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(HelperProcess) raw = NULL;
+  g_autoptr(SysemTestHelper) raw = NULL;
   g_autoptr(GError) error = NULL;
   gsize ours_len, glibcs_len;
 
@@ -237,13 +208,13 @@ test_same_bytes (void)
   g_file_get_contents (path, &ours, &ours_len, &error);
   g_assert_no_error (error);
   g_clear_object (&sem);
-  g_assert_false (path_exists (path));
+  g_assert_false (sysem_test_path_exists (path));
 
   raw = raw_spawn (name, "open", 3);
   g_file_get_contents (path, &glibcs, &glibcs_len, &error);
   g_assert_no_error (error);
   raw_exit (raw);
-  g_assert_false (path_exists (path));
+  g_assert_false (sysem_test_path_exists (path));
 
   g_assert_cmpuint (glibcs_len, ==, sizeof (sem_t));
   g_assert_cmpuint (ours_len, >, sizeof (sem_t));
@@ -256,34 +227,34 @@ test_same_bytes (void)
 static void
 test_create_replaces (void)
 {
-  g_autofree char *key = interop_make_key ("posix", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("posix", "letters");
   g_autofree char *name = qt_posix_name (key);
   g_autofree char *path = shm_path (name);
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(SysemSemaphore) creator = NULL;
-  g_autoptr(HelperProcess) raw = NULL;
-  g_autoptr(HelperProcess) raw_creator = NULL;
-  g_autoptr(HelperProcess) reader = NULL;
+  g_autoptr(SysemTestHelper) raw = NULL;
+  g_autoptr(SysemTestHelper) raw_creator = NULL;
+  g_autoptr(SysemTestHelper) reader = NULL;
   g_autoptr(GError) error = NULL;
 
   /* sysem's Create over a semaphore made by sem_open (). */
   raw = raw_spawn (name, "open", 5);
   creator = posix_new (key, 2, SYSEM_ACCESS_MODE_CREATE);
   assert_semaphore_file (path);
-  g_assert_cmpint (interop_get_value (creator), ==, 2);
+  g_assert_cmpint (sysem_test_value (creator), ==, 2);
   raw_expect_value (raw, 5);
 
   reader = raw_spawn (name, "existing", 0);
   raw_expect_value (reader, 2);
   raw_exit (reader);
-  g_clear_pointer (&reader, helper_process_free);
+  g_clear_pointer (&reader, sysem_test_helper_free);
 
   /* The first helper made the name, but its file is no longer the one in
    * /dev/shm: its sem_unlink () at exit removes sysem's. Qt's POSIX code
    * does the same. */
   raw_exit (raw);
-  g_clear_pointer (&raw, helper_process_free);
-  g_assert_false (path_exists (path));
+  g_clear_pointer (&raw, sysem_test_helper_free);
+  g_assert_false (sysem_test_path_exists (path));
   g_clear_object (&creator);
 
   /* The Create of a sem_open () user over a semaphore made by sysem. */
@@ -293,25 +264,23 @@ test_create_replaces (void)
 
   /* The old object notices that the name now belongs to another
    * semaphore: its calls fail, they never use the orphaned file. */
-  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, -1);
-  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
-  g_clear_error (&error);
-  g_assert_false (sysem_semaphore_try_acquire (sem, HELPER_DEADLINE_USEC, NULL, &error));
+  sysem_test_assert_removed (sem);
+  g_assert_false (sysem_semaphore_try_acquire (sem, SYSEM_TEST_DEADLINE_USEC, NULL, &error));
   g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
 
   /* A new sysem object opens the new one. */
   {
     g_autoptr(SysemSemaphore) fresh = posix_new (key, 0, SYSEM_ACCESS_MODE_OPEN);
 
-    g_assert_cmpint (interop_get_value (fresh), ==, 1);
+    g_assert_cmpint (sysem_test_value (fresh), ==, 1);
   }
 
   /* sysem made the old one but does not unlink the new one. */
   g_clear_object (&sem);
-  g_assert_true (path_exists (path));
+  g_assert_true (sysem_test_path_exists (path));
 
   raw_exit (raw_creator);
-  g_assert_false (path_exists (path));
+  g_assert_false (sysem_test_path_exists (path));
 }
 
 int

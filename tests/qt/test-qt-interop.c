@@ -25,10 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sysem/sysem.h>
-#include "sysem-inspect-private.h"
-
-#include "interop-common.h"
+#include "sysem-test-util.h"
 
 typedef struct {
   const char *name;     /* "qt5" */
@@ -40,12 +37,6 @@ typedef struct {
   const QtBuild *qt;
   const char    *variant;   /* a key kind, or a TMPDIR suffix */
 } QtCase;
-
-union test_semun {
-  int              val;
-  struct semid_ds *buf;
-  unsigned short  *array;
-};
 
 #ifdef QT5_SEM_HELPER
 static const QtBuild qt5_build = { "qt5", "5.", QT5_SEM_HELPER };
@@ -64,7 +55,7 @@ static GPtrArray *cases;
 /* Starts a Qt helper on @key; unless @deferred, waits until its
  * QSystemSemaphore exists. @tmp_out and @file_out receive what Qt calls its
  * temporary directory and the key file derived in Qt's terms. */
-static HelperProcess *
+static SysemTestHelper *
 qt_spawn_full (const QtBuild  *qt,
                const char     *key,
                const char     *mode,
@@ -78,17 +69,17 @@ qt_spawn_full (const QtBuild  *qt,
   g_autofree char *version = NULL;
   g_autofree char *tmp = NULL;
   g_autofree char *file = NULL;
-  HelperProcess *proc;
+  SysemTestHelper *proc;
 
-  proc = helper_process_spawn (argv);
-  version = helper_process_expect_word (proc, "qt");
-  tmp = helper_process_expect_word (proc, "tmp");
-  file = helper_process_expect_word (proc, "file");
+  proc = sysem_test_helper_spawn (argv);
+  version = sysem_test_helper_expect_word (proc, "qt");
+  tmp = sysem_test_helper_expect_word (proc, "tmp");
+  file = sysem_test_helper_expect_word (proc, "file");
   if (!deferred)
-    helper_process_expect (proc, "ready");
+    sysem_test_helper_expect_line (proc, "ready");
 
   g_test_message ("Qt %s (pid %d) on \"%s\": %s", version,
-                  (int) helper_process_get_pid (proc), key, file);
+                  (int) sysem_test_helper_get_pid (proc), key, file);
   g_assert_true (g_str_has_prefix (version, qt->version));
 
   if (tmp_out != NULL)
@@ -99,7 +90,7 @@ qt_spawn_full (const QtBuild  *qt,
   return proc;
 }
 
-static HelperProcess *
+static SysemTestHelper *
 qt_spawn (const QtBuild  *qt,
           const char     *key,
           const char     *mode,
@@ -112,32 +103,10 @@ qt_spawn (const QtBuild  *qt,
 
 /* Tells the helper to end normally, and checks that it did. */
 static void
-qt_exit (HelperProcess *proc)
+qt_exit (SysemTestHelper *proc)
 {
-  helper_process_send (proc, "exit");
-  helper_process_expect (proc, "bye");
-  g_assert_cmpint (helper_process_finish (proc), ==, 0);
-}
-
-static gboolean
-semid_exists (int semid)
-{
-  struct semid_ds ds;
-  union test_semun arg = { .buf = &ds };
-
-  if (semctl (semid, 0, IPC_STAT, arg) == 0)
-    return TRUE;
-
-  g_assert_true (errno == EINVAL || errno == EIDRM);
-  return FALSE;
-}
-
-static gboolean
-path_exists (const char *path)
-{
-  struct stat st;
-
-  return lstat (path, &st) == 0;
+  sysem_test_helper_command (proc, "exit", "bye", NULL);
+  g_assert_cmpint (sysem_test_helper_finish (proc), ==, 0);
 }
 
 /* Nothing of the key is left: neither the set nor the key file. */
@@ -145,8 +114,8 @@ static void
 assert_gone (const char *key_file,
              int         semid)
 {
-  g_assert_false (semid_exists (semid));
-  g_assert_false (path_exists (key_file));
+  g_assert_false (sysem_test_semid_exists (semid));
+  g_assert_false (sysem_test_path_exists (key_file));
 }
 
 /* Qt holds the only unit; a sysem acquire waits until Qt releases it. Qt
@@ -155,13 +124,12 @@ static void
 test_qt_holds (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", qc->variant);
+  g_autofree char *key = sysem_test_key_of_kind ("qt", qc->variant);
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
-  InteropWaiter w;
+  SysemTestWaiter *w;
   int semid;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
@@ -169,39 +137,34 @@ test_qt_holds (gconstpointer data)
   /* Qt made its key file where sysem looks for it. */
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   semid = stats.id;
   g_assert_cmpint (stats.n_sems, ==, 1);
   g_assert_cmpint (stats.users, ==, -1);
   g_assert_cmpint (stats.value, ==, 1);
 
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.value, ==, 0);
-  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
-  interop_assert_no_unit (sem);
+  g_assert_cmpint (stats.last_pid, ==, sysem_test_helper_get_pid (qt));
+  sysem_test_assert_no_unit (sem);
 
-  interop_waiter_start (&w, sem);
-  interop_wait_for_waiters (sem, 1);
+  w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
 
-  helper_process_send (qt, "release 1");
-  helper_process_expect (qt, "released");
-  interop_waiter_join (&w);
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
+  sysem_test_waiter_join_acquired (w);
 
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
-  interop_release (sem, 1);
-  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
+  sysem_test_release (sem, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   /* Qt made the set: Qt removes it, and its key file, when it ends. */
   qt_exit (qt);
-  interop_assert_removed (sem);
+  sysem_test_assert_removed (sem);
   g_clear_object (&sem);
   assert_gone (file, semid);
 }
@@ -212,55 +175,51 @@ static void
 test_sysem_holds (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", qc->variant);
+  g_autofree char *key = sysem_test_key_of_kind ("qt", qc->variant);
   g_autofree char *file = NULL;
   g_autofree char *native = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   native = g_strdup (sysem_semaphore_get_native_key (sem));
   g_assert_true (g_file_test (native, G_FILE_TEST_IS_REGULAR));
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   semid = stats.id;
   g_assert_cmpint (stats.n_sems, ==, 2);
   g_assert_cmpint (stats.users, ==, 1);
 
-  interop_acquire (sem);
+  sysem_test_acquire (sem);
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
   g_assert_cmpstr (file, ==, native);
 
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  interop_wait_for_waiters (sem, 1);
+  sysem_test_helper_command (qt, "acquire", "acquiring", NULL);
+  sysem_test_wait_waiters (sem, 1);
 
-  interop_release (sem, 1);
-  helper_process_expect (qt, "acquired");
+  sysem_test_release (sem, 1);
+  sysem_test_helper_expect_line (qt, "acquired");
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.value, ==, 0);
   g_assert_cmpint (stats.waiters, ==, 0);
-  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
-  interop_assert_no_unit (sem);
+  g_assert_cmpint (stats.last_pid, ==, sysem_test_helper_get_pid (qt));
+  sysem_test_assert_no_unit (sem);
 
-  helper_process_send (qt, "release 1");
-  helper_process_expect (qt, "released");
-  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   /* Qt only opened it: the set outlives the Qt program, and Qt never
    * joined sysem's count of users. (Read after the helper ended: a sysem
    * that counts a forked child at fork () time would count the helper,
    * which was forked from this process, until it exits.) */
   qt_exit (qt);
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.value, ==, 1);
   g_assert_cmpint (stats.users, ==, 1);
 
@@ -275,39 +234,33 @@ static void
 test_qt_create_resets (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "letters");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  interop_release (sem, 4);
-  g_assert_cmpint (interop_get_value (sem), ==, 5);
-  semid = interop_get_stats (sem).id;
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  sysem_test_release (sem, 4);
+  g_assert_cmpint (sysem_test_value (sem), ==, 5);
+  semid = sysem_test_stats (sem).id;
 
   qt = qt_spawn (qc->qt, key, "create", 2, NULL, &file);
   g_assert_cmpstr (file, ==, sysem_semaphore_get_native_key (sem));
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.id, ==, semid);
   g_assert_cmpint (stats.value, ==, 2);
-  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
+  g_assert_cmpint (stats.last_pid, ==, sysem_test_helper_get_pid (qt));
 
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
-  interop_assert_no_unit (sem);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
+  sysem_test_assert_no_unit (sem);
 
   qt_exit (qt);
-  interop_assert_removed (sem);
+  sysem_test_assert_removed (sem);
   g_clear_object (&sem);
   assert_gone (file, semid);
 }
@@ -318,28 +271,25 @@ static void
 test_qt_create_wakes (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "punctuation");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "punctuation");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
-  InteropWaiter w;
+  SysemTestWaiter *w;
   int semid;
 
-  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  semid = interop_get_stats (sem).id;
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  semid = sysem_test_stats (sem).id;
 
-  interop_waiter_start (&w, sem);
-  interop_wait_for_waiters (sem, 1);
+  w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
 
   qt = qt_spawn (qc->qt, key, "create", 1, NULL, &file);
-  interop_waiter_join (&w);
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
-  interop_release (sem, 1);
+  sysem_test_waiter_join_acquired (w);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
+  sysem_test_release (sem, 1);
 
   qt_exit (qt);
-  interop_assert_removed (sem);
+  sysem_test_assert_removed (sem);
   g_clear_object (&sem);
   assert_gone (file, semid);
 }
@@ -349,44 +299,39 @@ static void
 test_sysem_create_resets (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "letters");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) opener = NULL;
   g_autoptr(SysemSemaphore) creator = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  helper_process_send (qt, "release 3");
-  helper_process_expect (qt, "released");
+  sysem_test_helper_command (qt, "release 3", "released", NULL);
 
-  opener = sysem_semaphore_new (key, 7, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
-  stats = interop_get_stats (opener);
+  opener = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 7, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (opener);
   semid = stats.id;
   g_assert_cmpint (stats.n_sems, ==, 1);
   g_assert_cmpint (stats.value, ==, 4);
 
-  creator = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (interop_get_stats (creator).id, ==, semid);
-  g_assert_cmpint (interop_get_value (creator), ==, 0);
-  g_assert_cmpint (interop_get_value (opener), ==, 0);
+  creator = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpint (sysem_test_stats (creator).id, ==, semid);
+  g_assert_cmpint (sysem_test_value (creator), ==, 0);
+  g_assert_cmpint (sysem_test_value (opener), ==, 0);
 
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  interop_wait_for_waiters (creator, 1);
-  interop_release (creator, 1);
-  helper_process_expect (qt, "acquired");
-  g_assert_cmpint (interop_get_value (opener), ==, 0);
+  sysem_test_helper_command (qt, "acquire", "acquiring", NULL);
+  sysem_test_wait_waiters (creator, 1);
+  sysem_test_release (creator, 1);
+  sysem_test_helper_expect_line (qt, "acquired");
+  g_assert_cmpint (sysem_test_value (opener), ==, 0);
 
   /* Create took the Qt set over, as Qt's own Create does: the object that
    * did it removes the set when it goes. The Qt program ends after that
    * and finds nothing left to remove. */
   g_clear_object (&opener);
-  g_assert_true (semid_exists (semid));
+  g_assert_true (sysem_test_semid_exists (semid));
   g_clear_object (&creator);
   assert_gone (file, semid);
 
@@ -406,44 +351,37 @@ static void
 test_sysem_leaves_first (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "letters");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid, qt_semid;
 
   qt = qt_spawn_full (qc->qt, key, "open", 1, TRUE, NULL, &file);
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
-  semid = interop_get_stats (sem).id;
+  semid = sysem_test_stats (sem).id;
 
-  helper_process_send (qt, "open");
-  helper_process_expect (qt, "ready");
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
+  sysem_test_helper_command (qt, "open", "ready", NULL);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
   g_assert_cmpint (stats.value, ==, 0);
-  g_assert_cmpint (stats.last_pid, ==, helper_process_get_pid (qt));
+  g_assert_cmpint (stats.last_pid, ==, sysem_test_helper_get_pid (qt));
 
   g_clear_object (&sem);
   assert_gone (file, semid);
 
   /* Qt's release finds the set gone, makes a new one with the initial
    * value 1 and adds its unit to it. */
-  helper_process_send (qt, "release 1");
-  helper_process_expect (qt, "released");
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
-  sem = sysem_semaphore_new (key, 0, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
-  stats = interop_get_stats (sem);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 0, SYSEM_ACCESS_MODE_OPEN);
+  stats = sysem_test_stats (sem);
   qt_semid = stats.id;
   g_assert_cmpint (qt_semid, !=, semid);
   g_assert_cmpint (stats.n_sems, ==, 1);
@@ -461,26 +399,21 @@ static void
 test_forked_qt_not_counted (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "letters");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   SysemStats stats;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  semid = interop_get_stats (sem).id;
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  semid = sysem_test_stats (sem).id;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
-  helper_process_send (qt, "release 1");
-  helper_process_expect (qt, "released");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
 
-  stats = interop_get_stats (sem);
+  stats = sysem_test_stats (sem);
   g_assert_cmpint (stats.users, ==, 1);
   g_assert_cmpint (stats.value, ==, 1);
 
@@ -497,31 +430,26 @@ static void
 test_qt_killed (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "letters");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
-  InteropWaiter w;
+  SysemTestWaiter *w;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  semid = interop_get_stats (sem).id;
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  semid = sysem_test_stats (sem).id;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
-  interop_waiter_start (&w, sem);
-  interop_wait_for_waiters (sem, 1);
+  w = sysem_test_waiter_start (sem, NULL, SYSEM_TEST_DEADLINE_USEC);
 
-  helper_process_kill (qt);
-  interop_waiter_join (&w);
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
-  interop_release (sem, 1);
+  g_assert_cmpint (sysem_test_helper_kill (qt), ==, 128 + SIGKILL);
+  sysem_test_waiter_join_acquired (w);
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
+  sysem_test_release (sem, 1);
 
   g_clear_object (&sem);
   assert_gone (file, semid);
@@ -534,26 +462,23 @@ static void
 test_qt_creator_killed (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "unicode");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "unicode");
   g_autofree char *file = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
   int semid;
 
   qt = qt_spawn (qc->qt, key, "open", 1, NULL, &file);
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
-  semid = interop_get_stats (sem).id;
-  g_assert_cmpint (interop_get_value (sem), ==, 0);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
+  semid = sysem_test_stats (sem).id;
+  g_assert_cmpint (sysem_test_value (sem), ==, 0);
 
-  helper_process_kill (qt);
-  g_assert_cmpint (interop_get_value (sem), ==, 1);
-  g_assert_true (semid_exists (semid));
+  g_assert_cmpint (sysem_test_helper_kill (qt), ==, 128 + SIGKILL);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
+  g_assert_true (sysem_test_semid_exists (semid));
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
   g_assert_true (sysem_semaphore_remove (sem, &error));
@@ -569,7 +494,7 @@ static void
 test_tmpdir_symlink (gconstpointer data)
 {
   const QtCase *qc = data;
-  g_autofree char *key = interop_make_key ("qt", "letters");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "letters");
   g_autofree char *dir = NULL;
   g_autofree char *real_dir = NULL;
   g_autofree char *link = NULL;
@@ -579,7 +504,7 @@ test_tmpdir_symlink (gconstpointer data)
   g_autofree char *file = NULL;
   g_autofree char *expected = NULL;
   g_autofree char *name = NULL;
-  g_autoptr(HelperProcess) qt = NULL;
+  g_autoptr(SysemTestHelper) qt = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
   char *resolved;
@@ -613,20 +538,16 @@ test_tmpdir_symlink (gconstpointer data)
   g_assert_cmpstr (file, ==, expected);
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_OPEN);
   g_assert_cmpstr (sysem_semaphore_get_native_key (sem), ==, file);
-  semid = interop_get_stats (sem).id;
-  g_assert_cmpint (interop_get_stats (sem).n_sems, ==, 1);
+  semid = sysem_test_stats (sem).id;
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 1);
 
-  helper_process_send (qt, "acquire");
-  helper_process_expect (qt, "acquiring");
-  helper_process_expect (qt, "acquired");
-  interop_assert_no_unit (sem);
-  helper_process_send (qt, "release 1");
-  helper_process_expect (qt, "released");
-  interop_acquire (sem);
-  interop_release (sem, 1);
+  sysem_test_helper_command (qt, "acquire", "acquiring", "acquired", NULL);
+  sysem_test_assert_no_unit (sem);
+  sysem_test_helper_command (qt, "release 1", "released", NULL);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
 
   qt_exit (qt);
   g_clear_object (&sem);
@@ -671,9 +592,9 @@ counter_thread (gpointer data)
 
   for (int i = 0; i < CONTENTION_ROUNDS; i++)
     {
-      interop_acquire (c->sem);
+      sysem_test_acquire (c->sem);
       add_one (c->path);
-      interop_release (c->sem, 1);
+      sysem_test_release (c->sem, 1);
     }
 
   return NULL;
@@ -685,12 +606,12 @@ counter_thread (gpointer data)
 static void
 test_contention (void)
 {
-  g_autofree char *key = interop_make_key ("qt", "unicode");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "unicode");
   g_autofree char *path = NULL;
   g_autofree char *text = NULL;
   g_autofree char *command = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func ((GDestroyNotify) helper_process_free);
+  g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func ((GDestroyNotify) sysem_test_helper_free);
   g_autoptr(GError) error = NULL;
   GThread *threads[CONTENTION_THREADS];
   const QtBuild *builds[] = {
@@ -711,9 +632,8 @@ test_contention (void)
   g_file_set_contents (path, "0\n", -1, &error);
   g_assert_no_error (error);
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  semid = interop_get_stats (sem).id;
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  semid = sysem_test_stats (sem).id;
   native = g_strdup (sysem_semaphore_get_native_key (sem));
 
   for (guint b = 0; b < G_N_ELEMENTS (builds); b++)
@@ -722,7 +642,7 @@ test_contention (void)
 
   command = g_strdup_printf ("count %s %d", path, CONTENTION_ROUNDS);
   for (guint i = 0; i < helpers->len; i++)
-    helper_process_send (helpers->pdata[i], command);
+    sysem_test_helper_send (helpers->pdata[i], command);
 
   counter.sem = sem;
   counter.path = path;
@@ -730,7 +650,7 @@ test_contention (void)
     threads[i] = g_thread_new ("sysem-counter", counter_thread, &counter);
 
   for (guint i = 0; i < helpers->len; i++)
-    helper_process_expect (helpers->pdata[i], "counted");
+    sysem_test_helper_expect_line (helpers->pdata[i], "counted");
   for (guint i = 0; i < CONTENTION_THREADS; i++)
     g_thread_join (threads[i]);
 
@@ -738,7 +658,7 @@ test_contention (void)
   g_assert_no_error (error);
   g_assert_cmpint (g_ascii_strtoll (text, NULL, 10), ==,
                    (gint64) CONTENTION_ROUNDS * (helpers->len + CONTENTION_THREADS));
-  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
 
   for (guint i = 0; i < helpers->len; i++)
     qt_exit (helpers->pdata[i]);
@@ -753,45 +673,38 @@ test_contention (void)
 static void
 test_qt5_and_qt6 (void)
 {
-  g_autofree char *key = interop_make_key ("qt", "unicode");
+  g_autofree char *key = sysem_test_key_of_kind ("qt", "unicode");
   g_autofree char *file5 = NULL;
   g_autofree char *file6 = NULL;
-  g_autoptr(HelperProcess) qt5 = NULL;
-  g_autoptr(HelperProcess) qt6 = NULL;
+  g_autoptr(SysemTestHelper) qt5 = NULL;
+  g_autoptr(SysemTestHelper) qt6 = NULL;
   g_autoptr(SysemSemaphore) sem = NULL;
-  g_autoptr(GError) error = NULL;
   int semid;
 
-  sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
-  semid = interop_get_stats (sem).id;
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
+  semid = sysem_test_stats (sem).id;
 
   qt5 = qt_spawn (&qt5_build, key, "open", 1, NULL, &file5);
   qt6 = qt_spawn (&qt6_build, key, "open", 1, NULL, &file6);
   g_assert_cmpstr (file5, ==, sysem_semaphore_get_native_key (sem));
   g_assert_cmpstr (file6, ==, file5);
 
-  helper_process_send (qt5, "acquire");
-  helper_process_expect (qt5, "acquiring");
-  helper_process_expect (qt5, "acquired");
+  sysem_test_helper_command (qt5, "acquire", "acquiring", "acquired", NULL);
 
-  helper_process_send (qt6, "acquire");
-  helper_process_expect (qt6, "acquiring");
-  interop_wait_for_waiters (sem, 1);
+  sysem_test_helper_command (qt6, "acquire", "acquiring", NULL);
+  sysem_test_wait_waiters (sem, 1);
 
-  helper_process_send (qt5, "release 1");
-  helper_process_expect (qt5, "released");
-  helper_process_expect (qt6, "acquired");
-  interop_assert_no_unit (sem);
+  sysem_test_helper_command (qt5, "release 1", "released", NULL);
+  sysem_test_helper_expect_line (qt6, "acquired");
+  sysem_test_assert_no_unit (sem);
 
-  helper_process_send (qt6, "release 1");
-  helper_process_expect (qt6, "released");
-  interop_acquire (sem);
-  interop_release (sem, 1);
+  sysem_test_helper_command (qt6, "release 1", "released", NULL);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
 
   qt_exit (qt5);
   qt_exit (qt6);
-  g_assert_cmpint (interop_get_value (sem), ==, 1);
+  g_assert_cmpint (sysem_test_value (sem), ==, 1);
   g_clear_object (&sem);
   assert_gone (file5, semid);
 }

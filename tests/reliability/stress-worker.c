@@ -141,7 +141,7 @@ worker_thread (gpointer data)
 
       if (!acquired)
         {
-          if (error == NULL)
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
             {
               __atomic_add_fetch (&shared->timeouts[self->worker], 1, __ATOMIC_RELAXED);
               continue;

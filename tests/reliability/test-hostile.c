@@ -10,7 +10,15 @@
 
 #include <limits.h>
 
-#include "reliability-common.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sysem-test-util.h"
+#include "sysem-key-private.h"
 
 #define MEGABYTE (1024 * 1024)
 
@@ -66,15 +74,12 @@ static const KeyCase key_cases[] = {
   { "letters-sysv-over",    KEY_LETTERS_SYSV_OVER,       KEY, KEY },
 };
 
-static gint key_counter;
-
 /* Keys with letters start with "sysemtest"; all are unique (pid and a
  * counter, in digits, which are not letters). */
 static char *
 make_key (KeyKind kind)
 {
-  int n = g_atomic_int_add (&key_counter, 1);
-  g_autofree char *tag = g_strdup_printf ("%d-%d", (int) getpid (), n);
+  g_autofree char *tag = sysem_test_unique_suffix ();
 
   switch (kind)
     {
@@ -135,8 +140,7 @@ check_working_key (const char   *key,
   g_autofree char *file = NULL;
   const char *native;
 
-  sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_cmpstr (sysem_semaphore_get_key (sem), ==, key);
 
   native = sysem_semaphore_get_native_key (sem);
@@ -152,54 +156,55 @@ check_working_key (const char   *key,
   else
     g_assert_null (strchr (native + 1, '/'));
 
-  file = rel_key_file (key, key_type);
-  g_assert_true (rel_path_exists (file));
+  file = sysem_test_key_path (key, key_type);
+  g_assert_true (sysem_test_path_exists (file));
 
   g_assert_true (sysem_semaphore_acquire (sem, NULL, &error));
   g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
-  g_assert_no_error (error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
   g_assert_true (sysem_semaphore_release (sem, 1, &error));
   g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 1);
   g_assert_no_error (error);
 
   g_clear_object (&sem);
-  g_assert_false (rel_path_exists (file));
+  g_assert_false (sysem_test_path_exists (file));
 }
 
 static void
-test_keys (gconstpointer data)
+test_keys (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = GPOINTER_TO_INT (data);
-
   for (guint i = 0; i < G_N_ELEMENTS (key_cases); i++)
     {
       const KeyCase *kc = &key_cases[i];
-      int code = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? kc->sysv_code : kc->posix_code;
+      int code = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? kc->sysv_code : kc->posix_code;
       g_autofree char *key = make_key (kc->kind);
 
       g_test_message ("key case %s", kc->name);
 
       if (code == OK)
-        check_working_key (key, key_type);
+        check_working_key (key, fixture->key_type);
       else
         {
           g_autoptr(SysemSemaphore) sem = NULL;
           g_autoptr(GError) error = NULL;
 
-          sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+          sem = sysem_semaphore_new_full (key, fixture->key_type, 1, SYSEM_ACCESS_MODE_CREATE,
+                                          &error);
           g_assert_null (sem);
-          rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+          sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
           g_clear_error (&error);
 
           /* The same through an object made without opening, and through
            * set_key(): the error comes at first use. */
-          sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key", key, "key-type", key_type, NULL);
+          sem = g_object_new (SYSEM_TYPE_SEMAPHORE, "key", key, "key-type", fixture->key_type,
+                              NULL);
           g_assert_null (sysem_semaphore_get_native_key (sem));
           g_assert_false (sysem_semaphore_acquire (sem, NULL, &error));
-          rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+          sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
           g_clear_error (&error);
           g_assert_false (sysem_semaphore_set_key (sem, key, 1, SYSEM_ACCESS_MODE_OPEN, &error));
-          rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+          sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
         }
     }
 }
@@ -211,8 +216,7 @@ test_no_key (void)
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
 
-  sem = sysem_semaphore_new (NULL, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (NULL, SYSEM_KEY_TYPE_SYSTEM_V, 1, SYSEM_ACCESS_MODE_CREATE);
   g_assert_null (sysem_semaphore_get_key (sem));
   g_assert_null (sysem_semaphore_get_native_key (sem));
 
@@ -244,16 +248,14 @@ static const InitialCase initial_cases[] = {
 };
 
 static void
-test_initial_values (gconstpointer data)
+test_initial_values (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = GPOINTER_TO_INT (data);
-
   for (guint i = 0; i < G_N_ELEMENTS (initial_cases); i++)
     {
       const InitialCase *ic = &initial_cases[i];
-      int code = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? ic->sysv_code : ic->posix_code;
-      g_autofree char *key = rel_make_key ("initial");
-      g_autofree char *file = rel_key_file (key, key_type);
+      int code = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? ic->sysv_code : ic->posix_code;
+      g_autofree char *key = sysem_test_key ("rel-initial");
+      g_autofree char *file = sysem_test_key_path (key, fixture->key_type);
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
 
@@ -261,7 +263,7 @@ test_initial_values (gconstpointer data)
 
       for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
         {
-          sem = sysem_semaphore_new_full (key, key_type, ic->initial, mode, &error);
+          sem = sysem_semaphore_new_full (key, fixture->key_type, ic->initial, mode, &error);
           if (code == OK)
             {
               g_assert_no_error (error);
@@ -269,16 +271,20 @@ test_initial_values (gconstpointer data)
               g_assert_no_error (error);
               g_assert_cmpint (sysem_semaphore_try_acquire (sem, 0, NULL, &error), ==,
                                ic->initial > 0);
-              g_assert_no_error (error);
+              if (ic->initial == 0)
+                g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+              else
+                g_assert_no_error (error);
+              g_clear_error (&error);
             }
           else
             {
               g_assert_null (sem);
-              rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+              sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
               g_clear_error (&error);
             }
           g_clear_object (&sem);
-          g_assert_false (rel_path_exists (file));
+          g_assert_false (sysem_test_path_exists (file));
         }
     }
 }
@@ -287,7 +293,7 @@ test_initial_values (gconstpointer data)
 static void
 test_negative_counts (void)
 {
-  g_autofree char *key = rel_make_key ("negative");
+  g_autofree char *key = sysem_test_key ("rel-negative");
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -305,10 +311,9 @@ test_negative_counts (void)
   g_assert_null (sysem_semaphore_new_native ("/sysemtest-rel-negative", SYSEM_KEY_TYPE_POSIX,
                                              -5, SYSEM_ACCESS_MODE_OPEN, &error));
   g_test_assert_expected_messages ();
-  g_assert_false (rel_path_exists ("/dev/shm/sem.sysemtest-rel-negative"));
+  g_assert_false (sysem_test_path_exists ("/dev/shm/sem.sysemtest-rel-negative"));
 
-  sem = sysem_semaphore_new (key, 2, SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  sem = sysem_test_open (key, SYSEM_KEY_TYPE_SYSTEM_V, 2, SYSEM_ACCESS_MODE_CREATE);
 
   g_test_expect_message ("Sysem", G_LOG_LEVEL_CRITICAL, "*initial_value >= 0*");
   g_assert_false (sysem_semaphore_set_key (sem, key, -1, SYSEM_ACCESS_MODE_CREATE, &error));
@@ -347,26 +352,23 @@ static const ReleaseCase release_cases[] = {
 };
 
 static void
-test_releases (gconstpointer data)
+test_releases (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = GPOINTER_TO_INT (data);
-
   for (guint i = 0; i < G_N_ELEMENTS (release_cases); i++)
     {
       const ReleaseCase *rc = &release_cases[i];
-      int code = key_type == SYSEM_KEY_TYPE_SYSTEM_V ? rc->sysv_code : rc->posix_code;
-      g_autofree char *key = rel_make_key ("release");
+      int code = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? rc->sysv_code : rc->posix_code;
+      g_autofree char *key = sysem_test_key ("rel-release");
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
       int start = rc->start;
 
       g_test_message ("release %s", rc->name);
 
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V && start > 32767)
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V && start > 32767)
         continue;   /* no such System V semaphore: see test_initial_values */
 
-      sem = sysem_semaphore_new_full (key, key_type, start, SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
+      sem = sysem_test_open (key, fixture->key_type, start, SYSEM_ACCESS_MODE_CREATE);
 
       if (code == OK)
         {
@@ -377,7 +379,7 @@ test_releases (gconstpointer data)
       else
         {
           g_assert_false (sysem_semaphore_release (sem, rc->n, &error));
-          rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+          sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
           g_clear_error (&error);
           g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, start);
         }
@@ -434,7 +436,7 @@ test_native_keys (void)
   for (guint i = 0; i < G_N_ELEMENTS (native_cases); i++)
     {
       const NativeCase *nc = &native_cases[i];
-      g_autofree char *tag = g_strdup_printf ("%d-%u", (int) getpid (), i);
+      g_autofree char *tag = sysem_test_unique_suffix ();
       g_autoptr(GString) native = g_string_new (NULL);
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
@@ -458,7 +460,7 @@ test_native_keys (void)
       if (nc->code != OK)
         {
           g_assert_null (sem);
-          rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, nc->code, native->str);
+          sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, nc->code, native->str);
           continue;
         }
 
@@ -472,22 +474,22 @@ test_native_keys (void)
           g_autofree char *path = g_strconcat ("/dev/shm/sem.", name, NULL);
 
           g_assert_cmpstr (sysem_semaphore_get_native_key (sem) + 1, ==, name);
-          g_assert_true (rel_path_exists (path));
+          g_assert_true (sysem_test_path_exists (path));
           g_assert_true (sysem_semaphore_acquire (sem, NULL, &error));
           g_assert_true (sysem_semaphore_release (sem, 1, &error));
           g_assert_no_error (error);
           g_clear_object (&sem);
-          g_assert_false (rel_path_exists (path));
+          g_assert_false (sysem_test_path_exists (path));
         }
 
       if (sem != NULL)
         {
-          g_assert_true (rel_path_exists (native->str));
+          g_assert_true (sysem_test_path_exists (native->str));
           g_assert_true (sysem_semaphore_acquire (sem, NULL, &error));
           g_assert_true (sysem_semaphore_release (sem, 1, &error));
           g_assert_no_error (error);
           g_clear_object (&sem);
-          g_assert_false (rel_path_exists (native->str));
+          g_assert_false (sysem_test_path_exists (native->str));
         }
     }
 
@@ -500,20 +502,11 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_data_func ("/reliability/hostile/keys/sysv",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_keys);
-  g_test_add_data_func ("/reliability/hostile/keys/posix",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_keys);
+  sysem_test_add_both_types ("/reliability/hostile/keys/{sysv}", test_keys);
   g_test_add_func ("/reliability/hostile/keys/none", test_no_key);
-  g_test_add_data_func ("/reliability/hostile/initial-values/sysv",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_initial_values);
-  g_test_add_data_func ("/reliability/hostile/initial-values/posix",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_initial_values);
+  sysem_test_add_both_types ("/reliability/hostile/initial-values/{sysv}", test_initial_values);
   g_test_add_func ("/reliability/hostile/negative-counts", test_negative_counts);
-  g_test_add_data_func ("/reliability/hostile/releases/sysv",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_releases);
-  g_test_add_data_func ("/reliability/hostile/releases/posix",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_releases);
+  sysem_test_add_both_types ("/reliability/hostile/releases/{sysv}", test_releases);
   g_test_add_func ("/reliability/hostile/native-keys", test_native_keys);
 
   return g_test_run ();

@@ -11,7 +11,14 @@
 
 #include <gio/gio.h>
 
-#include "reliability-common.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sysem-test-util.h"
 
 static char *private_tmpdir;
 
@@ -42,10 +49,9 @@ acquired_cb (GObject      *source,
 }
 
 static void
-test_cycles (gconstpointer data)
+test_cycles (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = GPOINTER_TO_INT (data);
-  int n_cycles = rel_under_valgrind () ? 1000 : 10000;
+  int n_cycles = sysem_test_under_valgrind () ? 1000 : 10000;
   int fds_before = -1, fds_after;
   g_autoptr(GDir) dir = NULL;
 
@@ -54,17 +60,16 @@ test_cycles (gconstpointer data)
    * cycle 1. */
   for (int i = 0; i < n_cycles; i++)
     {
-      g_autofree char *key = rel_make_key ("leak");
-      g_autofree char *file = rel_key_file (key, key_type);
+      g_autofree char *key = sysem_test_key ("rel-leak");
+      g_autofree char *file = sysem_test_key_path (key, fixture->key_type);
       g_autoptr(SysemSemaphore) sem = NULL;
       g_autoptr(GError) error = NULL;
       int semid = -1;
       key_t ipc_key = -1;
 
-      sem = sysem_semaphore_new_full (key, key_type, 1, SYSEM_ACCESS_MODE_CREATE, &error);
-      g_assert_no_error (error);
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-        rel_sysv_ids (sem, &semid, &ipc_key);
+      sem = sysem_test_open (key, fixture->key_type, 1, SYSEM_ACCESS_MODE_CREATE);
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+        sysem_test_sysv_ids (sem, &semid, &ipc_key);
 
       if (i % 10 == 0)
         {
@@ -84,13 +89,14 @@ test_cycles (gconstpointer data)
 
       g_assert_true (sysem_semaphore_release (sem, 1, &error));
       g_assert_no_error (error);
-      g_assert_true (rel_path_exists (file));
+      g_assert_true (sysem_test_path_exists (file));
 
       g_clear_object (&sem);
 
-      if (rel_path_exists (file))
+      if (sysem_test_path_exists (file))
         g_error ("cycle %d left %s behind", i, file);
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V && rel_sysv_set_alive (semid, ipc_key))
+      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V &&
+          sysem_test_sysv_set_alive (semid, ipc_key))
         g_error ("cycle %d left the System V set %d behind", i, semid);
 
       if (i == 0)
@@ -122,10 +128,7 @@ main (int   argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_data_func ("/reliability/leaks/cycles/sysv",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_cycles);
-  g_test_add_data_func ("/reliability/leaks/cycles/posix",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_cycles);
+  sysem_test_add_both_types ("/reliability/leaks/cycles/{sysv}", test_cycles);
 
   ret = g_test_run ();
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "reliability-common.h"
+#include "sysem-test-util.h"
 #include "sysem-key-private.h"
 #include "sysem-posix-ledger.h"
 
@@ -57,7 +57,7 @@ posix_open (const char *key,
 static void
 test_pid_reuse (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-pid-reuse");
+  g_autofree char *key = sysem_test_key ("ledger-pid-reuse");
   g_autofree char *path = ledger_path (key);
   g_autoptr(SysemSemaphore) sem = posix_open (key, 5, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
@@ -89,10 +89,10 @@ test_pid_reuse (void)
 static void
 test_kill_storm (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-storm");
+  g_autofree char *key = sysem_test_key ("ledger-storm");
   g_autoptr(SysemSemaphore) sem = posix_open (key, 3, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;
-  int kills = rel_under_valgrind () ? 20 : 300;
+  int kills = sysem_test_under_valgrind () ? 20 : 300;
 
   for (int k = 0; k < kills; k++)
     {
@@ -147,7 +147,7 @@ test_kill_storm (void)
 static void
 test_last_user_after_crashes (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-last");
+  g_autofree char *key = sysem_test_key ("ledger-last");
   g_autofree char *path = ledger_path (key);
   g_autoptr(GError) error = NULL;
   SysemSemaphore *sem;
@@ -192,7 +192,7 @@ wait_thread (gpointer data)
 static void
 test_removed_under_waits (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-removed");
+  g_autofree char *key = sysem_test_key ("ledger-removed");
   g_autoptr(SysemSemaphore) owner = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(SysemSemaphore) waiter = posix_open (key, 0, SYSEM_ACCESS_MODE_OPEN);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -239,13 +239,13 @@ assert_open_error (const char *key,
                                                   SYSEM_ACCESS_MODE_OPEN, &error);
 
   g_assert_null (sem);
-  rel_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
 }
 
 static void
 test_hostile_files (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-hostile");
+  g_autofree char *key = sysem_test_key ("ledger-hostile");
   g_autofree char *path = ledger_path (key);
   g_autoptr(GError) error = NULL;
   SysemLedgerFile *file;
@@ -280,7 +280,7 @@ test_hostile_files (void)
 static void
 test_keep (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-keep");
+  g_autofree char *key = sysem_test_key ("ledger-keep");
   g_autofree char *path = ledger_path (key);
   g_autofree char *native = NULL;
   g_autoptr(GError) error = NULL;
@@ -311,7 +311,7 @@ test_keep (void)
 static void
 test_inspect_dead_holder (void)
 {
-  g_autofree char *key = rel_make_key ("ledger-info");
+  g_autofree char *key = sysem_test_key ("ledger-info");
   g_autofree char *native = NULL;
   g_autoptr(SysemSemaphore) sem = posix_open (key, 2, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GError) error = NULL;

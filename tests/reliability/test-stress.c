@@ -20,7 +20,14 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "reliability-common.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sysem-test-util.h"
 #include "stress-shared.h"
 
 typedef struct {
@@ -41,12 +48,11 @@ static void
 stress_setup (Stress       *self,
               SysemKeyType  key_type)
 {
-  g_autoptr(GError) error = NULL;
 
   memset (self, 0, sizeof *self);
   self->key_type = key_type;
-  self->key = rel_make_key ("stress");
-  self->file = rel_key_file (self->key, key_type);
+  self->key = sysem_test_key ("rel-stress");
+  self->file = sysem_test_key_path (self->key, key_type);
 
   self->memfd = memfd_create ("sysem-stress", MFD_CLOEXEC);
   g_assert_cmpint (self->memfd, >=, 0);
@@ -55,11 +61,9 @@ stress_setup (Stress       *self,
                        self->memfd, 0);
   g_assert_true (self->shared != MAP_FAILED);
 
-  self->sem = sysem_semaphore_new_full (self->key, key_type, STRESS_UNITS,
-                                        SYSEM_ACCESS_MODE_CREATE, &error);
-  g_assert_no_error (error);
+  self->sem = sysem_test_open (self->key, key_type, STRESS_UNITS, SYSEM_ACCESS_MODE_CREATE);
   if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-    rel_sysv_ids (self->sem, &self->semid, &self->ipc_key);
+    sysem_test_sysv_ids (self->sem, &self->semid, &self->ipc_key);
 }
 
 static void
@@ -74,7 +78,7 @@ stress_spawn (Stress   *self,
       g_autofree char *rounds = g_strdup_printf ("%" G_GINT64_FORMAT, iterations);
       const char *argv[] = {
         RELIABILITY_BUILDDIR "/stress-worker",
-        rel_key_type_name (self->key_type),
+        self->key_type == SYSEM_KEY_TYPE_POSIX ? "posix" : "sysv",
         self->key,
         index,
         rounds,
@@ -144,9 +148,9 @@ stress_teardown (Stress *self)
 {
   g_clear_object (&self->sem);
 
-  g_assert_false (rel_path_exists (self->file));
+  g_assert_false (sysem_test_path_exists (self->file));
   if (self->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-    g_assert_false (rel_sysv_set_alive (self->semid, self->ipc_key));
+    g_assert_false (sysem_test_sysv_set_alive (self->semid, self->ipc_key));
 
   munmap (self->shared, sizeof (StressShared));
   close (self->memfd);
@@ -155,18 +159,17 @@ stress_teardown (Stress *self)
 }
 
 static void
-test_stress (gconstpointer data)
+test_stress (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = GPOINTER_TO_INT (data);
   g_autoptr(GError) error = NULL;
   gint64 iterations = 4000;
   gint64 total = 0;
   Stress self;
 
-  stress_setup (&self, key_type);
+  stress_setup (&self, fixture->key_type);
   stress_spawn (&self, iterations, FALSE);
 
-  rel_wait_for (stress_all_exited_cb, &self, 60, "the workers to finish");
+  sysem_test_wait_for (stress_all_exited_cb, &self, "the workers to finish");
 
   for (int w = 0; w < STRESS_WORKERS; w++)
     {
@@ -184,13 +187,10 @@ test_stress (gconstpointer data)
   g_assert_cmpint (sysem_semaphore_get_value (self.sem, &error), ==, STRESS_UNITS);
   g_assert_no_error (error);
 
-  if (key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
-      SysemStats stats;
-
       /* The workers left the user count when they finalized their objects. */
-      g_assert_true (sysem_semaphore_get_stats (self.sem, &stats, &error));
-      g_assert_cmpint (stats.users, ==, 1);
+      g_assert_cmpint (sysem_test_stats (self.sem).users, ==, 1);
     }
 
   stress_teardown (&self);
@@ -261,14 +261,13 @@ stress_stop_holding (Stress   *self,
                      Progress *p)
 {
   do
-    rel_wait_for (worker_holds_cb, p, 20, "the victim to hold a unit");
+    sysem_test_wait_for (worker_holds_cb, p, "the victim to hold a unit");
   while (!stress_stop_if_holding (self, p->worker));
 }
 
 static void
-test_stress_kill (gconstpointer data)
+test_stress_kill (SysemTestFixture *fixture)
 {
-  SysemKeyType key_type = GPOINTER_TO_INT (data);
   g_autoptr(GError) error = NULL;
   int n_victims = 4;
   gboolean victim[STRESS_WORKERS] = { FALSE, };
@@ -278,7 +277,7 @@ test_stress_kill (gconstpointer data)
   int value;
   Stress self;
 
-  stress_setup (&self, key_type);
+  stress_setup (&self, fixture->key_type);
   stress_spawn (&self, 0, FALSE);
 
   for (int k = 0; k < n_victims; k++)
@@ -297,7 +296,7 @@ test_stress_kill (gconstpointer data)
           for (int i = 0; i < STRESS_WORKERS; i++)
             p.target += self.shared->ops[i];
           p.target += g_test_rand_int_range (50, 500);
-          rel_wait_for (total_ops_reached_cb, &p, 20, "the workers to make progress");
+          sysem_test_wait_for (total_ops_reached_cb, &p, "the workers to make progress");
 
           p.worker = w;
           stress_stop_holding (&self, &p);
@@ -329,13 +328,13 @@ test_stress_kill (gconstpointer data)
           Progress p = { &self, w, self.shared->ops[w] + 20 };
 
           if (!victim[w])
-            rel_wait_for (worker_ops_reached_cb, &p, 20, "a survivor to make progress");
+            sysem_test_wait_for (worker_ops_reached_cb, &p, "a survivor to make progress");
         }
     }
 
   /* Timed and cancellable acquires end, even when every unit was lost. */
   g_atomic_int_set (&self.shared->stop, 1);
-  rel_wait_for (stress_all_exited_cb, &self, 20, "the survivors to stop");
+  sysem_test_wait_for (stress_all_exited_cb, &self, "the survivors to stop");
 
   for (int w = 0; w < STRESS_WORKERS; w++)
     {
@@ -353,16 +352,10 @@ test_stress_kill (gconstpointer data)
   value = sysem_semaphore_get_value (self.sem, &error);
   g_assert_no_error (error);
 
-  {
-    SysemStats stats;
-
-    /* SEM_UNDO or the ledger gave back the victims' units and took them
-     * out of the user count. */
-    g_assert_cmpint (value, ==, STRESS_UNITS);
-    g_assert_true (sysem_semaphore_get_stats (self.sem, &stats, &error));
-    g_assert_no_error (error);
-    g_assert_cmpint (stats.users, ==, 1);
-  }
+  /* SEM_UNDO or the ledger gave back the victims' units and took them
+   * out of the user count. */
+  g_assert_cmpint (value, ==, STRESS_UNITS);
+  g_assert_cmpint (sysem_test_stats (self.sem).users, ==, 1);
 
   stress_teardown (&self);
 }
@@ -375,7 +368,7 @@ test_stress_kill (gconstpointer data)
  * make every open succeed, and put everyone on the same set: with one
  * unit, two holders at once would mean two sets. */
 static void
-test_churn (void)
+test_churn (SysemTestFixture *fixture)
 {
   gint64 iterations = 1000;
   gint64 total = 0;
@@ -383,10 +376,10 @@ test_churn (void)
 
   stress_setup (&self, SYSEM_KEY_TYPE_SYSTEM_V);
   g_clear_object (&self.sem);
-  g_assert_false (rel_path_exists (self.file));
+  g_assert_false (sysem_test_path_exists (self.file));
 
   stress_spawn (&self, iterations, TRUE);
-  rel_wait_for (stress_all_exited_cb, &self, 60, "the workers to finish");
+  sysem_test_wait_for (stress_all_exited_cb, &self, "the workers to finish");
 
   for (int w = 0; w < STRESS_WORKERS; w++)
     {
@@ -409,16 +402,11 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_data_func ("/reliability/stress/sysv", GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V),
-                        test_stress);
-  g_test_add_data_func ("/reliability/stress/posix", GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX),
-                        test_stress);
-  g_test_add_data_func ("/reliability/stress/sysv-sigkill",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_SYSTEM_V), test_stress_kill);
-  g_test_add_data_func ("/reliability/stress/posix-sigkill",
-                        GINT_TO_POINTER (SYSEM_KEY_TYPE_POSIX), test_stress_kill);
+  sysem_test_add_both_types ("/reliability/stress/{sysv}", test_stress);
+  sysem_test_add_both_types ("/reliability/stress/{sysv}-sigkill", test_stress_kill);
 
-  g_test_add_func ("/reliability/stress/sysv-open-close-churn", test_churn);
+  sysem_test_add ("/reliability/stress/sysv-open-close-churn", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_churn);
 
   return g_test_run ();
 }

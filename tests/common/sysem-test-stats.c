@@ -1,0 +1,161 @@
+/* sysem-test-stats.c: what the kernel says of a semaphore, for the tests
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* The only part of the test library that reads the library's private
+ * statistics (sysem_semaphore_get_stats()): a test that uses it must be
+ * built against the static copy (sysem_internal_dep). */
+
+#include "config.h"
+
+#include "sysem-test-util.h"
+
+SysemStats
+sysem_test_stats (SysemSemaphore *sem)
+{
+  g_autoptr(GError) error = NULL;
+  SysemStats stats;
+
+  g_assert_true (sysem_semaphore_get_stats (sem, &stats, &error));
+  g_assert_no_error (error);
+  return stats;
+}
+
+/* How many processes or threads sleep in the kernel waiting for a unit
+ * (System V GETNCNT; glibc's count of sleepers for POSIX). */
+int
+sysem_test_waiters (SysemSemaphore *sem)
+{
+  return sysem_test_stats (sem).waiters;
+}
+
+typedef struct {
+  SysemSemaphore *sem;
+  int             n;
+  gboolean        users;
+} CountWait;
+
+static gboolean
+count_reached (gpointer user_data)
+{
+  CountWait *wait = user_data;
+  SysemStats stats = sysem_test_stats (wait->sem);
+
+  return (wait->users ? stats.users : stats.waiters) == wait->n;
+}
+
+/* Waits until exactly @n processes or threads wait for a unit. */
+void
+sysem_test_wait_waiters (SysemSemaphore *sem,
+                         int             n)
+{
+  CountWait wait = { sem, n, FALSE };
+
+  if (!sysem_test_poll (count_reached, &wait, SYSEM_TEST_DEADLINE_USEC))
+    g_error ("waiters: expected %d, have %d", n, sysem_test_waiters (sem));
+}
+
+/* After the waiters that came since sysem_test_waiters() gave @base were
+ * killed: System V counts them no more. glibc's count of POSIX sleepers is
+ * kept by the sleepers themselves, so a killed one stays counted there,
+ * and there is nothing to wait for. */
+void
+sysem_test_wait_waiters_gone (SysemSemaphore *sem,
+                              int             base)
+{
+  if (sysem_test_stats (sem).key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    sysem_test_wait_waiters (sem, base);
+}
+
+/* Waits until the System V user count is @n. */
+void
+sysem_test_wait_users (SysemSemaphore *sem,
+                       int             n)
+{
+  CountWait wait = { sem, n, TRUE };
+
+  if (!sysem_test_poll (count_reached, &wait, SYSEM_TEST_DEADLINE_USEC))
+    g_error ("users: expected %d, have %d", n, sysem_test_stats (sem).users);
+}
+
+/* The System V set behind @sem: its id and its kernel key. */
+void
+sysem_test_sysv_ids (SysemSemaphore *sem,
+                     int            *semid,
+                     key_t          *ipc_key)
+{
+  *semid = sysem_test_stats (sem).id;
+  *ipc_key = sysem_test_sysv_key (*semid);
+}
+
+/* Waiting threads */
+
+struct _SysemTestWaiter
+{
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  gint64          timeout;
+  gboolean        acquired;
+  GError         *error;
+  GThread        *thread;
+};
+
+static gpointer
+waiter_thread (gpointer data)
+{
+  SysemTestWaiter *waiter = data;
+
+  if (waiter->timeout < 0)
+    waiter->acquired = sysem_semaphore_acquire (waiter->sem, waiter->cancellable,
+                                                &waiter->error);
+  else
+    waiter->acquired = sysem_semaphore_try_acquire (waiter->sem, waiter->timeout,
+                                                    waiter->cancellable, &waiter->error);
+  return NULL;
+}
+
+/* Starts a thread that waits for a unit of @sem, and returns once the
+ * kernel counts it. */
+SysemTestWaiter *
+sysem_test_waiter_start (SysemSemaphore *sem,
+                         GCancellable   *cancellable,
+                         gint64          timeout_usec)
+{
+  SysemTestWaiter *waiter = g_new0 (SysemTestWaiter, 1);
+  int base = sysem_test_waiters (sem);
+
+  waiter->sem = sem;
+  waiter->cancellable = cancellable;
+  waiter->timeout = timeout_usec;
+  waiter->thread = g_thread_new ("sysem-test-waiter", waiter_thread, waiter);
+  sysem_test_wait_waiters (sem, base + 1);
+  return waiter;
+}
+
+/* Joins and frees the thread; returns whether it acquired, with its error
+ * in @error. */
+gboolean
+sysem_test_waiter_join (SysemTestWaiter  *waiter,
+                        GError          **error)
+{
+  gboolean acquired;
+
+  g_thread_join (waiter->thread);
+  acquired = waiter->acquired;
+  if (waiter->error != NULL)
+    g_propagate_error (error, waiter->error);
+  g_free (waiter);
+  return acquired;
+}
+
+/* Joins the thread, which must have got its unit. */
+void
+sysem_test_waiter_join_acquired (SysemTestWaiter *waiter)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (sysem_test_waiter_join (waiter, &error));
+  g_assert_no_error (error);
+}
