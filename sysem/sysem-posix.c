@@ -1,4 +1,5 @@
-/* sysem-posix.c: POSIX named semaphores, as Qt uses them with QT_POSIX_IPC
+/* sysem-posix.c: POSIX named semaphores, as Qt uses them with QT_POSIX_IPC,
+ * with a holder ledger that makes them crash-safe
  *
  * SPDX-FileCopyrightText: 2026 The sysem authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -8,26 +9,60 @@
  * sem_t, mapped shared by every process that opens it; sem_wait() and
  * sem_post() on it take no system call unless someone has to sleep or wake.
  *
- * sysem opens these files itself instead of calling sem_open(), for three
- * reasons: sem_open() maps whatever file it finds, so a file of the wrong
- * size in /dev/shm kills the caller with SIGBUS; it keeps no descriptor, so
- * nothing can tell a waiter that the name was unlinked; and it shares one
- * mapping per name in a process, which makes the lifetime of each object
- * depend on the others. The file it makes is the one glibc's sem_open()
- * makes (a sem_t initialised as process-shared, written to a temporary file
- * and linked into place whole), so Qt and any other sem_open() user share it.
+ * sysem opens these files itself instead of calling sem_open(): sem_open()
+ * maps whatever file it finds (a file of the wrong size kills the caller
+ * with SIGBUS), and shares one mapping per name in a process. A semaphore
+ * that sysem makes is glibc's sem_t followed by a holder ledger in the same
+ * file (sysem-posix-ledger.h), made whole in an unnamed file (O_TMPFILE)
+ * and linked into place, so that no half-made file is ever seen and a
+ * crashed creator leaves nothing behind. A 32-byte file made by glibc alone
+ * (a Qt program) is grown to hold a ledger when that can be done safely
+ * (fallocate() reserves its pages first); if not, it is used as Qt uses it:
+ * not crash-safe, and removed by whoever created it.
+ *
+ * sysem follows glibc's protocol on the count word: acquire takes a unit
+ * with a compare-and-swap; a waiter adds 1 << 32 to the word and sleeps on
+ * its low half with FUTEX_WAIT; release adds one and, if the high half is
+ * not zero, wakes one sleeper with FUTEX_WAKE. So glibc's sem_post() from a
+ * Qt program wakes a sysem waiter and the other way round. Each of these
+ * swaps also names, in the tag beside the word, the ledger change that goes
+ * with it (see sysem-posix-ledger.h).
+ *
+ * One record per file in each process (SysemPosixRecord), shared by every
+ * handle on that file: the mapping, the descriptor, and the slot of this
+ * process in the ledger. A process keeps its slot until it dies, also after
+ * its last object closed, so that units it acquired and did not release
+ * come back at its death, as the kernel's undo does for System V.
+ *
+ * Lock map:
+ * - posix_lock (a GMutex of this file): the table of records and each
+ *   record's refs and joins. fork() takes it (pthread_atfork).
+ * - A record's file, fd, path, ledger, dev and ino are set before it is
+ *   published and never change; slot and gen change only under posix_lock
+ *   (gen last, in a child of fork()).
+ * - The ledger lock (in the file): claiming, freeing and recovering slots,
+ *   and the decision of the last user to unlink.
+ * - The count word and the slots: see sysem-posix-ledger.h.
  */
 
 #include "config.h"
 
 #include <dirent.h>
+#if defined(__x86_64__)
+# include <cpuid.h>
+#endif
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,85 +70,749 @@
 #include "sysem-error-private.h"
 #include "sysem-i18n-private.h"
 #include "sysem-key-private.h"
+#include "sysem-posix-ledger.h"
 #include "sysem-posix-private.h"
 
+/* The ledger needs glibc's 64-bit sem_t layout and a 16-byte
+ * compare-and-swap. Elsewhere every semaphore is used as Qt uses it. */
+#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__) && defined(__x86_64__)
+# define SYSEM_HAVE_LEDGER 1
+#endif
+
+#define SYSEM_POSIX_VALUE(data)   ((guint32) (data))
+#define SYSEM_POSIX_WAITERS(data) ((guint32) ((data) >> 32))
+#define SYSEM_POSIX_ONE_WAITER    ((guint64) 1 << 32)
+
+/* A blocked waiter looks for dead holders and for an unlinked file this
+ * often, and never sleeps longer than this without a look. */
+#define SYSEM_POSIX_SCAN_USEC     (500 * G_TIME_SPAN_MILLISECOND)
+#define SYSEM_POSIX_SLEEP_USEC    (250 * G_TIME_SPAN_MILLISECOND)
+
 typedef struct {
-  SysemHandle  parent;
-  /* The value word of glibc's sem_t (see below); NULL once the semaphore
-   * is known to be removed, which sends every call to the slow path. */
-  guint64     *fast_word;
-  sem_t       *sem;
-  int          fd;
-  char        *path;
-  pid_t        creator;   /* the process that made it unlinks it; 0 if not us */
+  SysemLedgerFile *file;      /* the mapping */
+  gsize            map_size;
+  gboolean         ledger;    /* FALSE: a glibc file used as Qt does */
+  int              fd;
+  char            *path;
+  dev_t            dev;
+  ino_t            ino;
+  guint            slot;      /* our slot; valid while gen == posix_fork_gen */
+  guint            gen;       /* atomic; the fork generation the slot is for */
+  pid_t            creator;   /* no ledger: Qt's rule, the creator unlinks */
+  int              refs;      /* handles not freed; under posix_lock */
+  int              joins;     /* handles not closed; under posix_lock */
+  gboolean         listed;    /* in posix_records; under posix_lock */
+  gint64           last_scan; /* atomic; monotonic time of the last dead-holder scan */
+} SysemPosixRecord;
+
+typedef struct {
+  SysemHandle       parent;
+  SysemPosixRecord *rec;
+  /* The mapping while the fast path may use it: NULL without a ledger,
+   * and once the semaphore is known to be removed or the handle closed,
+   * which sends every call to the slow path. */
+  SysemLedgerFile  *fast_file;
 } SysemPosix;
 
-/* glibc's sem_t on 64-bit systems is one 64-bit word: the value in its low
- * half, the number of sleeping waiters in its high half. Taking a unit when
- * the value is not zero, and adding one when nobody sleeps, is a
- * compare-and-swap that wakes nobody: what sem_trywait() and sem_post() do
- * then, without the calls. Everything else goes through glibc. */
-#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__)
-# define SYSEM_HAVE_FAST_WORD 1
-G_STATIC_ASSERT (sizeof (sem_t) >= sizeof (guint64));
-#endif
+static GMutex posix_lock;
+static GHashTable *posix_records;   /* SysemPosixRecord → itself, by dev and ino */
+static guint posix_fork_gen = 1;    /* a child of fork() adds one */
+static guint64 posix_self_id;       /* pid << 32 | start; 0 until read; under posix_lock's atfork */
+static guint64 posix_self_start;
 
-/* How many waiters sleep on a glibc sem_t, for display only; -1 where the
- * layout is not known. */
-static int
-sysem_posix_waiters (const sem_t *sem)
+/* Processes */
+
+typedef enum {
+  SYSEM_PROC_DEAD,
+  SYSEM_PROC_ALIVE,
+} SysemProcState;
+
+/* /proc/PID/stat: the state (field 3), the number of threads (20) and the
+ * start time in clock ticks since boot (22). */
+static gboolean
+sysem_posix_proc_stat (int      pid,
+                       char    *state,
+                       long    *threads,
+                       guint64 *start)
 {
-#ifdef SYSEM_HAVE_FAST_WORD
-  guint64 data = __atomic_load_n ((const guint64 *) (gconstpointer) sem, __ATOMIC_RELAXED);
+  char path[64];
+  char buf[1024];
+  gssize len;
+  char *p;
+  int fd;
 
-  return (int) (data >> 32);
-#else
-  return -1;
-#endif
-}
+  g_snprintf (path, sizeof path, "/proc/%d/stat", pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1)
+    return FALSE;
 
-static inline gboolean
-sysem_posix_fast_take (guint64 *word)
-{
-  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
-
-  while ((data & G_MAXUINT32) != 0)
+  do
+    len = read (fd, buf, sizeof buf - 1);
+  while (len == -1 && errno == EINTR);
+  close (fd);
+  if (len <= 0)
     {
-      if (__atomic_compare_exchange_n (word, &data, data - 1, TRUE,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return TRUE;
+      errno = ESRCH;
+      return FALSE;
+    }
+  buf[len] = '\0';
+
+  /* The name in field 2 may hold spaces and parentheses: the fields
+   * start after the last ')'. */
+  p = strrchr (buf, ')');
+  if (p == NULL || p[1] != ' ')
+    {
+      errno = EINVAL;
+      return FALSE;
+    }
+  p += 2;
+  *state = *p;
+
+  for (int field = 3; field < 22; field++)
+    {
+      p = strchr (p, ' ');
+      if (p == NULL)
+        {
+          errno = EINVAL;
+          return FALSE;
+        }
+      p++;
+      if (field + 1 == 20)
+        *threads = strtol (p, NULL, 10);
     }
 
-  return FALSE;
+  *start = g_ascii_strtoull (p, NULL, 10);
+  return TRUE;
 }
 
-static inline gboolean
-sysem_posix_fast_give (guint64 *word)
+/* Is the process that was @pid, started at @start, still running? Only
+ * the bits of @mask of the start time are compared. A zombie is dead: it
+ * runs no code and holds no memory. */
+static SysemProcState
+sysem_posix_process_state (int     pid,
+                           guint64 start,
+                           guint64 mask)
 {
-  guint64 data = __atomic_load_n (word, __ATOMIC_RELAXED);
+  guint64 now_start;
+  long threads = 1;
+  char state;
 
-  return (data >> 32) == 0 && (data & G_MAXUINT32) < G_MAXINT32 &&
-         __atomic_compare_exchange_n (word, &data, data + 1, FALSE,
-                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+  if (pid <= 0)
+    return SYSEM_PROC_DEAD;
+
+  if (!sysem_posix_proc_stat (pid, &state, &threads, &now_start))
+    {
+      if (errno == ENOENT || errno == ESRCH)
+        return SYSEM_PROC_DEAD;
+      /* No /proc to read: whether a process has the pid is all we know. */
+      return kill (pid, 0) == -1 && errno == ESRCH ? SYSEM_PROC_DEAD : SYSEM_PROC_ALIVE;
+    }
+
+  if ((now_start & mask) != (start & mask))
+    return SYSEM_PROC_DEAD;   /* the pid was taken by a later process */
+  if ((state == 'Z' && threads <= 1) || state == 'X' || state == 'x')
+    return SYSEM_PROC_DEAD;
+
+  return SYSEM_PROC_ALIVE;
+}
+
+/* This process's pid and start time. */
+static guint64
+sysem_posix_self_start (void)
+{
+  guint64 start = posix_self_start;
+
+  if (G_UNLIKELY (start == 0))
+    {
+      long threads;
+      char state;
+
+      if (!sysem_posix_proc_stat (getpid (), &state, &threads, &start) || start == 0)
+        start = 1;   /* no /proc: tell processes apart by pid alone */
+      posix_self_start = start;
+      posix_self_id = ((guint64) getpid () << 32) | (start & G_MAXUINT32);
+    }
+
+  return start;
+}
+
+static guint64
+sysem_posix_self_id (void)
+{
+  sysem_posix_self_start ();
+  return posix_self_id;
+}
+
+/* fork() */
+
+static void
+sysem_posix_atfork_prepare (void)
+{
+  g_mutex_lock (&posix_lock);
+}
+
+static void
+sysem_posix_atfork_parent (void)
+{
+  g_mutex_unlock (&posix_lock);
+}
+
+static void
+sysem_posix_atfork_child (void)
+{
+  /* The child's objects get slots of their own on first use. */
+  posix_self_start = 0;
+  posix_self_id = 0;
+  g_atomic_int_inc (&posix_fork_gen);
+  g_mutex_unlock (&posix_lock);
+}
+
+#ifdef SYSEM_HAVE_LEDGER
+
+/* The count word and the tag: one 16-byte compare-and-swap. On failure,
+ * *lo and *hi hold what is there now. */
+static inline gboolean
+sysem_cas16 (SysemLedgerSem *sem,
+             guint64        *lo,
+             guint64        *hi,
+             guint64         new_lo,
+             guint64         new_hi)
+{
+  gboolean ok;
+
+  __asm__ __volatile__ ("lock cmpxchg16b %1"
+                        : "=@ccz" (ok), "+m" (*(volatile unsigned __int128 *) (gpointer) sem),
+                          "+a" (*lo), "+d" (*hi)
+                        : "b" (new_lo), "c" (new_hi)
+                        : "memory");
+  return ok;
+}
+
+static inline guint64
+sysem_posix_load_hi (SysemLedgerSem *sem)
+{
+  return __atomic_load_n ((guint64 *) (gpointer) &sem->priv, __ATOMIC_RELAXED);
+}
+
+/* A tag whose slot does not show the change yet. */
+static inline gboolean
+sysem_tag_pending (SysemLedgerFile *file,
+                   guint32          tag)
+{
+  guint s = SYSEM_TAG_SLOT (tag);
+  guint64 acct;
+
+  if (s == 0 || s > SYSEM_LEDGER_N_SLOTS)
+    return FALSE;
+
+  acct = __atomic_load_n (&file->slots[s - 1].acct, __ATOMIC_ACQUIRE);
+  return ((((guint32) (acct >> 32)) + 1) & SYSEM_TAG_SEQ_MASK) == (tag & SYSEM_TAG_SEQ_MASK);
+}
+
+static inline void
+sysem_slot_store (SysemLedgerSlot *slot,
+                  guint32          held,
+                  guint32          waiting,
+                  guint32          seq)
+{
+  __atomic_store_n (&slot->waiting, waiting, __ATOMIC_RELAXED);
+  __atomic_store_n (&slot->acct, ((guint64) seq << 32) | held, __ATOMIC_RELEASE);
+}
+
+/* What @op does to a slot. */
+static void
+sysem_ledger_apply (guint    op,
+                    guint32 *held,
+                    guint32 *waiting)
+{
+  switch (op)
+    {
+    case SYSEM_LEDGER_OP_TAKE:
+      (*held)++;
+      break;
+    case SYSEM_LEDGER_OP_GIVE:
+      if (*held > 0)
+        (*held)--;
+      break;
+    case SYSEM_LEDGER_OP_GIVE_HELD:
+      *held = 0;
+      break;
+    case SYSEM_LEDGER_OP_WAIT:
+      (*waiting)++;
+      break;
+    case SYSEM_LEDGER_OP_UNWAIT:
+      if (*waiting > 0)
+        (*waiting)--;
+      break;
+    case SYSEM_LEDGER_OP_TAKE_WAITED:
+      (*held)++;
+      if (*waiting > 0)
+        (*waiting)--;
+      break;
+    case SYSEM_LEDGER_OP_DRAIN:
+      *held = 0;
+      *waiting = 0;
+      break;
+    default:
+      break;
+    }
 }
 
 static gboolean
-sysem_posix_is_unlinked (SysemPosix *self)
+sysem_posix_have_cx16 (void)
+{
+  unsigned int eax, ebx, ecx, edx;
+
+  return __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & bit_CMPXCHG16B) != 0;
+}
+
+/* The ledger lock */
+
+static void
+sysem_posix_backoff (guint round)
+{
+  if (round < 16)
+    sched_yield ();
+  else
+    g_usleep (round < 256 ? 50 : 1000);
+}
+
+static void
+sysem_ledger_lock (SysemLedgerFile *file)
+{
+  guint64 me = sysem_posix_self_id ();
+
+  for (guint round = 0;; round++)
+    {
+      guint64 holder = 0;
+
+      if (__atomic_compare_exchange_n (&file->hdr.lock, &holder, me, FALSE,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+
+      /* A dead holder's lock is taken over. What it was doing is left in
+       * a state every step of which is valid (see the callers). */
+      if ((holder >> 32) != (me >> 32) && round % 8 == 7 &&
+          sysem_posix_process_state ((int) (holder >> 32), holder, G_MAXUINT32) == SYSEM_PROC_DEAD &&
+          __atomic_compare_exchange_n (&file->hdr.lock, &holder, me, FALSE,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+
+      sysem_posix_backoff (round);
+    }
+}
+
+static void
+sysem_ledger_unlock (SysemLedgerFile *file)
+{
+  __atomic_store_n (&file->hdr.lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Applies the pending @tag of a dead process, with the ledger lock held.
+ * Its process can no longer write the slot, and nobody else writes it
+ * without this lock. */
+static void
+sysem_ledger_finish_dead_locked (SysemLedgerFile *file,
+                                 guint32          tag)
+{
+  SysemLedgerSlot *slot;
+  guint64 acct;
+  guint32 held, waiting;
+
+  if (!sysem_tag_pending (file, tag) ||
+      (sysem_posix_load_hi (&file->sem) >> 32) != tag)
+    return;
+
+  slot = &file->slots[SYSEM_TAG_SLOT (tag) - 1];
+  acct = __atomic_load_n (&slot->acct, __ATOMIC_ACQUIRE);
+  held = (guint32) acct;
+  waiting = slot->waiting;
+  sysem_ledger_apply (SYSEM_TAG_OP (tag), &held, &waiting);
+  sysem_slot_store (slot, held, waiting, (guint32) (acct >> 32) + 1);
+}
+
+/* Waits until the change that @tag names is written to its slot. Its
+ * process is between two instructions, unless it was stopped or killed
+ * there: a dead one's change is applied for it. */
+static void
+sysem_ledger_wait_applied (SysemLedgerFile *file,
+                           guint32          tag,
+                           gboolean         locked)
+{
+  for (guint round = 0;; round++)
+    {
+      SysemLedgerSlot *slot;
+
+      if (!sysem_tag_pending (file, tag) ||
+          (sysem_posix_load_hi (&file->sem) >> 32) != tag)
+        return;
+
+      if (round < 64)
+        {
+          __builtin_ia32_pause ();
+          continue;
+        }
+
+      slot = &file->slots[SYSEM_TAG_SLOT (tag) - 1];
+      if (round % 64 == 0 &&
+          (slot->state != SYSEM_SLOT_USED ||
+           sysem_posix_process_state (slot->pid, slot->start, G_MAXUINT64) == SYSEM_PROC_DEAD))
+        {
+          if (!locked)
+            sysem_ledger_lock (file);
+          sysem_ledger_finish_dead_locked (file, tag);
+          if (!locked)
+            sysem_ledger_unlock (file);
+          continue;
+        }
+
+      sysem_posix_backoff (round - 64);
+    }
+}
+
+typedef enum {
+  SYSEM_CHAIN_OK,
+  SYSEM_CHAIN_EMPTY,     /* no unit to take */
+  SYSEM_CHAIN_FULL,      /* the count would pass SEM_VALUE_MAX */
+  SYSEM_CHAIN_REMOVED,   /* sysem removed it */
+  SYSEM_CHAIN_BAD,       /* a value past SEM_VALUE_MAX */
+} SysemChainResult;
+
+/* One change of the count recorded in slot @index (see
+ * sysem-posix-ledger.h). *@data_out: the count word before it. */
+static SysemChainResult
+sysem_ledger_change (SysemLedgerFile *file,
+                     guint            index,
+                     SysemLedgerOp    op,
+                     gboolean         locked,
+                     guint64         *data_out)
+{
+  SysemLedgerSlot *slot = &file->slots[index];
+  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+  guint64 hi = sysem_posix_load_hi (&file->sem);
+
+  for (;;)
+    {
+      guint32 tag = (guint32) (hi >> 32);
+      guint32 value = SYSEM_POSIX_VALUE (lo);
+      guint32 waiters = SYSEM_POSIX_WAITERS (lo);
+      guint32 held, waiting, seq;
+      guint64 acct, new_lo;
+
+      if (tag == SYSEM_TAG_REMOVED)
+        return SYSEM_CHAIN_REMOVED;
+      if (sysem_tag_pending (file, tag))
+        {
+          sysem_ledger_wait_applied (file, tag, locked);
+          lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+          hi = sysem_posix_load_hi (&file->sem);
+          continue;
+        }
+      if (value > SEM_VALUE_MAX)
+        return SYSEM_CHAIN_BAD;
+
+      acct = __atomic_load_n (&slot->acct, __ATOMIC_ACQUIRE);
+      held = (guint32) acct;
+      seq = (guint32) (acct >> 32);
+      waiting = __atomic_load_n (&slot->waiting, __ATOMIC_RELAXED);
+
+      switch (op)
+        {
+        case SYSEM_LEDGER_OP_TAKE:
+          if (value == 0)
+            return SYSEM_CHAIN_EMPTY;
+          new_lo = lo - 1;
+          break;
+        case SYSEM_LEDGER_OP_TAKE_WAITED:
+          if (value == 0)
+            return SYSEM_CHAIN_EMPTY;
+          new_lo = lo - 1 - (waiters > 0 ? SYSEM_POSIX_ONE_WAITER : 0);
+          break;
+        case SYSEM_LEDGER_OP_GIVE:
+          if (value >= SEM_VALUE_MAX)
+            return SYSEM_CHAIN_FULL;
+          new_lo = lo + 1;
+          break;
+        case SYSEM_LEDGER_OP_GIVE_HELD:
+          if (value + (guint64) held > SEM_VALUE_MAX)
+            return SYSEM_CHAIN_FULL;
+          new_lo = lo + held;
+          break;
+        case SYSEM_LEDGER_OP_WAIT:
+          if (waiters == G_MAXUINT32)
+            return SYSEM_CHAIN_FULL;
+          new_lo = lo + SYSEM_POSIX_ONE_WAITER;
+          break;
+        case SYSEM_LEDGER_OP_UNWAIT:
+          new_lo = lo - (waiters > 0 ? SYSEM_POSIX_ONE_WAITER : 0);
+          break;
+        case SYSEM_LEDGER_OP_DRAIN:
+          {
+            guint64 v = MIN ((guint64) value + held, (guint64) SEM_VALUE_MAX);
+            guint32 w = waiters >= waiting ? waiters - waiting : 0;
+
+            new_lo = ((guint64) w << 32) | v;
+          }
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+
+      sysem_ledger_apply (op, &held, &waiting);
+
+      if (sysem_cas16 (&file->sem, &lo, &hi, new_lo,
+                       (hi & G_MAXUINT32) | ((guint64) SYSEM_TAG_MAKE (index, op, seq + 1) << 32)))
+        {
+          sysem_slot_store (slot, held, waiting, seq + 1);
+          if (data_out != NULL)
+            *data_out = lo;
+          return SYSEM_CHAIN_OK;
+        }
+    }
+}
+
+/* Adds @n units that nobody holds (units beyond what this process
+ * acquired): the tag stays as it is. */
+static SysemChainResult
+sysem_ledger_add_plain (SysemLedgerFile *file,
+                        guint32          n,
+                        guint64         *data_out)
+{
+  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+  guint64 hi = sysem_posix_load_hi (&file->sem);
+
+  for (;;)
+    {
+      if ((guint32) (hi >> 32) == SYSEM_TAG_REMOVED)
+        return SYSEM_CHAIN_REMOVED;
+      if (SYSEM_POSIX_VALUE (lo) > SEM_VALUE_MAX)
+        return SYSEM_CHAIN_BAD;
+      if (SYSEM_POSIX_VALUE (lo) + (guint64) n > SEM_VALUE_MAX)
+        return SYSEM_CHAIN_FULL;
+      if (sysem_cas16 (&file->sem, &lo, &hi, lo + n, hi))
+        {
+          *data_out = lo;
+          return SYSEM_CHAIN_OK;
+        }
+    }
+}
+
+/* Marks the semaphore removed for every sysem user, and wakes its
+ * sleepers so that they see it. */
+static void
+sysem_ledger_mark_removed (SysemLedgerFile *file,
+                           gboolean         locked)
+{
+  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+  guint64 hi = sysem_posix_load_hi (&file->sem);
+
+  for (;;)
+    {
+      guint32 tag = (guint32) (hi >> 32);
+
+      if (tag == SYSEM_TAG_REMOVED)
+        break;
+      if (sysem_tag_pending (file, tag))
+        {
+          sysem_ledger_wait_applied (file, tag, locked);
+          lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+          hi = sysem_posix_load_hi (&file->sem);
+          continue;
+        }
+      if (sysem_cas16 (&file->sem, &lo, &hi, lo,
+                       (hi & G_MAXUINT32) | ((guint64) SYSEM_TAG_REMOVED << 32)))
+        break;
+    }
+
+  syscall (SYS_futex, &file->sem.data, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Gives back what dead processes held, and frees their slots. With the
+ * ledger lock held. Returns the number of units given back. Each step
+ * leaves the ledger valid if this process dies: a drained slot is drained
+ * again for nothing, a slot is freed only once drained. */
+static guint
+sysem_ledger_recover_locked (SysemLedgerFile *file)
+{
+  guint64 me = sysem_posix_self_start ();
+  pid_t self = getpid ();
+  guint recovered = 0;
+
+  for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
+    {
+      SysemLedgerSlot *slot = &file->slots[i];
+      guint64 acct;
+
+      if (slot->state != SYSEM_SLOT_USED)
+        continue;
+      if (slot->pid == self && slot->start == me)
+        continue;
+      if (sysem_posix_process_state (slot->pid, slot->start, G_MAXUINT64) != SYSEM_PROC_DEAD)
+        continue;
+
+      acct = __atomic_load_n (&slot->acct, __ATOMIC_ACQUIRE);
+      if ((guint32) acct != 0 || slot->waiting != 0 ||
+          sysem_tag_pending (file, (guint32) (sysem_posix_load_hi (&file->sem) >> 32)))
+        {
+          guint64 before;
+
+          if (sysem_ledger_change (file, i, SYSEM_LEDGER_OP_DRAIN, TRUE, &before) == SYSEM_CHAIN_REMOVED)
+            return recovered;
+          recovered += (guint32) acct;
+          /* Units came back: wake as many sleepers. */
+          if (SYSEM_POSIX_WAITERS (before) > 0 && (guint32) acct > 0)
+            syscall (SYS_futex, &file->sem.data, FUTEX_WAKE, (int) MIN ((guint32) acct, (guint32) INT_MAX),
+                     NULL, NULL, 0);
+        }
+
+      slot->flags = 0;
+      __atomic_store_n (&slot->state, SYSEM_SLOT_FREE, __ATOMIC_RELEASE);
+    }
+
+  return recovered;
+}
+
+/* Live users other than this process. */
+static guint
+sysem_ledger_count_users_locked (SysemLedgerFile *file,
+                                 gboolean         but_self)
+{
+  guint64 me = sysem_posix_self_start ();
+  pid_t self = getpid ();
+  guint users = 0;
+
+  for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
+    {
+      SysemLedgerSlot *slot = &file->slots[i];
+
+      if (slot->state != SYSEM_SLOT_USED || !(slot->flags & SYSEM_SLOT_USER))
+        continue;
+      if (but_self && slot->pid == self && slot->start == me)
+        continue;
+      users++;
+    }
+
+  return users;
+}
+
+/* Our slot, claimed as a user. With the ledger lock held; -1 if all are
+ * taken. */
+static int
+sysem_ledger_claim_locked (SysemLedgerFile *file)
+{
+  guint64 me = sysem_posix_self_start ();
+  pid_t self = getpid ();
+  int free_slot = -1;
+
+  for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
+    {
+      SysemLedgerSlot *slot = &file->slots[i];
+
+      if (slot->state == SYSEM_SLOT_USED && slot->pid == self && slot->start == me)
+        {
+          slot->flags |= SYSEM_SLOT_USER;
+          return (int) i;
+        }
+      if (slot->state == SYSEM_SLOT_FREE && free_slot == -1)
+        free_slot = (int) i;
+    }
+
+  if (free_slot >= 0)
+    {
+      SysemLedgerSlot *slot = &file->slots[free_slot];
+
+      /* state last: a claim cut short leaves a free slot. */
+      slot->pid = self;
+      slot->start = me;
+      slot->flags = SYSEM_SLOT_USER;
+      __atomic_store_n (&slot->state, SYSEM_SLOT_USED, __ATOMIC_RELEASE);
+    }
+
+  return free_slot;
+}
+
+/* Is this ledger one sysem wrote? The reason if not. */
+static const char *
+sysem_ledger_check (SysemLedgerFile *file)
+{
+  if (file->hdr.magic != SYSEM_LEDGER_MAGIC)
+    return _("its file in /dev/shm has a damaged holder ledger");
+  if (file->hdr.version != SYSEM_LEDGER_VERSION)
+    return _("its file in /dev/shm has a holder ledger of another layout version");
+  if (file->hdr.n_slots != SYSEM_LEDGER_N_SLOTS ||
+      (file->hdr.flags & ~(guint32) (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_CLOSING | SYSEM_LEDGER_GLIBC_MADE)) != 0)
+    return _("its file in /dev/shm has a damaged holder ledger");
+
+  for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
+    {
+      SysemLedgerSlot *slot = &file->slots[i];
+      guint32 held = (guint32) slot->acct;
+
+      if ((slot->state != SYSEM_SLOT_FREE && slot->state != SYSEM_SLOT_USED) ||
+          (slot->flags & ~(guint32) SYSEM_SLOT_USER) != 0 ||
+          held > SEM_VALUE_MAX ||
+          (slot->state == SYSEM_SLOT_USED && slot->pid <= 0) ||
+          (slot->state == SYSEM_SLOT_FREE && (held != 0 || slot->waiting != 0)))
+        return _("its file in /dev/shm has a damaged holder ledger");
+    }
+
+  return NULL;
+}
+
+#endif /* SYSEM_HAVE_LEDGER */
+
+/* Records */
+
+static guint
+sysem_posix_record_hash (gconstpointer p)
+{
+  const SysemPosixRecord *rec = p;
+
+  return (guint) rec->ino ^ (guint) rec->dev;
+}
+
+static gboolean
+sysem_posix_record_equal (gconstpointer a,
+                          gconstpointer b)
+{
+  const SysemPosixRecord *ra = a, *rb = b;
+
+  return ra->ino == rb->ino && ra->dev == rb->dev;
+}
+
+static void
+sysem_posix_record_unref_locked (SysemPosixRecord *rec)
+{
+  if (--rec->refs > 0)
+    return;
+
+  g_assert (!rec->listed);
+  if (rec->file != NULL)
+    munmap (rec->file, rec->map_size);
+  if (rec->fd != -1)
+    close (rec->fd);
+  g_free (rec->path);
+  g_free (rec);
+}
+
+/* Helpers */
+
+static gboolean
+sysem_posix_path_is (const char *path,
+                     dev_t       dev,
+                     ino_t       ino)
+{
+  struct stat now;
+
+  return lstat (path, &now) == 0 && now.st_dev == dev && now.st_ino == ino;
+}
+
+static gboolean
+sysem_posix_is_unlinked (SysemPosixRecord *rec)
 {
   struct stat st;
 
-  return fstat (self->fd, &st) == 0 && st.st_nlink == 0;
-}
-
-static gboolean
-sysem_posix_path_is_ours (SysemPosix *self)
-{
-  struct stat ours, now;
-
-  return fstat (self->fd, &ours) == 0 &&
-         lstat (self->path, &now) == 0 &&
-         ours.st_dev == now.st_dev &&
-         ours.st_ino == now.st_ino;
+  return fstat (rec->fd, &st) == 0 && st.st_nlink == 0;
 }
 
 static void
@@ -122,13 +821,494 @@ sysem_posix_set_removed (SysemPosix  *self,
                          GError     **error)
 {
   sysem_handle_set_removed (&self->parent);
-  g_atomic_pointer_set (&self->fast_word, NULL);
+  g_atomic_pointer_set (&self->fast_file, NULL);
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, op,
                    self->parent.display_key, _("it was removed"));
 }
 
-/* Everything but the compare-and-swap of a free unit. Out of line, so that
- * the fast path needs no stack frame. */
+static void
+sysem_posix_set_bad_value (SysemPosix  *self,
+                           SysemOp      op,
+                           GError     **error)
+{
+  g_autofree char *reason =
+    g_strdup_printf (_("its value %u in /dev/shm is past the maximum of %d"),
+                     SYSEM_POSIX_VALUE (__atomic_load_n (&self->rec->file->sem.data, __ATOMIC_RELAXED)),
+                     SEM_VALUE_MAX);
+
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_UNKNOWN, op, self->parent.display_key, reason);
+}
+
+static void
+sysem_posix_futex_wake (SysemLedgerFile *file,
+                        int              n)
+{
+  syscall (SYS_futex, &file->sem.data, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+#ifdef SYSEM_HAVE_LEDGER
+
+/* In a child of fork(), the first use of an inherited record: a slot of
+ * its own (the parent's stays the parent's). Called with posix_lock. */
+static gboolean
+sysem_posix_adopt_locked (SysemPosixRecord *rec)
+{
+  int slot;
+
+  if (g_atomic_int_get (&rec->gen) == g_atomic_int_get (&posix_fork_gen))
+    return TRUE;
+
+  sysem_ledger_lock (rec->file);
+  slot = sysem_ledger_claim_locked (rec->file);
+  if (slot >= 0 && rec->joins == 0)
+    rec->file->slots[slot].flags &= ~(guint32) SYSEM_SLOT_USER;
+  sysem_ledger_unlock (rec->file);
+
+  if (slot < 0)
+    return FALSE;
+
+  rec->slot = (guint) slot;
+  g_atomic_int_set (&rec->gen, g_atomic_int_get (&posix_fork_gen));
+  return TRUE;
+}
+
+/* Everything a slow path checks first: the handle is open, its semaphore
+ * not removed, this process has a slot. */
+static gboolean
+sysem_posix_ledger_ready (SysemPosix  *self,
+                          SysemOp      op,
+                          GError     **error)
+{
+  SysemPosixRecord *rec = self->rec;
+
+  if (sysem_handle_is_removed (&self->parent) ||
+      (guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
+    {
+      sysem_posix_set_removed (self, op, error);
+      return FALSE;
+    }
+
+  if (G_UNLIKELY (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen)))
+    {
+      gboolean ok;
+
+      g_mutex_lock (&posix_lock);
+      ok = sysem_posix_adopt_locked (rec);
+      g_mutex_unlock (&posix_lock);
+      if (!ok)
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, op,
+                           self->parent.display_key,
+                           _("its holder ledger has no room for another process"));
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+/* Gives back the units of dead holders, at most once per @interval. */
+static void
+sysem_posix_scan (SysemPosixRecord *rec,
+                  gint64            interval)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = rec->last_scan;
+
+  if (interval > 0 && last != 0 && now - last < interval)
+    return;
+  rec->last_scan = now;
+
+  sysem_ledger_lock (rec->file);
+  sysem_ledger_recover_locked (rec->file);
+  sysem_ledger_unlock (rec->file);
+}
+
+static inline int
+sysem_posix_fast_take (SysemLedgerFile *file,
+                       guint            index)
+{
+  SysemLedgerSlot *slot = &file->slots[index];
+  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+  guint64 hi = sysem_posix_load_hi (&file->sem);
+
+  for (;;)
+    {
+      guint32 tag = (guint32) (hi >> 32);
+      guint64 acct;
+
+      /* Zero: none free. Past SEM_VALUE_MAX, removed, or a change still
+       * pending: the slow path. */
+      if ((gint32) lo <= 0)
+        return (guint32) lo == 0 ? 0 : -1;
+      if (G_UNLIKELY (tag != 0 && (SYSEM_TAG_SLOT (tag) > SYSEM_LEDGER_N_SLOTS ||
+                                   sysem_tag_pending (file, tag))))
+        return -1;
+
+      acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
+      if (sysem_cas16 (&file->sem, &lo, &hi, lo - 1,
+                       (hi & G_MAXUINT32) |
+                       ((guint64) SYSEM_TAG_MAKE (index, SYSEM_LEDGER_OP_TAKE, (acct >> 32) + 1) << 32)))
+        {
+          __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) + 1, __ATOMIC_RELEASE);
+          return 1;
+        }
+    }
+}
+
+static inline gboolean
+sysem_posix_fast_give (SysemLedgerFile *file,
+                       guint            index)
+{
+  SysemLedgerSlot *slot = &file->slots[index];
+  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+  guint64 hi = sysem_posix_load_hi (&file->sem);
+
+  for (;;)
+    {
+      guint32 tag = (guint32) (hi >> 32);
+      guint64 acct;
+
+      /* A sleeper to wake, a full count, removed, or pending: slow. */
+      if ((lo >> 31) != 0 || (guint32) lo == SEM_VALUE_MAX)
+        return FALSE;
+      if (G_UNLIKELY (tag != 0 && (SYSEM_TAG_SLOT (tag) > SYSEM_LEDGER_N_SLOTS ||
+                                   sysem_tag_pending (file, tag))))
+        return FALSE;
+
+      acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
+      if (sysem_cas16 (&file->sem, &lo, &hi, lo + 1,
+                       (hi & G_MAXUINT32) |
+                       ((guint64) SYSEM_TAG_MAKE (index, SYSEM_LEDGER_OP_GIVE, (acct >> 32) + 1) << 32)))
+        {
+          __atomic_store_n (&slot->acct,
+                            acct + ((guint64) 1 << 32) - ((guint32) acct > 0 ? 1 : 0),
+                            __ATOMIC_RELEASE);
+          return TRUE;
+        }
+    }
+}
+
+static int
+sysem_posix_futex_wait (SysemLedgerFile *file,
+                        gint64           until)
+{
+  struct timespec ts;
+
+  ts.tv_sec = until / G_USEC_PER_SEC;
+  ts.tv_nsec = (until % G_USEC_PER_SEC) * 1000;
+
+  /* Monotonic and absolute, as glibc's sem_clockwait() sleeps. */
+  if (syscall (SYS_futex, &file->sem.data, FUTEX_WAIT_BITSET, 0, &ts, NULL,
+               FUTEX_BITSET_MATCH_ANY) == -1)
+    return errno;
+  return 0;
+}
+
+static gboolean
+sysem_posix_ledger_acquire (SysemPosix    *self,
+                            gint64         deadline,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  SysemPosixRecord *rec = self->rec;
+  SysemLedgerFile *file = rec->file;
+  gboolean acquired = FALSE;
+  gint64 last_look;
+
+  if (!sysem_posix_ledger_ready (self, SYSEM_OP_ACQUIRE, error))
+    return FALSE;
+
+  switch (sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_TAKE, FALSE, NULL))
+    {
+    case SYSEM_CHAIN_OK:
+      return TRUE;
+    case SYSEM_CHAIN_REMOVED:
+      sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+      return FALSE;
+    case SYSEM_CHAIN_BAD:
+      sysem_posix_set_bad_value (self, SYSEM_OP_ACQUIRE, error);
+      return FALSE;
+    case SYSEM_CHAIN_EMPTY:
+    case SYSEM_CHAIN_FULL:
+    default:
+      break;
+    }
+
+  /* None free: perhaps a dead process holds them. */
+  sysem_posix_scan (rec, 10 * G_TIME_SPAN_MILLISECOND);
+  if (sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_TAKE, FALSE, NULL) == SYSEM_CHAIN_OK)
+    return TRUE;
+
+  if (deadline == SYSEM_DEADLINE_NOW)
+    return FALSE;
+
+  switch (sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_WAIT, FALSE, NULL))
+    {
+    case SYSEM_CHAIN_OK:
+      break;
+    case SYSEM_CHAIN_REMOVED:
+      sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+      return FALSE;
+    case SYSEM_CHAIN_BAD:
+      sysem_posix_set_bad_value (self, SYSEM_OP_ACQUIRE, error);
+      return FALSE;
+    case SYSEM_CHAIN_EMPTY:
+    case SYSEM_CHAIN_FULL:
+    default:
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_ACQUIRE,
+                       self->parent.display_key, _("too many processes wait for it"));
+      return FALSE;
+    }
+
+  last_look = g_get_monotonic_time ();
+
+  for (;;)
+    {
+      guint64 data = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+      gint64 until, now;
+      int res;
+
+      if (SYSEM_POSIX_VALUE (data) != 0)
+        {
+          switch (sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_TAKE_WAITED, FALSE, NULL))
+            {
+            case SYSEM_CHAIN_OK:
+              return TRUE;
+            case SYSEM_CHAIN_EMPTY:
+              continue;
+            case SYSEM_CHAIN_REMOVED:
+              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+              return FALSE;
+            case SYSEM_CHAIN_FULL:
+            case SYSEM_CHAIN_BAD:
+            default:
+              sysem_posix_set_bad_value (self, SYSEM_OP_ACQUIRE, error);
+              goto unwait;
+            }
+        }
+
+      /* Sleep until a post, the deadline, a cancel's slice or the next
+       * look at the file and the ledger. */
+      if (cancellable != NULL)
+        {
+          if (!sysem_wait_slice (deadline, cancellable, &until, error))
+            goto unwait;
+        }
+      else
+        until = deadline;
+      until = MIN (until, g_get_monotonic_time () + SYSEM_POSIX_SLEEP_USEC);
+
+      res = sysem_posix_futex_wait (file, until);
+      if (res != 0 && res != ETIMEDOUT && res != EINTR && res != EAGAIN)
+        {
+          sysem_set_error_errno (error, SYSEM_OP_ACQUIRE, self->parent.display_key, res);
+          goto unwait;
+        }
+
+      if ((guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+        {
+          sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+          return FALSE;
+        }
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        goto unwait;
+
+      now = g_get_monotonic_time ();
+      if (res == ETIMEDOUT || now - last_look >= SYSEM_POSIX_SLEEP_USEC)
+        {
+          last_look = now;
+          if (sysem_posix_is_unlinked (rec))
+            {
+              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+              goto unwait;
+            }
+          sysem_posix_scan (rec, SYSEM_POSIX_SCAN_USEC);
+        }
+
+      if (deadline != SYSEM_DEADLINE_FOREVER && now >= deadline &&
+          SYSEM_POSIX_VALUE (__atomic_load_n (&file->sem.data, __ATOMIC_RELAXED)) == 0)
+        goto unwait;
+    }
+
+unwait:
+  sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_UNWAIT, FALSE, NULL);
+  return acquired;
+}
+
+static gboolean
+sysem_posix_ledger_release (SysemPosix  *self,
+                            int          n,
+                            GError     **error)
+{
+  SysemPosixRecord *rec = self->rec;
+  SysemLedgerFile *file = rec->file;
+  guint64 acct, data;
+  guint32 held;
+  int given = 0;
+
+  if (!sysem_posix_ledger_ready (self, SYSEM_OP_RELEASE, error))
+    return FALSE;
+
+  data = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
+  if (SYSEM_POSIX_VALUE (data) > SEM_VALUE_MAX)
+    {
+      sysem_posix_set_bad_value (self, SYSEM_OP_RELEASE, error);
+      return FALSE;
+    }
+  if (SYSEM_POSIX_VALUE (data) > (guint32) (SEM_VALUE_MAX - n))
+    goto too_many;
+
+  acct = __atomic_load_n (&file->slots[rec->slot].acct, __ATOMIC_ACQUIRE);
+  held = (guint32) acct;
+
+  while (given < n)
+    {
+      SysemChainResult res;
+      guint32 step;
+
+      /* One unit at a time while this process holds some: another
+       * thread of it may take or give meanwhile, and each change is
+       * decided on the count it finds. */
+      if (held > 0)
+        {
+          step = 1;
+          res = sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_GIVE, FALSE, &data);
+        }
+      else
+        {
+          /* Beyond what this process holds: units made, not given back. */
+          step = (guint32) (n - given);
+          res = sysem_ledger_add_plain (file, step, &data);
+        }
+
+      switch (res)
+        {
+        case SYSEM_CHAIN_OK:
+          break;
+        case SYSEM_CHAIN_REMOVED:
+          sysem_posix_set_removed (self, SYSEM_OP_RELEASE, error);
+          return FALSE;
+        case SYSEM_CHAIN_BAD:
+          sysem_posix_set_bad_value (self, SYSEM_OP_RELEASE, error);
+          return FALSE;
+        case SYSEM_CHAIN_EMPTY:
+        case SYSEM_CHAIN_FULL:
+        default:
+          if (given == 0)
+            goto too_many;
+          /* Another process filled the count meanwhile: what was given
+           * stays given. */
+          sysem_set_error_too_many (error, SYSEM_OP_RELEASE, self->parent.display_key, SEM_VALUE_MAX);
+          return FALSE;
+        }
+
+      if (SYSEM_POSIX_WAITERS (data) > 0)
+        sysem_posix_futex_wake (file, (int) MIN (step, MIN (SYSEM_POSIX_WAITERS (data), (guint32) INT_MAX)));
+
+      given += (int) step;
+      acct = __atomic_load_n (&file->slots[rec->slot].acct, __ATOMIC_ACQUIRE);
+      held = (guint32) acct;
+    }
+
+  return TRUE;
+
+too_many:
+  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, self->parent.display_key, SEM_VALUE_MAX);
+  return FALSE;
+}
+
+#endif /* SYSEM_HAVE_LEDGER */
+
+/* Without a ledger: glibc's calls, as Qt makes them. */
+
+static gboolean
+sysem_posix_plain_acquire (SysemPosix    *self,
+                           gint64         deadline,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  sem_t *sem = (sem_t *) (gpointer) self->rec->file;
+
+  if (sysem_handle_is_removed (&self->parent))
+    {
+      sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+      return FALSE;
+    }
+
+  if (sem_trywait (sem) == 0)
+    return TRUE;
+
+  if (deadline == SYSEM_DEADLINE_NOW)
+    return FALSE;
+
+  for (;;)
+    {
+      gint64 slice_end;
+      struct timespec ts;
+
+      if (!sysem_wait_slice (deadline, cancellable, &slice_end, error))
+        return FALSE;
+
+      ts.tv_sec = slice_end / G_USEC_PER_SEC;
+      ts.tv_nsec = (slice_end % G_USEC_PER_SEC) * 1000;
+
+      if (sem_clockwait (sem, CLOCK_MONOTONIC, &ts) == 0)
+        return TRUE;
+
+      if (errno == ETIMEDOUT || errno == EINTR)
+        {
+          if (sysem_posix_is_unlinked (self->rec))
+            {
+              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+              return FALSE;
+            }
+          if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
+            return sem_trywait (sem) == 0;
+          continue;
+        }
+
+      sysem_set_error_errno (error, SYSEM_OP_ACQUIRE, self->parent.display_key, errno);
+      return FALSE;
+    }
+}
+
+static gboolean
+sysem_posix_plain_release (SysemPosix  *self,
+                           int          n,
+                           GError     **error)
+{
+  sem_t *sem = (sem_t *) (gpointer) self->rec->file;
+  int value;
+
+  if (sysem_handle_is_removed (&self->parent))
+    {
+      sysem_posix_set_removed (self, SYSEM_OP_RELEASE, error);
+      return FALSE;
+    }
+
+  if (sem_getvalue (sem, &value) == 0 && value > SEM_VALUE_MAX - n)
+    goto too_many;
+
+  for (int i = 0; i < n; i++)
+    {
+      if (sem_post (sem) != 0)
+        {
+          while (i-- > 0)
+            sem_trywait (sem);
+          goto too_many;
+        }
+    }
+
+  return TRUE;
+
+too_many:
+  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, self->parent.display_key, SEM_VALUE_MAX);
+  return FALSE;
+}
+
+/* The backend's calls */
+
 static G_GNUC_NO_INLINE gboolean
 sysem_posix_acquire_slow (SysemHandle   *handle,
                           gint64         deadline,
@@ -142,60 +1322,11 @@ sysem_posix_acquire_slow (SysemHandle   *handle,
   if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  if (sysem_handle_is_removed (handle))
-    {
-      sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
-      return FALSE;
-    }
-
-  if (sem_trywait (self->sem) == 0)
-    return TRUE;
-
-  if (deadline == SYSEM_DEADLINE_NOW)
-    return FALSE;
-
-  /* Sleep in slices: between them look at the cancellable, and after a
-   * slice that ended without a unit, at the file, since nobody wakes a
-   * waiter whose semaphore was unlinked. Not before the first sleep: most
-   * waits end with a post, and an fstat() there would add a system call
-   * to every hand-over between processes. */
-  for (;;)
-    {
-      gint64 slice_end;
-      struct timespec ts;
-
-      if (!sysem_wait_slice (deadline, cancellable, &slice_end, error))
-        return FALSE;
-
-      ts.tv_sec = slice_end / G_USEC_PER_SEC;
-      ts.tv_nsec = (slice_end % G_USEC_PER_SEC) * 1000;
-
-#ifdef HAVE_SEM_CLOCKWAIT
-      if (sem_clockwait (self->sem, CLOCK_MONOTONIC, &ts) == 0)
-        return TRUE;
-#else
-#error "sem_clockwait() is needed"
+#ifdef SYSEM_HAVE_LEDGER
+  if (self->rec->ledger)
+    return sysem_posix_ledger_acquire (self, deadline, cancellable, error);
 #endif
-
-      if (errno == ETIMEDOUT || errno == EINTR)
-        {
-          if (sysem_posix_is_unlinked (self))
-            {
-              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
-              return FALSE;
-            }
-          if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
-            {
-              /* One last look, so that a zero-length wait still succeeds
-               * when a unit is there. */
-              return sem_trywait (self->sem) == 0;
-            }
-          continue;
-        }
-
-      sysem_set_error_errno (error, SYSEM_OP_ACQUIRE, handle->display_key, errno);
-      return FALSE;
-    }
+  return sysem_posix_plain_acquire (self, deadline, cancellable, error);
 }
 
 static gboolean
@@ -204,19 +1335,22 @@ sysem_posix_acquire (SysemHandle   *handle,
                      GCancellable  *cancellable,
                      GError       **error)
 {
+#ifdef SYSEM_HAVE_LEDGER
   SysemPosix *self = (SysemPosix *) handle;
-  guint64 *word = g_atomic_pointer_get (&self->fast_word);
+  SysemLedgerFile *file = g_atomic_pointer_get (&self->fast_file);
 
-  /* A free unit: no call at all. The word is only set while the semaphore
-   * was not found removed, and a take fails only at zero, so a wait of
-   * length zero is answered here too. */
-  if (G_LIKELY (word != NULL) && cancellable == NULL)
+  /* A free unit: one compare-and-swap, no call. */
+  if (G_LIKELY (file != NULL) && cancellable == NULL &&
+      G_LIKELY (self->rec->gen == posix_fork_gen))
     {
-      if (G_LIKELY (sysem_posix_fast_take (word)))
+      int res = sysem_posix_fast_take (file, self->rec->slot);
+
+      if (G_LIKELY (res > 0))
         return TRUE;
-      if (deadline == SYSEM_DEADLINE_NOW)
+      if (res == 0 && deadline == SYSEM_DEADLINE_NOW)
         return FALSE;
     }
+#endif
 
   return sysem_posix_acquire_slow (handle, deadline, cancellable, error);
 }
@@ -227,34 +1361,12 @@ sysem_posix_release_slow (SysemHandle  *handle,
                           GError      **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
-  int value;
 
-  if (sysem_handle_is_removed (handle))
-    {
-      sysem_posix_set_removed (self, SYSEM_OP_RELEASE, error);
-      return FALSE;
-    }
-
-  if (sem_getvalue (self->sem, &value) == 0 && value > SEM_VALUE_MAX - n)
-    goto too_many;
-
-  for (int i = 0; i < n; i++)
-    {
-      if (sem_post (self->sem) != 0)
-        {
-          /* Another process posted at the same time and the count is full:
-           * take back what we added, so a failed release changes nothing. */
-          while (i-- > 0)
-            sem_trywait (self->sem);
-          goto too_many;
-        }
-    }
-
-  return TRUE;
-
-too_many:
-  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SEM_VALUE_MAX);
-  return FALSE;
+#ifdef SYSEM_HAVE_LEDGER
+  if (self->rec->ledger)
+    return sysem_posix_ledger_release (self, n, error);
+#endif
+  return sysem_posix_plain_release (self, n, error);
 }
 
 static gboolean
@@ -262,14 +1374,51 @@ sysem_posix_release (SysemHandle  *handle,
                      int           n,
                      GError      **error)
 {
+#ifdef SYSEM_HAVE_LEDGER
   SysemPosix *self = (SysemPosix *) handle;
-  guint64 *word = g_atomic_pointer_get (&self->fast_word);
+  SysemLedgerFile *file = g_atomic_pointer_get (&self->fast_file);
 
   /* One unit and nobody asleep: no call. */
-  if (G_LIKELY (word != NULL) && n == 1 && G_LIKELY (sysem_posix_fast_give (word)))
+  if (G_LIKELY (file != NULL) && n == 1 &&
+      G_LIKELY (self->rec->gen == posix_fork_gen) &&
+      G_LIKELY (sysem_posix_fast_give (file, self->rec->slot)))
     return TRUE;
+#endif
 
   return sysem_posix_release_slow (handle, n, error);
+}
+
+/* Is the semaphore still there? NOT_FOUND if not, or an error for a
+ * value no semaphore has. */
+static gboolean
+sysem_posix_check (SysemPosix  *self,
+                   SysemOp      op,
+                   GError     **error)
+{
+  SysemPosixRecord *rec = self->rec;
+
+  if (sysem_handle_is_removed (&self->parent) || sysem_posix_is_unlinked (rec))
+    {
+      sysem_posix_set_removed (self, op, error);
+      return FALSE;
+    }
+
+#ifdef SYSEM_HAVE_LEDGER
+  if (rec->ledger &&
+      (guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
+    {
+      sysem_posix_set_removed (self, op, error);
+      return FALSE;
+    }
+#endif
+
+  if (SYSEM_POSIX_VALUE (__atomic_load_n (&rec->file->sem.data, __ATOMIC_RELAXED)) > SEM_VALUE_MAX)
+    {
+      sysem_posix_set_bad_value (self, op, error);
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 static int
@@ -277,16 +1426,18 @@ sysem_posix_get_value (SysemHandle  *handle,
                        GError      **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
-  int value;
 
-  if (sysem_handle_is_removed (handle))
-    {
-      sysem_posix_set_removed (self, SYSEM_OP_GET_VALUE, error);
-      return -1;
-    }
+  if (!sysem_posix_check (self, SYSEM_OP_GET_VALUE, error))
+    return -1;
 
-  sem_getvalue (self->sem, &value);
-  return value;
+#ifdef SYSEM_HAVE_LEDGER
+  /* A value that counts the units of dead holders as taken would be one
+   * that the next acquire proves wrong. */
+  if (self->rec->ledger && g_atomic_int_get (&self->rec->gen) == g_atomic_int_get (&posix_fork_gen))
+    sysem_posix_scan (self->rec, 0);
+#endif
+
+  return (int) SYSEM_POSIX_VALUE (__atomic_load_n (&self->rec->file->sem.data, __ATOMIC_RELAXED));
 }
 
 static gboolean
@@ -295,14 +1446,25 @@ sysem_posix_stats (SysemHandle  *handle,
                    GError      **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
+  SysemPosixRecord *rec = self->rec;
   struct stat st;
+  guint64 data;
 
-  if (fstat (self->fd, &st) == -1)
+  if (!sysem_posix_check (self, SYSEM_OP_GET_VALUE, error))
+    return FALSE;
+
+  if (fstat (rec->fd, &st) == -1)
     {
       sysem_set_error_errno (error, SYSEM_OP_GET_VALUE, handle->display_key, errno);
       return FALSE;
     }
 
+#ifdef SYSEM_HAVE_LEDGER
+  if (rec->ledger && g_atomic_int_get (&rec->gen) == g_atomic_int_get (&posix_fork_gen))
+    sysem_posix_scan (rec, 0);
+#endif
+
+  data = __atomic_load_n (&rec->file->sem.data, __ATOMIC_RELAXED);
   stats->key_type = SYSEM_KEY_TYPE_POSIX;
   stats->id = -1;
   stats->n_sems = -1;
@@ -311,10 +1473,30 @@ sysem_posix_stats (SysemHandle  *handle,
   stats->mode = st.st_mode & 0777;
   stats->uid = st.st_uid;
   stats->changed = st.st_mtime;
-  sem_getvalue (self->sem, &stats->value);
-  stats->waiters = sysem_posix_waiters (self->sem);
+  stats->value = (int) SYSEM_POSIX_VALUE (data);
+  stats->waiters = (int) SYSEM_POSIX_WAITERS (data);
+
+#ifdef SYSEM_HAVE_LEDGER
+  if (rec->ledger)
+    {
+      SysemLedgerFile *file = rec->file;
+
+      stats->users = 0;
+      for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
+        if (file->slots[i].state == SYSEM_SLOT_USED && (file->slots[i].flags & SYSEM_SLOT_USER))
+          stats->users++;
+    }
+#endif
 
   return TRUE;
+}
+
+/* Unlinks the name if it is still this file's. */
+static void
+sysem_posix_unlink_if_ours (SysemPosixRecord *rec)
+{
+  if (sysem_posix_path_is (rec->path, rec->dev, rec->ino))
+    unlink (rec->path);
 }
 
 static gboolean
@@ -322,54 +1504,49 @@ sysem_posix_remove (SysemHandle  *handle,
                     GError      **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
+  SysemPosixRecord *rec = self->rec;
 
-  if (sysem_handle_is_removed (handle) || !sysem_posix_path_is_ours (self))
+  if (sysem_handle_is_removed (handle) ||
+      !sysem_posix_path_is (rec->path, rec->dev, rec->ino))
     {
       sysem_posix_set_removed (self, SYSEM_OP_REMOVE, error);
       return FALSE;
     }
 
-  if (unlink (self->path) == -1)
+#ifdef SYSEM_HAVE_LEDGER
+  if (rec->ledger)
+    {
+      if ((guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
+        {
+          sysem_posix_set_removed (self, SYSEM_OP_REMOVE, error);
+          return FALSE;
+        }
+
+      /* Every sysem user sees it at its next call, a sleeper at once. */
+      sysem_ledger_lock (rec->file);
+      __atomic_or_fetch (&rec->file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
+      sysem_ledger_mark_removed (rec->file, TRUE);
+      if (unlink (rec->path) == -1 && errno != ENOENT)
+        {
+          int errsv = errno;
+
+          sysem_ledger_unlock (rec->file);
+          sysem_set_error_errno (error, SYSEM_OP_REMOVE, handle->display_key, errsv);
+          return FALSE;
+        }
+      sysem_ledger_unlock (rec->file);
+    }
+  else
+#endif
+  if (unlink (rec->path) == -1)
     {
       sysem_set_error_errno (error, SYSEM_OP_REMOVE, handle->display_key, errno);
       return FALSE;
     }
 
   sysem_handle_set_removed (handle);
-  g_atomic_pointer_set (&self->fast_word, NULL);
+  g_atomic_pointer_set (&self->fast_file, NULL);
   return TRUE;
-}
-
-static void
-sysem_posix_close (SysemHandle *handle)
-{
-  SysemPosix *self = (SysemPosix *) handle;
-
-  /* Qt's rule: the instance that created the semaphore unlinks it. */
-  if (self->fd != -1 && !sysem_handle_is_removed (handle) && self->creator == getpid () &&
-      sysem_posix_path_is_ours (self))
-    unlink (self->path);
-
-  /* The mapping stays for a call that may still be running on this
-   * handle (sysem-backend.h); sysem_posix_free() unmaps it. */
-  if (self->fd != -1)
-    close (g_steal_fd (&self->fd));
-  sysem_handle_set_removed (handle);
-  g_atomic_pointer_set (&self->fast_word, NULL);
-}
-
-static void
-sysem_posix_free (SysemHandle *handle)
-{
-  SysemPosix *self = (SysemPosix *) handle;
-
-  if (self->sem != NULL)
-    munmap (self->sem, sizeof (sem_t));
-  if (self->fd != -1)
-    close (self->fd);
-  g_free (self->path);
-  sysem_handle_clear (handle);
-  g_free (self);
 }
 
 static gboolean
@@ -377,110 +1554,417 @@ sysem_posix_keep (SysemHandle  *handle,
                   GError      **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
+  SysemPosixRecord *rec = self->rec;
+
+#ifdef SYSEM_HAVE_LEDGER
+  if (rec->ledger)
+    {
+      __atomic_or_fetch (&rec->file->hdr.flags, SYSEM_LEDGER_KEEP, __ATOMIC_RELEASE);
+      return TRUE;
+    }
+#endif
 
   /* Qt's rule: the creator unlinks it when it closes; now nobody does. */
-  self->creator = 0;
+  g_mutex_lock (&posix_lock);
+  rec->creator = 0;
+  g_mutex_unlock (&posix_lock);
   return TRUE;
 }
 
+/* This process leaves @rec, its last handle on it closed. */
+static void
+sysem_posix_leave (SysemPosixRecord *rec,
+                   gboolean          removed)
+{
+#ifdef SYSEM_HAVE_LEDGER
+  if (rec->ledger)
+    {
+      SysemLedgerFile *file = rec->file;
+
+      if (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen))
+        return;   /* inherited through fork() and never used here */
+
+      sysem_ledger_lock (file);
+      sysem_ledger_recover_locked (file);
+
+      /* The slot stays ours until we die, with what we hold: closing does
+       * not give units back, exiting does. */
+      file->slots[rec->slot].flags &= ~(guint32) SYSEM_SLOT_USER;
+
+      if (!removed &&
+          sysem_ledger_count_users_locked (file, TRUE) == 0 &&
+          (__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) &
+           (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) == 0 &&
+          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
+        {
+          /* The last user: nobody can join while we hold the lock, and
+           * whoever opened the file meanwhile sees CLOSING and opens
+           * again. */
+          __atomic_or_fetch (&file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
+          sysem_ledger_mark_removed (file, TRUE);
+          sysem_posix_unlink_if_ours (rec);
+        }
+
+      sysem_ledger_unlock (file);
+      return;
+    }
+#endif
+
+  /* Qt's rule: the instance that created the semaphore unlinks it. */
+  if (!removed && rec->creator == getpid ())
+    sysem_posix_unlink_if_ours (rec);
+}
+
+static void
+sysem_posix_close (SysemHandle *handle)
+{
+  SysemPosix *self = (SysemPosix *) handle;
+  SysemPosixRecord *rec = self->rec;
+  gboolean last = FALSE;
+
+  /* The mapping stays for a call that may still be running on this
+   * handle (sysem-backend.h); sysem_posix_free() lets it go. */
+  g_atomic_pointer_set (&self->fast_file, NULL);
+  if (rec == NULL)
+    return;
+
+  g_mutex_lock (&posix_lock);
+  if (--rec->joins == 0)
+    {
+      if (rec->listed)
+        g_hash_table_remove (posix_records, rec);
+      rec->listed = FALSE;
+      last = TRUE;
+    }
+  g_mutex_unlock (&posix_lock);
+
+  if (last)
+    sysem_posix_leave (rec, sysem_handle_is_removed (handle));
+
+  sysem_handle_set_removed (handle);
+}
+
+static void
+sysem_posix_free (SysemHandle *handle)
+{
+  SysemPosix *self = (SysemPosix *) handle;
+
+  if (self->rec != NULL)
+    {
+      g_mutex_lock (&posix_lock);
+      sysem_posix_record_unref_locked (self->rec);
+      g_mutex_unlock (&posix_lock);
+    }
+  sysem_handle_clear (handle);
+  g_free (self);
+}
+
+/* Opening */
 
 /* Opens the file of an existing semaphore: the descriptor, -1 with an error,
  * or -2 when there is none. */
 static int
-sysem_posix_open_existing (SysemPosix  *self,
+sysem_posix_open_existing (const char  *display_key,
+                           const char  *path,
                            GError     **error)
 {
-  struct stat st;
   int fd;
 
-  fd = open (self->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  fd = open (path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd == -1)
     {
       if (errno == ENOENT)
         return -2;
       if (errno == ELOOP)
-        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
-                         self->parent.display_key,
+        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key,
                          _("its file in /dev/shm is a symbolic link"));
       else
-        sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
-      return -1;
-    }
-
-  if (fstat (fd, &st) == -1)
-    {
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
-      close (fd);
-      return -1;
-    }
-
-  if (!S_ISREG (st.st_mode) || st.st_size != sizeof (sem_t))
-    {
-      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
-                       self->parent.display_key,
-                       _("its file in /dev/shm is not a semaphore"));
-      close (fd);
+        sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
       return -1;
     }
 
   return fd;
 }
 
-/* Makes a new semaphore under the name: the descriptor, -1 with an error,
- * or -2 when the name was taken meanwhile. */
+static void
+sysem_posix_make_image (SysemLedgerFile *image,
+                        int              initial_value)
+{
+  memset (image, 0, sizeof *image);
+  sem_init ((sem_t *) (gpointer) &image->sem, 1, (unsigned int) initial_value);
+  image->hdr.magic = SYSEM_LEDGER_MAGIC;
+  image->hdr.version = SYSEM_LEDGER_VERSION;
+  image->hdr.n_slots = SYSEM_LEDGER_N_SLOTS;
+
+  /* The creator is its first user. */
+  image->slots[0].state = SYSEM_SLOT_USED;
+  image->slots[0].pid = getpid ();
+  image->slots[0].start = sysem_posix_self_start ();
+  image->slots[0].flags = SYSEM_SLOT_USER;
+}
+
+/* Makes a new semaphore under the name, whole or not at all: the
+ * descriptor, -1 with an error, or -2 when the name was taken meanwhile. */
 static int
-sysem_posix_create_new (SysemPosix  *self,
+sysem_posix_create_new (const char  *display_key,
+                        const char  *path,
                         int          initial_value,
                         GError     **error)
 {
-  g_autofree char *tmp = g_strdup (SYSEM_POSIX_DIR "/.sysem-XXXXXX");
-  sem_t image;
-  gssize written;
+  g_autofree SysemLedgerFile *image = g_malloc (SYSEM_LEDGER_FILE_SIZE);
+  g_autofree char *proc_path = NULL;
+  gsize size = SYSEM_LEDGER_FILE_SIZE;
+  gsize done = 0;
   int fd;
 
-  memset (&image, 0, sizeof image);
-  if (sem_init (&image, 1, (unsigned int) initial_value) == -1)
-    {
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
-      return -1;
-    }
+#ifdef SYSEM_HAVE_LEDGER
+  memset (image, 0, SYSEM_LEDGER_FILE_SIZE);
+  sysem_posix_make_image (image, initial_value);
+#else
+  memset (image, 0, sizeof (sem_t));
+  sem_init ((sem_t *) (gpointer) image, 1, (unsigned int) initial_value);
+  size = sizeof (sem_t);
+#endif
 
-  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  /* An unnamed file, linked into place once written: a creator that dies
+   * leaves nothing. */
+  fd = open (SYSEM_POSIX_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd == -1)
     {
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
       return -1;
     }
+  fchmod (fd, 0600);
 
-  do
-    written = write (fd, &image, sizeof image);
-  while (written == -1 && errno == EINTR);
-
-  if (written != sizeof image)
+  while (done < size)
     {
-      int errsv = written == -1 ? errno : ENOSPC;
+      gssize written = write (fd, (const char *) image + done, size - done);
 
-      unlink (tmp);
-      close (fd);
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errsv);
-      return -1;
+      if (written == -1 && errno == EINTR)
+        continue;
+      if (written <= 0)
+        {
+          int errsv = written == -1 ? errno : ENOSPC;
+
+          close (fd);
+          sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errsv);
+          return -1;
+        }
+      done += (gsize) written;
     }
 
-  if (link (tmp, self->path) == -1)
+  proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+  if (linkat (AT_FDCWD, proc_path, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == -1)
     {
       int errsv = errno;
 
-      unlink (tmp);
       close (fd);
       if (errsv == EEXIST)
         return -2;
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errsv);
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errsv);
       return -1;
     }
 
-  unlink (tmp);
-  self->creator = getpid ();
   return fd;
+}
+
+typedef enum {
+  SYSEM_ATTACH_OK,
+  SYSEM_ATTACH_FAILED,
+  SYSEM_ATTACH_AGAIN,   /* it is being removed: open the name again */
+} SysemAttach;
+
+/* Maps the file on @fd (whose descriptor it takes) and joins it, or joins
+ * this process's record of the same file. Called with posix_lock. */
+static SysemAttach
+sysem_posix_attach_locked (SysemPosix  *self,
+                           int          fd,
+                           const char  *path,
+                           gboolean     created,
+                           GError     **error)
+{
+  const char *display_key = self->parent.display_key;
+  SysemPosixRecord *rec, lookup;
+  struct stat st;
+  gboolean ledger = FALSE;
+  gsize map_size = sizeof (sem_t);
+  void *map;
+
+  if (fstat (fd, &st) == -1)
+    {
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
+      close (fd);
+      return SYSEM_ATTACH_FAILED;
+    }
+
+  if (!S_ISREG (st.st_mode))
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key,
+                       _("its file in /dev/shm is not a semaphore"));
+      close (fd);
+      return SYSEM_ATTACH_FAILED;
+    }
+
+  /* Another user's file: nobody may squat a name and share, or reset, a
+   * victim's count. */
+  if (st.st_uid != geteuid () && st.st_uid != 0 && geteuid () != 0)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("its file in /dev/shm belongs to another user (uid %u)"),
+                         (guint) st.st_uid);
+
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED, SYSEM_OP_OPEN,
+                       display_key, reason);
+      close (fd);
+      return SYSEM_ATTACH_FAILED;
+    }
+
+  lookup.dev = st.st_dev;
+  lookup.ino = st.st_ino;
+  rec = posix_records != NULL ? g_hash_table_lookup (posix_records, &lookup) : NULL;
+  if (rec != NULL)
+    {
+      /* Ours already: one mapping and one slot per process. */
+      close (fd);
+      rec->joins++;
+      rec->refs++;
+      self->rec = rec;
+      return SYSEM_ATTACH_OK;
+    }
+
+#ifdef SYSEM_HAVE_LEDGER
+  if (st.st_size == SYSEM_LEDGER_FILE_SIZE)
+    ledger = TRUE;
+  else if (st.st_size == sizeof (sem_t) && sysem_posix_have_cx16 () &&
+           posix_fallocate (fd, 0, SYSEM_LEDGER_FILE_SIZE) == 0)
+    {
+      /* A file made by sem_open(): grown, its pages reserved so that no
+       * access to them can fault, and its ledger started below. */
+      ledger = TRUE;
+      if (fstat (fd, &st) == -1 || st.st_size != SYSEM_LEDGER_FILE_SIZE)
+        ledger = FALSE;
+    }
+  if (ledger)
+    map_size = SYSEM_LEDGER_FILE_SIZE;
+  else if (st.st_size == SYSEM_LEDGER_FILE_SIZE)
+    ledger = FALSE;
+#endif
+
+  if ((gsize) st.st_size != map_size)
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key,
+                       _("its file in /dev/shm is not a semaphore"));
+      close (fd);
+      return SYSEM_ATTACH_FAILED;
+    }
+
+  map = mmap (NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED)
+    {
+      sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
+      close (fd);
+      return SYSEM_ATTACH_FAILED;
+    }
+
+  rec = g_new0 (SysemPosixRecord, 1);
+  rec->file = map;
+  rec->map_size = map_size;
+  rec->fd = fd;
+  rec->path = g_strdup (path);
+  rec->dev = st.st_dev;
+  rec->ino = st.st_ino;
+  rec->ledger = ledger;
+  rec->refs = 1;
+  rec->joins = 1;
+  rec->creator = created ? getpid () : 0;
+  self->rec = rec;
+
+  if (SYSEM_POSIX_VALUE (rec->file->sem.data) > SEM_VALUE_MAX)
+    {
+      sysem_posix_set_bad_value (self, SYSEM_OP_OPEN, error);
+      goto failed;
+    }
+
+#ifdef SYSEM_HAVE_LEDGER
+  if (ledger)
+    {
+      SysemLedgerFile *file = rec->file;
+      const char *bad;
+      int slot;
+
+      /* A ledger sem_open()'s file was just given: all zero but the
+       * header, which the first to get here writes. */
+      if (__atomic_load_n (&file->hdr.magic, __ATOMIC_ACQUIRE) == 0 &&
+          file->hdr.version == 0 && file->hdr.n_slots == 0)
+        {
+          guint32 zero = 0;
+
+          file->hdr.version = SYSEM_LEDGER_VERSION;
+          file->hdr.n_slots = SYSEM_LEDGER_N_SLOTS;
+          __atomic_or_fetch (&file->hdr.flags, SYSEM_LEDGER_GLIBC_MADE, __ATOMIC_RELAXED);
+          __atomic_compare_exchange_n (&file->hdr.magic, &zero, SYSEM_LEDGER_MAGIC, FALSE,
+                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+        }
+
+      bad = sysem_ledger_check (file);
+      if (bad != NULL)
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key, bad);
+          goto failed;
+        }
+
+      sysem_ledger_lock (file);
+      if ((__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
+          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+        {
+          /* Its last user is removing it, or died doing so. */
+          sysem_posix_unlink_if_ours (rec);
+          sysem_ledger_unlock (file);
+          self->rec = NULL;
+          sysem_posix_record_unref_locked (rec);
+          return SYSEM_ATTACH_AGAIN;
+        }
+      bad = sysem_ledger_check (file);
+      sysem_ledger_recover_locked (file);
+      slot = sysem_ledger_claim_locked (file);
+      sysem_ledger_unlock (file);
+
+      if (bad != NULL)
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key, bad);
+          goto failed;
+        }
+      if (slot < 0)
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN, display_key,
+                           _("its holder ledger has no room for another process"));
+          goto failed;
+        }
+
+      rec->slot = (guint) slot;
+      rec->gen = posix_fork_gen;
+      rec->last_scan = 0;
+    }
+  else
+#endif
+    rec->gen = G_MAXUINT;   /* never the fast path */
+
+  if (posix_records == NULL)
+    posix_records = g_hash_table_new (sysem_posix_record_hash, sysem_posix_record_equal);
+  g_hash_table_add (posix_records, rec);
+  rec->listed = TRUE;
+
+#ifdef SYSEM_HAVE_LEDGER
+  if (ledger)
+    self->fast_file = rec->file;
+#endif
+
+  return SYSEM_ATTACH_OK;
+
+failed:
+  self->rec = NULL;
+  sysem_posix_record_unref_locked (rec);
+  return SYSEM_ATTACH_FAILED;
 }
 
 static SysemHandle *
@@ -490,60 +1974,69 @@ sysem_posix_open (const char       *display_key,
                   SysemAccessMode   mode,
                   GError          **error)
 {
+  static gsize atfork_once = 0;
   SysemPosix *self = g_new0 (SysemPosix, 1);
+  g_autofree char *path = sysem_key_posix_path (native);
+  SysemAttach attached = SYSEM_ATTACH_FAILED;
+
+  if (g_once_init_enter (&atfork_once))
+    {
+      pthread_atfork (sysem_posix_atfork_prepare,
+                      sysem_posix_atfork_parent,
+                      sysem_posix_atfork_child);
+      g_once_init_leave (&atfork_once, 1);
+    }
 
   sysem_handle_init (&self->parent, &sysem_posix_backend, display_key, native);
-  self->fd = -1;
-  self->path = sysem_key_posix_path (native);
 
-  for (guint tries = 0; tries < 64 && self->fd < 0; tries++)
+  for (guint tries = 0; tries < 64; tries++)
     {
+      gboolean created = FALSE;
+      int fd;
+
       if (mode == SYSEM_ACCESS_MODE_CREATE)
         {
           /* Create replaces an existing semaphore with a new one, as Qt
            * does: processes that still have the old one keep it. */
-          if (unlink (self->path) == -1 && errno != ENOENT)
+          if (unlink (path) == -1 && errno != ENOENT)
             {
               sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
               break;
             }
-          self->fd = sysem_posix_create_new (self, initial_value, error);
+          fd = sysem_posix_create_new (display_key, path, initial_value, error);
+          created = TRUE;
         }
       else
         {
-          self->fd = sysem_posix_open_existing (self, error);
-          if (self->fd == -2)
-            self->fd = sysem_posix_create_new (self, initial_value, error);
+          fd = sysem_posix_open_existing (display_key, path, error);
+          if (fd == -2)
+            {
+              fd = sysem_posix_create_new (display_key, path, initial_value, error);
+              created = TRUE;
+            }
         }
 
-      if (self->fd == -1)
+      if (fd == -1)
+        break;
+      if (fd == -2)
+        continue;
+
+      g_mutex_lock (&posix_lock);
+      attached = sysem_posix_attach_locked (self, fd, path, created, error);
+      g_mutex_unlock (&posix_lock);
+
+      if (attached != SYSEM_ATTACH_AGAIN)
         break;
     }
 
-  if (self->fd < 0)
+  if (attached != SYSEM_ATTACH_OK)
     {
-      if (self->fd == -2)
+      if (attached == SYSEM_ATTACH_AGAIN || (error != NULL && *error == NULL))
         sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_UNKNOWN, SYSEM_OP_OPEN, display_key,
                          _("other processes kept creating and removing it"));
-      self->fd = -1;
-      sysem_posix_close (&self->parent);
       sysem_posix_free (&self->parent);
       return NULL;
     }
-
-  self->sem = mmap (NULL, sizeof (sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
-  if (self->sem == MAP_FAILED)
-    {
-      self->sem = NULL;
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
-      sysem_posix_close (&self->parent);
-      sysem_posix_free (&self->parent);
-      return NULL;
-    }
-
-#ifdef SYSEM_HAVE_FAST_WORD
-  self->fast_word = (guint64 *) (gpointer) self->sem;
-#endif
 
   return &self->parent;
 }
@@ -596,16 +2089,87 @@ sysem_posix_check_native (const char  *native_key,
 
 /* Inspection: reading a semaphore's file without joining it */
 
+#ifdef SYSEM_HAVE_LEDGER
+/* Reads the ledger into @info: holders, users, whether dead holders have
+ * units to give back. With @recover, gives them back first (reporting
+ * them as found). */
+static void
+sysem_posix_inspect_ledger (SysemInfo       *info,
+                            SysemLedgerFile *file,
+                            gboolean         writable,
+                            gboolean         recover)
+{
+  gboolean dead_units = FALSE;
+  int live_users = 0;
+
+  info->holders = g_array_new (FALSE, TRUE, sizeof (SysemHolder));
+  info->crash_safe = TRUE;
+
+  for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
+    {
+      SysemLedgerSlot *slot = &file->slots[i];
+      SysemHolder holder = { 0, };
+
+      if (__atomic_load_n (&slot->state, __ATOMIC_ACQUIRE) != SYSEM_SLOT_USED)
+        continue;
+
+      holder.pid = slot->pid;
+      holder.start = slot->start;
+      holder.units = (int) (guint32) __atomic_load_n (&slot->acct, __ATOMIC_ACQUIRE);
+      holder.user = (slot->flags & SYSEM_SLOT_USER) != 0;
+      holder.alive = sysem_posix_process_state (slot->pid, slot->start, G_MAXUINT64) == SYSEM_PROC_ALIVE;
+      g_array_append_val (info->holders, holder);
+
+      if (holder.alive && holder.user)
+        live_users++;
+      if (!holder.alive && (holder.units > 0 || slot->waiting > 0))
+        dead_units = TRUE;
+    }
+
+  if (dead_units && recover && writable)
+    {
+      sysem_ledger_lock (file);
+      sysem_ledger_recover_locked (file);
+      sysem_ledger_unlock (file);
+      dead_units = FALSE;
+    }
+
+  info->stats.value = (int) SYSEM_POSIX_VALUE (__atomic_load_n (&file->sem.data, __ATOMIC_RELAXED));
+  info->stats.waiters = (int) SYSEM_POSIX_WAITERS (__atomic_load_n (&file->sem.data, __ATOMIC_RELAXED));
+  info->stats.users = live_users;
+
+  if ((guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
+      (file->hdr.flags & SYSEM_LEDGER_CLOSING))
+    {
+      /* Removed by its last user, who died before the unlink. */
+      info->state = SYSEM_INSPECT_NO_USERS;
+      info->stale = TRUE;
+      return;
+    }
+
+  if (dead_units)
+    info->state = SYSEM_INSPECT_RECOVERABLE;
+  else if (live_users == 0 && !(file->hdr.flags & (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) &&
+           info->stats.waiters == 0)
+    {
+      info->state = SYSEM_INSPECT_NO_USERS;
+      info->stale = TRUE;
+    }
+}
+#endif
+
 /* Reads the semaphore whose file is at @path; its users are counted by
  * sysem_posix_count_users(). */
 static SysemInfo *
 sysem_posix_inspect_path (const char  *name,
                           const char  *path,
+                          gboolean     recover,
                           GError     **error)
 {
   g_autoptr(SysemInfo) info = NULL;
+  gboolean writable = TRUE;
   struct stat st;
-  sem_t *sem;
+  void *map;
   int fd;
 
   if (lstat (path, &st) == -1)
@@ -624,13 +2188,19 @@ sysem_posix_inspect_path (const char  *name,
   info->dev = st.st_dev;
   info->ino = st.st_ino;
 
-  if (!S_ISREG (st.st_mode) || st.st_size != sizeof (sem_t))
+  if (!S_ISREG (st.st_mode) ||
+      (st.st_size != sizeof (sem_t) && st.st_size != SYSEM_LEDGER_FILE_SIZE))
     {
       info->state = SYSEM_INSPECT_NOT_A_SEMAPHORE;
       return g_steal_pointer (&info);
     }
 
-  fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  fd = open (path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd == -1 && (errno == EACCES || errno == EPERM))
+    {
+      writable = FALSE;
+      fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    }
   if (fd == -1)
     {
       if (errno == ENOENT)
@@ -645,7 +2215,8 @@ sysem_posix_inspect_path (const char  *name,
     }
 
   /* The file may have been replaced since lstat(): check what we opened. */
-  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode) || st.st_size != sizeof (sem_t))
+  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode) ||
+      (st.st_size != sizeof (sem_t) && st.st_size != SYSEM_LEDGER_FILE_SIZE))
     {
       close (fd);
       info->state = SYSEM_INSPECT_NOT_A_SEMAPHORE;
@@ -654,17 +2225,31 @@ sysem_posix_inspect_path (const char  *name,
   info->dev = st.st_dev;
   info->ino = st.st_ino;
 
-  sem = mmap (NULL, sizeof (sem_t), PROT_READ, MAP_SHARED, fd, 0);
+  map = mmap (NULL, (gsize) st.st_size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+              MAP_SHARED, fd, 0);
   close (fd);
-  if (sem == MAP_FAILED)
+  if (map == MAP_FAILED)
     {
       sysem_set_error_errno (error, SYSEM_OP_GET_VALUE, name, errno);
       return NULL;
     }
 
-  sem_getvalue (sem, &info->stats.value);
-  info->stats.waiters = sysem_posix_waiters (sem);
-  munmap (sem, sizeof (sem_t));
+  info->stats.value = (int) SYSEM_POSIX_VALUE (((SysemLedgerSem *) map)->data);
+  info->stats.waiters = (int) SYSEM_POSIX_WAITERS (((SysemLedgerSem *) map)->data);
+
+  if (SYSEM_POSIX_VALUE (((SysemLedgerSem *) map)->data) > SEM_VALUE_MAX)
+    info->state = SYSEM_INSPECT_NOT_A_SEMAPHORE;
+#ifdef SYSEM_HAVE_LEDGER
+  else if (st.st_size == SYSEM_LEDGER_FILE_SIZE)
+    {
+      if (sysem_ledger_check (map) != NULL)
+        info->state = SYSEM_INSPECT_NOT_A_SEMAPHORE;
+      else
+        sysem_posix_inspect_ledger (info, map, writable, recover);
+    }
+#endif
+
+  munmap (map, (gsize) st.st_size);
 
   return g_steal_pointer (&info);
 }
@@ -707,15 +2292,35 @@ sysem_posix_parse_maps_line (const char *line,
   return TRUE;
 }
 
+static gboolean
+sysem_posix_is_ledger_user (const SysemInfo *info,
+                            gint64           pid)
+{
+  if (info->holders == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < info->holders->len; i++)
+    {
+      const SysemHolder *h = &g_array_index (info->holders, SysemHolder, i);
+
+      if (h->pid == pid && h->alive)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 /* Counts, for each semaphore in @infos (from this backend), the processes
  * other than this one that have its file mapped: every process that opened
- * it with sem_open() or with sysem. */
+ * it with sem_open() or with sysem. Those with no slot in a ledger are
+ * foreign users (sem_open(), Qt). */
 static void
 sysem_posix_count_users (GPtrArray *infos,
                          guint      first)
 {
   g_autoptr(GPtrArray) posix = g_ptr_array_new ();
   g_autofree gboolean *seen = NULL;
+  g_autofree int *mapped = NULL;
   pid_t self = getpid ();
   DIR *proc;
   struct dirent *de;
@@ -724,17 +2329,16 @@ sysem_posix_count_users (GPtrArray *infos,
     {
       SysemInfo *info = g_ptr_array_index (infos, i);
 
-      if (info->state == SYSEM_INSPECT_IN_USE && info->exists)
-        {
-          info->stats.users = 0;
-          g_ptr_array_add (posix, info);
-        }
+      if (info->exists && info->state != SYSEM_INSPECT_NOT_A_SEMAPHORE &&
+          info->state != SYSEM_INSPECT_NO_ACCESS)
+        g_ptr_array_add (posix, info);
     }
 
   if (posix->len == 0)
     return;
 
   seen = g_new0 (gboolean, posix->len);
+  mapped = g_new0 (int, posix->len);
 
   proc = opendir ("/proc");
   if (proc == NULL)
@@ -797,7 +2401,9 @@ sysem_posix_count_users (GPtrArray *infos,
                       info->ino == inode)
                     {
                       seen[i] = TRUE;
-                      info->stats.users++;
+                      mapped[i]++;
+                      if (info->holders != NULL && !sysem_posix_is_ledger_user (info, pid))
+                        info->foreign_users = TRUE;
                     }
                 }
             }
@@ -817,23 +2423,36 @@ decide:
     {
       SysemInfo *info = g_ptr_array_index (posix, i);
 
-      if (info->stats.users == 0 && info->users_exact)
+      if (info->holders == NULL)
         {
-          info->state = SYSEM_INSPECT_UNUSED;
-          info->stale = TRUE;
+          /* glibc's file, with no ledger: who maps it is all we know. */
+          info->stats.users = mapped[i];
+          if (mapped[i] == 0 && info->users_exact && info->state == SYSEM_INSPECT_IN_USE)
+            {
+              info->state = SYSEM_INSPECT_UNUSED;
+              info->stale = TRUE;
+            }
+        }
+      else if (info->stale && (mapped[i] > 0 || !info->users_exact) &&
+               info->state == SYSEM_INSPECT_NO_USERS && info->foreign_users)
+        {
+          /* No sysem user, but a sem_open() user maps it. */
+          info->state = SYSEM_INSPECT_IN_USE;
+          info->stale = FALSE;
         }
     }
 }
 
 static SysemInfo *
-sysem_posix_inspect (const char  *native,
-                     GError     **error)
+sysem_posix_inspect_one (const char  *native,
+                         gboolean     recover,
+                         GError     **error)
 {
   g_autofree char *path = sysem_key_posix_path (native);
   g_autoptr(GPtrArray) one = NULL;
   SysemInfo *info;
 
-  info = sysem_posix_inspect_path (native, path, error);
+  info = sysem_posix_inspect_path (native, path, recover, error);
   if (info == NULL)
     return NULL;
 
@@ -842,6 +2461,14 @@ sysem_posix_inspect (const char  *native,
   sysem_posix_count_users (one, 0);
 
   return info;
+}
+
+/* `sysem info`: gives back what dead holders held, at once. */
+static SysemInfo *
+sysem_posix_inspect (const char  *native,
+                     GError     **error)
+{
+  return sysem_posix_inspect_one (native, TRUE, error);
 }
 
 static gboolean
@@ -872,7 +2499,7 @@ sysem_posix_list (GPtrArray  *infos,
       native = g_strconcat ("/", de->d_name + strlen (SYSEM_POSIX_FILE_PREFIX), NULL);
 
       /* A file that cannot be read or vanished meanwhile is left out. */
-      info = sysem_posix_inspect_path (native, path, NULL);
+      info = sysem_posix_inspect_path (native, path, FALSE, NULL);
       if (info != NULL)
         g_ptr_array_add (infos, info);
     }
@@ -892,10 +2519,14 @@ sysem_posix_remove_stale (SysemInfo  *info,
 
   if (only_if_stale)
     {
-      g_autoptr(SysemInfo) now = sysem_posix_inspect (info->name, NULL);
+      /* Looking again gives back the units of dead holders (`sysem gc`
+       * on a recoverable semaphore). */
+      g_autoptr(SysemInfo) now = sysem_posix_inspect_one (info->name, TRUE, NULL);
 
-      if (now == NULL || !now->stale || now->dev != info->dev || now->ino != info->ino)
+      if (now == NULL || now->dev != info->dev || now->ino != info->ino)
         return FALSE;
+      if (!now->stale)
+        return info->state == SYSEM_INSPECT_RECOVERABLE;
     }
   else if (lstat (info->path, &st) == -1 || st.st_dev != info->dev || st.st_ino != info->ino)
     {
@@ -903,6 +2534,54 @@ sysem_posix_remove_stale (SysemInfo  *info,
                        info->name, _("it was removed"));
       return FALSE;
     }
+
+#ifdef SYSEM_HAVE_LEDGER
+  /* Tell sysem users of it that it is gone. */
+  if (lstat (info->path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size == SYSEM_LEDGER_FILE_SIZE)
+    {
+      int fd = open (info->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+      if (fd != -1)
+        {
+          SysemLedgerFile *file = NULL;
+
+          if (fstat (fd, &st) == 0 && st.st_dev == info->dev && st.st_ino == info->ino &&
+              st.st_size == SYSEM_LEDGER_FILE_SIZE)
+            file = mmap (NULL, SYSEM_LEDGER_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+          close (fd);
+          if (file != NULL && file != MAP_FAILED)
+            {
+              if (sysem_ledger_check (file) == NULL)
+                {
+                  sysem_ledger_lock (file);
+                  if (only_if_stale && sysem_ledger_count_users_locked (file, FALSE) > 0)
+                    {
+                      /* Someone joined meanwhile. */
+                      sysem_ledger_unlock (file);
+                      munmap (file, SYSEM_LEDGER_FILE_SIZE);
+                      return FALSE;
+                    }
+                  __atomic_or_fetch (&file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
+                  sysem_ledger_mark_removed (file, TRUE);
+                  if (unlink (info->path) == -1 && errno != ENOENT)
+                    {
+                      int errsv = errno;
+
+                      sysem_ledger_unlock (file);
+                      munmap (file, SYSEM_LEDGER_FILE_SIZE);
+                      sysem_set_error_errno (error, SYSEM_OP_REMOVE, info->name, errsv);
+                      return FALSE;
+                    }
+                  sysem_ledger_unlock (file);
+                  munmap (file, SYSEM_LEDGER_FILE_SIZE);
+                  *removed_object = TRUE;
+                  return TRUE;
+                }
+              munmap (file, SYSEM_LEDGER_FILE_SIZE);
+            }
+        }
+    }
+#endif
 
   if (unlink (info->path) == -1)
     {

@@ -65,14 +65,14 @@ test_last_closer_other_process_system_v (SysemTestFixture *fixture)
   g_assert_false (sysem_test_semid_exists (stats.id));
 }
 
-/* POSIX: the object that created the semaphore unlinks it (Qt's rule). */
+/* POSIX: the last user unlinks it, whoever created it. */
 
 static void
 test_creator_unlinks_posix (SysemTestFixture *fixture)
 {
   SysemSemaphore *creator, *user;
 
-  /* The opener leaves first: nothing happens. */
+  /* The opener leaves first: the other one still uses it. */
   creator = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   user = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (user);
@@ -82,16 +82,20 @@ test_creator_unlinks_posix (SysemTestFixture *fixture)
   g_object_unref (creator);
   sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 
-  /* The creator leaves first: the name goes, the other object keeps
-   * working on the semaphore it has. */
+  /* The creator leaves first: the name stays for the other user, who
+   * removes it when it leaves. */
   creator = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
   user = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
   g_object_unref (creator);
-  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_POSIX));
+  sysem_test_acquire (user);
+  sysem_test_release (user, 1);
   g_object_unref (user);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 }
 
-/* A helper that created a POSIX semaphore unlinks it when it exits. */
+/* A helper that created a POSIX semaphore leaves it to the user that is
+ * left, who removes it. */
 static void
 test_creator_process_unlinks_posix (SysemTestFixture *fixture)
 {
@@ -106,9 +110,11 @@ test_creator_process_unlinks_posix (SysemTestFixture *fixture)
 
   sysem_test_helper_close_stdin (helper);
   sysem_test_helper_complete (helper, NULL);
-  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
+  g_assert_false (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_POSIX));
+  sysem_test_assert_value (sem, 2);
 
   g_object_unref (sem);
+  sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_POSIX);
 }
 
 /* A set made by Qt: one semaphore, ftok (file, 'Q'). */
@@ -303,9 +309,10 @@ test_all_users_killed (SysemTestFixture *fixture)
   g_assert_false (sysem_test_semid_exists (stats.id));
 }
 
-/* POSIX has no undo: a killed holder keeps its units, as in Qt. */
+/* POSIX: sysem's holder ledger gives back what a killed holder held (Qt
+ * and glibc lose it). */
 static void
-test_killed_holder_keeps_posix (SysemTestFixture *fixture)
+test_killed_holder_gives_back_posix (SysemTestFixture *fixture)
 {
   SysemSemaphore *sem = sysem_test_fixture_open (fixture, 3, SYSEM_ACCESS_MODE_CREATE);
   SysemTestHelper *helper;
@@ -317,7 +324,7 @@ test_killed_holder_keeps_posix (SysemTestFixture *fixture)
   sysem_test_helper_expect_line (helper, "waiting");
   g_assert_cmpint (sysem_test_helper_kill (helper), ==, 128 + SIGKILL);
   sysem_test_helper_free (helper);
-  sysem_test_assert_value (sem, 2);
+  sysem_test_assert_value (sem, 3);
 
   g_object_unref (sem);
 }
@@ -332,9 +339,9 @@ main (int    argc,
                   test_last_closer_removes_system_v);
   sysem_test_add ("/core/system-v/lifetime/last-closer-in-other-process", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_last_closer_other_process_system_v);
-  sysem_test_add ("/core/posix/lifetime/creator-unlinks", SYSEM_KEY_TYPE_POSIX,
+  sysem_test_add ("/core/posix/lifetime/last-user-unlinks", SYSEM_KEY_TYPE_POSIX,
                   test_creator_unlinks_posix);
-  sysem_test_add ("/core/posix/lifetime/creator-process-unlinks", SYSEM_KEY_TYPE_POSIX,
+  sysem_test_add ("/core/posix/lifetime/last-process-unlinks", SYSEM_KEY_TYPE_POSIX,
                   test_creator_process_unlinks_posix);
   sysem_test_add ("/core/system-v/lifetime/qt-set-open-keeps-it", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_qt_set_open_keeps_it);
@@ -346,8 +353,8 @@ main (int    argc,
                   test_released_units_stay);
   sysem_test_add ("/core/system-v/crash/all-users-killed", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_all_users_killed);
-  sysem_test_add ("/core/posix/crash/killed-holder-keeps-units", SYSEM_KEY_TYPE_POSIX,
-                  test_killed_holder_keeps_posix);
+  sysem_test_add ("/core/posix/crash/killed-holder-gives-back", SYSEM_KEY_TYPE_POSIX,
+                  test_killed_holder_gives_back_posix);
 
   return g_test_run ();
 }

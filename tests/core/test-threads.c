@@ -168,7 +168,7 @@ child_main (SysemSemaphore *sem,
         return 13;
       if (stats.value != 1)
         return 14;
-      if (key_type == SYSEM_KEY_TYPE_SYSTEM_V && stats.users != 2)
+      if (stats.users != 2)
         return 15;
     }
 
@@ -189,7 +189,6 @@ run_fork (SysemKeyType key_type,
 {
   g_autofree char *key = sysem_test_key ("fork");
   SysemSemaphore *sem = sysem_test_open (key, key_type, 2, SYSEM_ACCESS_MODE_CREATE);
-  gboolean system_v = key_type == SYSEM_KEY_TYPE_SYSTEM_V;
   int to_parent[2], from_parent[2];
   int status;
   pid_t pid;
@@ -216,14 +215,12 @@ run_fork (SysemKeyType key_type,
       sysem_test_assert_value (sem, 2);
       /* A child that does not use the object does not count, so one
        * that goes on to exec() cannot keep the set alive. */
-      if (system_v)
-        g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
+      g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
     }
   else
     {
       sysem_test_assert_value (sem, 1);
-      if (system_v)
-        g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
+      g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
     }
 
   close (from_parent[1]);
@@ -232,19 +229,10 @@ run_fork (SysemKeyType key_type,
   close (to_parent[0]);
   g_assert_true (WIFEXITED (status));
 
-  if (system_v)
-    {
-      /* The child's unit came back, and it is no user any more. */
-      sysem_test_assert_value (sem, 2);
-      g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
-    }
-  else
-    {
-      /* No undo for POSIX; and the child, not the creator, left the
-       * name in place. */
-      sysem_test_assert_value (sem, end == CHILD_IDLE ? 2 : 1);
-      g_assert_false (sysem_test_key_is_clean (key, key_type));
-    }
+  /* The child's unit came back (System V: the kernel's undo; POSIX: the
+   * ledger), and it is no user any more. */
+  sysem_test_assert_value (sem, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
 
   sysem_test_acquire (sem);
   sysem_test_release (sem, 1);

@@ -11,11 +11,9 @@
  * back to STRESS_UNITS at the end.
  *
  * With SIGKILL: workers are stopped (SIGSTOP) at a moment they hold units,
- * then killed. For System V the kernel gives those units back, so the
- * survivors keep going and the count is whole at the end. For POSIX nothing
- * can give them back (a sem_t has no owner); the test shows that the
- * survivors' timed and cancellable acquires still end, even when every unit
- * is lost, and that the units the victims held are missing.
+ * then killed. The units come back (System V: the kernel's undo; POSIX:
+ * sysem's holder ledger), so the survivors keep going and the count is
+ * whole at the end.
  */
 
 #include <signal.h>
@@ -267,35 +265,11 @@ stress_stop_holding (Stress   *self,
   while (!stress_stop_if_holding (self, p->worker));
 }
 
-/* Stops some worker that is not a victim yet while it holds a unit;
- * returns it, or -1 if none held one for @timeout_sec seconds (every unit
- * is lost, or nearly). */
-static int
-stress_stop_any_holder (Stress         *self,
-                        const gboolean *victim,
-                        int             timeout_sec)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_sec * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      guint64 word = __atomic_load_n (&self->shared->word, __ATOMIC_SEQ_CST);
-
-      for (int w = 0; w < STRESS_WORKERS; w++)
-        if (!victim[w] && stress_holders_of (word, w) > 0 && stress_stop_if_holding (self, w))
-          return w;
-
-      g_usleep (1000);
-    }
-
-  return -1;
-}
-
 static void
 test_stress_kill (SysemTestFixture *fixture)
 {
   g_autoptr(GError) error = NULL;
-  int n_victims = fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V ? 4 : STRESS_UNITS;
+  int n_victims = 4;
   gboolean victim[STRESS_WORKERS] = { FALSE, };
   gint64 total = 0;
   int held_by_victims = 0;
@@ -311,11 +285,6 @@ test_stress_kill (SysemTestFixture *fixture)
       Progress p = { &self, 0, 0 };
       int w;
 
-      /* POSIX: once every unit is known to be lost, nobody can hold one. */
-      if (fixture->key_type == SYSEM_KEY_TYPE_POSIX && held_by_victims >= STRESS_UNITS)
-        break;
-
-      if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
         {
           do
             w = g_test_rand_int_range (0, STRESS_WORKERS);
@@ -331,14 +300,6 @@ test_stress_kill (SysemTestFixture *fixture)
 
           p.worker = w;
           stress_stop_holding (&self, &p);
-        }
-      else
-        {
-          /* Units lost so far stay lost, and there may be none left to
-           * hold: take whichever worker holds one, if any does. */
-          w = stress_stop_any_holder (&self, victim, k == 0 ? 20 : 2);
-          if (w == -1)
-            break;
         }
 
       victim[w] = TRUE;
@@ -359,7 +320,6 @@ test_stress_kill (SysemTestFixture *fixture)
   g_assert_cmpint (n_killed, >=, 1);
   g_assert_cmpint (held_by_victims, >=, n_killed);
 
-  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
     {
       /* The units came back: every survivor keeps getting units, which
        * could not happen if the victims' units were lost. */
@@ -392,19 +352,10 @@ test_stress_kill (SysemTestFixture *fixture)
   value = sysem_semaphore_get_value (self.sem, &error);
   g_assert_no_error (error);
 
-  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
-    {
-      /* SEM_UNDO gave back the victims' units and took them out of the
-       * user count. */
-      g_assert_cmpint (value, ==, STRESS_UNITS);
-      g_assert_cmpint (sysem_test_stats (self.sem).users, ==, 1);
-    }
-  else
-    {
-      /* The victims' units are gone for good. */
-      g_assert_cmpint (value, <=, STRESS_UNITS - held_by_victims);
-      g_assert_cmpint (value, >=, 0);
-    }
+  /* SEM_UNDO or the ledger gave back the victims' units and took them
+   * out of the user count. */
+  g_assert_cmpint (value, ==, STRESS_UNITS);
+  g_assert_cmpint (sysem_test_stats (self.sem).users, ==, 1);
 
   stress_teardown (&self);
 }

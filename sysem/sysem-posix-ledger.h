@@ -1,0 +1,131 @@
+/* sysem-posix-ledger.h: the holder ledger after glibc's sem_t in a POSIX
+ * semaphore's file
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* The file /dev/shm/sem.NAME of a semaphore made by sysem:
+ *
+ *   0     glibc's sem_t (32 bytes): the 64-bit word (value in the low half,
+ *         sleeping waiters in the high half), glibc's futex flag, and four
+ *         bytes that glibc never reads, where sysem keeps the "tag" of the
+ *         last change to the ledger (below)
+ *   32    SysemLedgerHeader: magic, layout version, slots, flags, lock
+ *   64    SYSEM_LEDGER_N_SLOTS slots of 64 bytes, one per process that has
+ *         (or had, and still lives) the semaphore open
+ *
+ * so that value and ledger are one inode: unlinking the name removes both,
+ * and a sem_open() user (Qt) maps the first page and shares the count.
+ *
+ * Exactness under SIGKILL. A change of the count and the change of the
+ * slot that records it cannot be one store. So every change sysem makes is
+ * one 16-byte compare-and-swap (cmpxchg16b) of the count word together
+ * with the tag, which names the slot, the operation and the slot's next
+ * sequence number; the slot is written after it. A tag whose slot does not
+ * show its sequence number yet is pending: nobody replaces it (the swap of
+ * everyone else waits for the slot to catch up), so at most one change is
+ * ever unrecorded, and the tag says which. If its process dies before
+ * writing the slot, whoever recovers the dead process's units applies the
+ * tag first. Nothing is left between the count and the ledger: there is no
+ * window to measure. Operations of glibc users change the count word alone
+ * and are not recorded, as in Qt.
+ *
+ * The slot of a live process is written only by the thread whose change
+ * the tag names, one after the other in tag order, so with plain stores.
+ * The header lock (a pid and start time, taken with a compare-and-swap,
+ * stolen from a dead holder) orders claiming, freeing and recovering
+ * slots, and the last user's unlink. */
+
+#pragma once
+
+#if !defined(SYSEM_COMPILATION)
+#error "sysem-posix-ledger.h is private to sysem: include <sysem/sysem.h>."
+#endif
+
+#include <glib.h>
+#include <semaphore.h>
+
+G_BEGIN_DECLS
+
+#define SYSEM_LEDGER_MAGIC     0x4c4d5953u   /* "SYML" */
+#define SYSEM_LEDGER_VERSION   1u
+#define SYSEM_LEDGER_N_SLOTS   254u
+#define SYSEM_LEDGER_FILE_SIZE 16384u
+
+/* Header flags */
+enum {
+  SYSEM_LEDGER_KEEP       = 1 << 0,   /* `sysem create`: no last-user removal */
+  SYSEM_LEDGER_CLOSING    = 1 << 1,   /* the last user is unlinking it */
+  SYSEM_LEDGER_GLIBC_MADE = 1 << 2,   /* made by sem_open(): Qt's rule removes it */
+};
+
+/* Slot states (under the header lock) */
+enum {
+  SYSEM_SLOT_FREE = 0,
+  SYSEM_SLOT_USED = 1,
+};
+
+/* Slot flags */
+enum {
+  SYSEM_SLOT_USER = 1 << 0,           /* has it open; else only holds units */
+};
+
+/* Tags: the slot (index + 1) in the top byte, the operation, the slot's
+ * new sequence number (low bits). 0: no change recorded yet. A top byte of
+ * 0xff: the semaphore was removed by sysem, every sysem call fails. */
+#define SYSEM_TAG_SLOT(tag)   ((guint32) (tag) >> 24)
+#define SYSEM_TAG_OP(tag)     (((guint32) (tag) >> 21) & 7u)
+#define SYSEM_TAG_SEQ_MASK    0x1fffffu
+#define SYSEM_TAG_MAKE(slot, op, seq) \
+  ((((guint32) (slot) + 1u) << 24) | ((guint32) (op) << 21) | ((guint32) (seq) & SYSEM_TAG_SEQ_MASK))
+#define SYSEM_TAG_REMOVED     0xff000000u
+
+typedef enum {
+  SYSEM_LEDGER_OP_TAKE = 1,          /* value - 1; held + 1 */
+  SYSEM_LEDGER_OP_GIVE,              /* value + 1; held - 1 (not below 0) */
+  SYSEM_LEDGER_OP_GIVE_HELD,         /* value + held; held = 0 */
+  SYSEM_LEDGER_OP_WAIT,              /* waiters + 1; waiting + 1 */
+  SYSEM_LEDGER_OP_UNWAIT,            /* waiters - 1; waiting - 1 */
+  SYSEM_LEDGER_OP_TAKE_WAITED,       /* value - 1, waiters - 1; held + 1, waiting - 1 */
+  SYSEM_LEDGER_OP_DRAIN,             /* a dead process: value + held, waiters - waiting */
+} SysemLedgerOp;
+
+typedef struct {
+  guint64 data;      /* glibc: value | waiters << 32 */
+  guint32 priv;      /* glibc: the futex flag, FUTEX_SHARED (0) */
+  guint32 tag;       /* sysem */
+  guint8  unused[16];
+} SysemLedgerSem;
+
+typedef struct {
+  guint32 magic;
+  guint32 version;
+  guint32 n_slots;
+  guint32 flags;     /* atomic */
+  guint64 lock;      /* pid << 32 | (start time & 0xffffffff); 0: free */
+  guint64 reserved;
+} SysemLedgerHeader;
+
+typedef struct {
+  guint64 acct;      /* held | seq << 32; written in tag order */
+  guint32 waiting;   /* written in tag order, before acct */
+  guint32 state;     /* under the header lock */
+  gint32  pid;
+  guint32 flags;
+  guint64 start;     /* /proc/PID/stat field 22 */
+  guint8  pad[32];
+} SysemLedgerSlot;
+
+typedef struct {
+  SysemLedgerSem    sem;
+  SysemLedgerHeader hdr;
+  SysemLedgerSlot   slots[SYSEM_LEDGER_N_SLOTS];
+} SysemLedgerFile;
+
+G_STATIC_ASSERT (sizeof (SysemLedgerSem) == sizeof (sem_t));
+G_STATIC_ASSERT (sizeof (SysemLedgerHeader) == 32);
+G_STATIC_ASSERT (sizeof (SysemLedgerSlot) == 64);
+G_STATIC_ASSERT (sizeof (SysemLedgerFile) <= SYSEM_LEDGER_FILE_SIZE);
+
+G_END_DECLS
