@@ -114,13 +114,17 @@ test_kill_storm (void)
           for (guint i = 0;; i++)
             {
               if (i % 3 == 0)
-                sysem_semaphore_try_acquire (child, 1000, NULL, NULL) &&
-                  sysem_semaphore_release (child, 1, NULL);
+                {
+                  if (sysem_semaphore_try_acquire (child, 1000, NULL, NULL))
+                    sysem_semaphore_release (child, 1, NULL);
+                }
               else if (sysem_semaphore_acquire (child, NULL, NULL))
                 {
                   if (i % 5 == 0)
-                    sysem_semaphore_acquire (child, NULL, NULL) &&
-                      sysem_semaphore_release (child, 2, NULL);
+                    {
+                      if (sysem_semaphore_acquire (child, NULL, NULL))
+                        sysem_semaphore_release (child, 2, NULL);
+                    }
                   else
                     sysem_semaphore_release (child, 1, NULL);
                 }
