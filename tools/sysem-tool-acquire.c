@@ -93,18 +93,14 @@ handle_release (int    argc,
   SysemSemaphore *sem;
   int n = 1;
   gboolean ok;
+  int status;
 
   context = sysem_tool_context_new (_("KEY [N]"),
                                     _("Gives N units (default: 1) to the semaphore of KEY."),
                                     NULL, SYSEM_TOOL_OPTIONS_KEY_TYPE);
-  if (!sysem_tool_parse (context, &argc, &argv))
-    return EXIT_USAGE;
-  if (!sysem_tool_expect_key (1))
-    return EXIT_USAGE;
-
-  key = sysem_tool_key_new (opt_rest[0]);
-  if (key == NULL)
-    return EXIT_FAILED;
+  status = sysem_tool_parse_key_command (context, &argc, &argv, 1, &key);
+  if (status != EXIT_OK)
+    return status;
   if (sysem_tool_n_rest () == 2 &&
       !sysem_tool_parse_count ("N", opt_rest[1], 0, sysem_tool_key_max (key), &n))
     return EXIT_USAGE;

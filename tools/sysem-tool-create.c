@@ -33,19 +33,15 @@ handle_create (int    argc,
       N_("The number of units it starts with (default: 1)"), N_("N") },
     G_OPTION_ENTRY_NULL
   };
+  int status;
 
   context = sysem_tool_context_new (_("KEY"),
                                     _("Creates the semaphore of KEY with N units, or sets an existing\n"
                                       "one to N. It stays until “sysem remove”."),
                                     entries, SYSEM_TOOL_OPTIONS_KEY_TYPE);
-  if (!sysem_tool_parse (context, &argc, &argv))
-    return EXIT_USAGE;
-  if (!sysem_tool_expect_key (0))
-    return EXIT_USAGE;
-
-  key = sysem_tool_key_new (opt_rest[0]);
-  if (key == NULL)
-    return EXIT_FAILED;
+  status = sysem_tool_parse_key_command (context, &argc, &argv, 0, &key);
+  if (status != EXIT_OK)
+    return status;
   if (opt_count != NULL &&
       !sysem_tool_parse_count ("--count", opt_count, 0, sysem_tool_key_max (key), &count))
     return EXIT_USAGE;
@@ -81,19 +77,15 @@ handle_remove (int    argc,
   g_autoptr(SysemInfo) info = NULL;
   g_autoptr(GError) error = NULL;
   gboolean removed_object;
+  int status;
 
   context = sysem_tool_context_new (_("KEY"),
                                     _("Removes the semaphore of KEY at once, and its key file. Processes\n"
                                       "that use it get an error."),
                                     NULL, SYSEM_TOOL_OPTIONS_KEY_TYPE);
-  if (!sysem_tool_parse (context, &argc, &argv))
-    return EXIT_USAGE;
-  if (!sysem_tool_expect_key (0))
-    return EXIT_USAGE;
-
-  key = sysem_tool_key_new (opt_rest[0]);
-  if (key == NULL)
-    return EXIT_FAILED;
+  status = sysem_tool_parse_key_command (context, &argc, &argv, 0, &key);
+  if (status != EXIT_OK)
+    return status;
 
   info = sysem_tool_find (key);
   if (info == NULL)

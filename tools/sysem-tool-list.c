@@ -287,18 +287,14 @@ handle_info (int    argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(SysemToolKey) key = NULL;
   g_autoptr(SysemInfo) info = NULL;
+  int status;
 
   context = sysem_tool_context_new (_("KEY"),
                                     _("Shows the semaphore of KEY, without opening it."),
                                     NULL, SYSEM_TOOL_OPTIONS_KEY_TYPE | SYSEM_TOOL_OPTIONS_JSON);
-  if (!sysem_tool_parse (context, &argc, &argv))
-    return EXIT_USAGE;
-  if (!sysem_tool_expect_key (0))
-    return EXIT_USAGE;
-
-  key = sysem_tool_key_new (opt_rest[0]);
-  if (key == NULL)
-    return EXIT_FAILED;
+  status = sysem_tool_parse_key_command (context, &argc, &argv, 0, &key);
+  if (status != EXIT_OK)
+    return status;
 
   info = sysem_tool_find (key);
   if (info == NULL)

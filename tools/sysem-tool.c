@@ -154,6 +154,23 @@ sysem_tool_expect_key (guint max_extra)
   return TRUE;
 }
 
+/* The start of every command that takes one KEY: parses the options,
+ * checks the arguments and resolves the key. EXIT_OK with *@key_out set,
+ * or the exit status to return. */
+int
+sysem_tool_parse_key_command (GOptionContext  *context,
+                              int             *argc,
+                              char          ***argv,
+                              guint            max_extra,
+                              SysemToolKey   **key_out)
+{
+  if (!sysem_tool_parse (context, argc, argv) || !sysem_tool_expect_key (max_extra))
+    return EXIT_USAGE;
+
+  *key_out = sysem_tool_key_new (opt_rest[0]);
+  return *key_out != NULL ? EXIT_OK : EXIT_FAILED;
+}
+
 gboolean
 sysem_tool_parse_count (const char *option,
                         const char *text,

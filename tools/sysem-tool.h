@@ -83,6 +83,11 @@ gboolean      sysem_tool_parse          (GOptionContext *context,
                                          char         ***argv);
 guint         sysem_tool_n_rest         (void);
 gboolean      sysem_tool_expect_key     (guint          max_extra);
+int           sysem_tool_parse_key_command (GOptionContext *context,
+                                         int            *argc,
+                                         char         ***argv,
+                                         guint           max_extra,
+                                         SysemToolKey  **key_out);
 gboolean      sysem_tool_parse_count    (const char    *option,
                                          const char    *text,
                                          gint64         min,
