@@ -114,6 +114,87 @@ test_threads_one_object (SysemTestFixture *fixture)
   g_object_unref (shared.sem);
 }
 
+/* set_key() racing every other call on the same object: each racing call
+ * works on the old or the new semaphore, or fails with NOT_FOUND once the
+ * old one is gone; it never touches freed memory (ASan and valgrind run
+ * this too). */
+
+#define N_RACERS 3
+#define N_MOVES 400
+
+typedef struct {
+  SysemSemaphore *sem;
+  gint            stop;
+  gint            calls;
+  gint            failures;
+} Race;
+
+static gboolean
+race_error_is_expected (const GError *error)
+{
+  return error == NULL ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+         g_error_matches (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+}
+
+static gpointer
+race_thread (gpointer data)
+{
+  Race *race = data;
+
+  while (!g_atomic_int_get (&race->stop))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (sysem_semaphore_try_acquire (race->sem, 0, NULL, &error))
+        sysem_semaphore_release (race->sem, 1, &error);
+      if (race_error_is_expected (error))
+        g_clear_error (&error);
+      sysem_semaphore_get_value (race->sem, &error);
+      if (!race_error_is_expected (error))
+        {
+          g_printerr ("unexpected: %s\n", error->message);
+          g_atomic_int_inc (&race->failures);
+        }
+      g_atomic_int_inc (&race->calls);
+    }
+
+  return NULL;
+}
+
+static void
+test_set_key_race (SysemTestFixture *fixture)
+{
+  g_autofree char *other = g_strconcat (fixture->key, "-other", NULL);
+  GThread *threads[N_RACERS];
+  Race race = { NULL, 0, 0, 0 };
+
+  race.sem = sysem_test_fixture_open (fixture, 100, SYSEM_ACCESS_MODE_CREATE);
+  for (int i = 0; i < N_RACERS; i++)
+    threads[i] = g_thread_new ("racer", race_thread, &race);
+
+  for (int i = 0; i < N_MOVES; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gint calls = g_atomic_int_get (&race.calls);
+
+      g_assert_true (sysem_semaphore_set_key (race.sem, i % 2 == 0 ? other : fixture->key,
+                                              100, SYSEM_ACCESS_MODE_OPEN, &error));
+      g_assert_no_error (error);
+      /* Let the racers run on the new semaphore before the next move. */
+      while (g_atomic_int_get (&race.calls) < calls + N_RACERS)
+        g_thread_yield ();
+    }
+
+  g_atomic_int_set (&race.stop, 1);
+  for (int i = 0; i < N_RACERS; i++)
+    g_thread_join (threads[i]);
+
+  g_assert_cmpint (race.failures, ==, 0);
+  g_object_unref (race.sem);
+  sysem_test_assert_key_clean (other, fixture->key_type);
+}
+
 /* fork(): the child goes on with the object it inherited. */
 
 typedef enum {
@@ -285,6 +366,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   sysem_test_add_both_types ("/core/{system-v}/threads/one-object", test_threads_one_object);
+  sysem_test_add_both_types ("/core/{system-v}/threads/set-key-race", test_set_key_race);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
