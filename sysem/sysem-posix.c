@@ -88,11 +88,15 @@
 #define SYSEM_POSIX_SCAN_USEC     (500 * G_TIME_SPAN_MILLISECOND)
 #define SYSEM_POSIX_SLEEP_USEC    (250 * G_TIME_SPAN_MILLISECOND)
 
+typedef struct _SysemMapEntry SysemMapEntry;
+
 typedef struct {
   SysemLedgerFile *file;      /* the mapping */
   gsize            map_size;
+  SysemMapEntry   *map_entry; /* the mapping in the table the SIGBUS handler reads */
   gboolean         ledger;    /* FALSE: a glibc file used as Qt does */
-  int              fd;
+  gint             truncated; /* atomic; the file was cut short while mapped */
+  gint             gone;      /* atomic; the name no longer leads to this file */
   char            *path;
   dev_t            dev;
   ino_t            ino;
@@ -265,6 +269,182 @@ sysem_posix_atfork_child (void)
   posix_self_id = 0;
   g_atomic_int_inc (&posix_fork_gen);
   g_mutex_unlock (&posix_lock);
+}
+
+/* SIGBUS
+ *
+ * Any process that may write a /dev/shm file can truncate it while it is
+ * mapped; an access past the new end then raises SIGBUS, which would kill
+ * the program. sysem catches it for its own mappings only: every mapping
+ * is in a table of entries that the handler reads without a lock (entries
+ * are published with their start address last, blocks are never freed).
+ * For a fault in one of them the handler puts an anonymous page where the
+ * file's page was, marks the record truncated, and the access continues;
+ * on the first page, the count word it leaves says "past SEM_VALUE_MAX",
+ * which sends every fast path to the slow path, where the error is. Any
+ * other SIGBUS goes to the handler that was there before, or ends the
+ * process as it would have without ours. */
+
+#define SYSEM_MAP_BLOCK_SIZE 256
+
+struct _SysemMapEntry
+{
+  gpointer  start;       /* atomic, written last; NULL: free */
+  gsize     size;
+  gint     *truncated;
+};
+
+typedef struct _SysemMapBlock SysemMapBlock;
+struct _SysemMapBlock
+{
+  SysemMapEntry  entries[SYSEM_MAP_BLOCK_SIZE];
+  SysemMapBlock *next;
+};
+
+static SysemMapBlock *posix_maps;       /* atomic head; blocks are never freed */
+static GPtrArray *posix_maps_free;      /* SysemMapEntry; under posix_lock */
+static struct sigaction posix_old_sigbus;
+static gsize posix_page_size;
+
+/* An anonymous page over @page of a mapping, for one that the file no
+ * longer backs. */
+static gboolean
+sysem_posix_patch_page (guintptr page,
+                        guintptr start)
+{
+  void *p = mmap ((void *) page, posix_page_size, PROT_READ | PROT_WRITE,
+                  MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+  if (p == MAP_FAILED)
+    return FALSE;
+  if (page == start)
+    ((SysemLedgerSem *) p)->data = G_MAXUINT32;
+  return TRUE;
+}
+
+static void
+sysem_posix_sigbus (int        sig,
+                    siginfo_t *info,
+                    void      *context)
+{
+  int errsv = errno;
+
+  /* si_code > 0: raised by the kernel for an access, not sent. */
+  if (info != NULL && info->si_code > 0)
+    {
+      guintptr addr = (guintptr) info->si_addr;
+
+      for (SysemMapBlock *block = __atomic_load_n (&posix_maps, __ATOMIC_ACQUIRE);
+           block != NULL; block = block->next)
+        for (guint i = 0; i < SYSEM_MAP_BLOCK_SIZE; i++)
+          {
+            SysemMapEntry *entry = &block->entries[i];
+            guintptr start = (guintptr) __atomic_load_n (&entry->start, __ATOMIC_ACQUIRE);
+
+            if (start != 0 && addr >= start && addr - start < entry->size &&
+                sysem_posix_patch_page (addr & ~(guintptr) (posix_page_size - 1), start))
+              {
+                __atomic_store_n (entry->truncated, TRUE, __ATOMIC_RELEASE);
+                errno = errsv;
+                return;
+              }
+          }
+    }
+
+  if ((posix_old_sigbus.sa_flags & SA_SIGINFO) && posix_old_sigbus.sa_sigaction != NULL &&
+      (void *) posix_old_sigbus.sa_sigaction != (void *) SIG_DFL &&
+      (void *) posix_old_sigbus.sa_sigaction != (void *) SIG_IGN)
+    posix_old_sigbus.sa_sigaction (sig, info, context);
+  else if (!(posix_old_sigbus.sa_flags & SA_SIGINFO) &&
+           posix_old_sigbus.sa_handler != SIG_DFL && posix_old_sigbus.sa_handler != SIG_IGN)
+    posix_old_sigbus.sa_handler (sig);
+  else if (posix_old_sigbus.sa_handler == SIG_IGN && (info == NULL || info->si_code <= 0))
+    ; /* a sent SIGBUS that was ignored stays ignored */
+  else
+    {
+      /* What would have happened without us: the default action. A fault
+       * happens again on return; a sent signal is raised again, and comes
+       * once this handler returns. */
+      struct sigaction dfl;
+
+      memset (&dfl, 0, sizeof dfl);
+      dfl.sa_handler = SIG_DFL;
+      sigemptyset (&dfl.sa_mask);
+      sigaction (SIGBUS, &dfl, NULL);
+      if (info == NULL || info->si_code <= 0)
+        raise (SIGBUS);
+    }
+
+  errno = errsv;
+}
+
+static void
+sysem_posix_install_sigbus (void)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once))
+    {
+      struct sigaction sa;
+
+      posix_page_size = (gsize) sysconf (_SC_PAGESIZE);
+      memset (&sa, 0, sizeof sa);
+      sa.sa_sigaction = sysem_posix_sigbus;
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+      sigemptyset (&sa.sa_mask);
+      sigaction (SIGBUS, &sa, &posix_old_sigbus);
+      g_once_init_leave (&once, 1);
+    }
+}
+
+/* Puts a mapping in the table. With posix_lock. */
+static SysemMapEntry *
+sysem_posix_map_register_locked (gpointer  start,
+                                 gsize     size,
+                                 gint     *truncated)
+{
+  SysemMapEntry *entry;
+
+  if (posix_maps_free == NULL)
+    posix_maps_free = g_ptr_array_new ();
+
+  if (posix_maps_free->len == 0)
+    {
+      SysemMapBlock *block = g_new0 (SysemMapBlock, 1);
+
+      for (guint i = SYSEM_MAP_BLOCK_SIZE; i > 0; i--)
+        g_ptr_array_add (posix_maps_free, &block->entries[i - 1]);
+      block->next = posix_maps;
+      __atomic_store_n (&posix_maps, block, __ATOMIC_RELEASE);
+    }
+
+  entry = g_ptr_array_steal_index_fast (posix_maps_free, posix_maps_free->len - 1);
+  entry->size = size;
+  entry->truncated = truncated;
+  __atomic_store_n (&entry->start, start, __ATOMIC_RELEASE);
+  return entry;
+}
+
+/* Takes it out again, before the munmap(). With posix_lock. */
+static void
+sysem_posix_map_unregister_locked (SysemMapEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  __atomic_store_n (&entry->start, NULL, __ATOMIC_RELEASE);
+  g_ptr_array_add (posix_maps_free, entry);
+}
+
+/* A mapping whose file was found cut short: from now on anonymous memory
+ * that sends every call to the slow path, so no access can fault. */
+static void
+sysem_posix_poison (gpointer  map,
+                    gsize     size,
+                    gint     *truncated)
+{
+  for (gsize off = 0; off < size; off += posix_page_size)
+    sysem_posix_patch_page ((guintptr) map + off, (guintptr) map);
+  __atomic_store_n (truncated, TRUE, __ATOMIC_RELEASE);
 }
 
 #ifdef SYSEM_HAVE_LEDGER
@@ -787,10 +967,9 @@ sysem_posix_record_unref_locked (SysemPosixRecord *rec)
     return;
 
   g_assert (!rec->listed);
+  sysem_posix_map_unregister_locked (rec->map_entry);
   if (rec->file != NULL)
     munmap (rec->file, rec->map_size);
-  if (rec->fd != -1)
-    close (rec->fd);
   g_free (rec->path);
   g_free (rec);
 }
@@ -807,12 +986,49 @@ sysem_posix_path_is (const char *path,
   return lstat (path, &now) == 0 && now.st_dev == dev && now.st_ino == ino;
 }
 
-static gboolean
-sysem_posix_is_unlinked (SysemPosixRecord *rec)
+typedef enum {
+  SYSEM_FILE_OK,
+  SYSEM_FILE_GONE,        /* the name is gone, or names another file */
+  SYSEM_FILE_TRUNCATED,   /* cut short while mapped */
+} SysemFileState;
+
+/* Is the name still this record's file, whole? No descriptor is kept per
+ * file (10,000 objects fit under the usual limit of 1024): the name is
+ * looked up and its device and inode compared. @st_out: what was found. */
+static SysemFileState
+sysem_posix_file_state (SysemPosixRecord *rec,
+                        struct stat      *st_out)
 {
   struct stat st;
 
-  return fstat (rec->fd, &st) == 0 && st.st_nlink == 0;
+  if (g_atomic_int_get (&rec->truncated))
+    return SYSEM_FILE_TRUNCATED;
+
+  if (lstat (rec->path, &st) == -1)
+    {
+      if (errno == ENOENT || errno == ENOTDIR)
+        {
+          g_atomic_int_set (&rec->gone, TRUE);
+          return SYSEM_FILE_GONE;
+        }
+      memset (&st, 0, sizeof st);   /* cannot tell: take it as there */
+      st.st_size = (off_t) rec->map_size;
+    }
+  else if (st.st_dev != rec->dev || st.st_ino != rec->ino)
+    {
+      g_atomic_int_set (&rec->gone, TRUE);
+      return SYSEM_FILE_GONE;
+    }
+
+  if ((gsize) st.st_size < rec->map_size)
+    {
+      sysem_posix_poison (rec->file, rec->map_size, &rec->truncated);
+      return SYSEM_FILE_TRUNCATED;
+    }
+
+  if (st_out != NULL)
+    *st_out = st;
+  return SYSEM_FILE_OK;
 }
 
 static void
@@ -824,6 +1040,30 @@ sysem_posix_set_removed (SysemPosix  *self,
   g_atomic_pointer_set (&self->fast_file, NULL);
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_NOT_FOUND, op,
                    self->parent.display_key, _("it was removed"));
+}
+
+static void
+sysem_posix_set_truncated (SysemPosix  *self,
+                           SysemOp      op,
+                           GError     **error)
+{
+  g_atomic_pointer_set (&self->fast_file, NULL);
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, op, self->parent.display_key,
+                   _("its file in /dev/shm was truncated while in use"));
+}
+
+/* The error for a file found changed: FALSE, with @error set. */
+static gboolean
+sysem_posix_set_file_error (SysemPosix     *self,
+                            SysemFileState  state,
+                            SysemOp         op,
+                            GError        **error)
+{
+  if (state == SYSEM_FILE_TRUNCATED)
+    sysem_posix_set_truncated (self, op, error);
+  else
+    sysem_posix_set_removed (self, op, error);
+  return FALSE;
 }
 
 static void
@@ -881,7 +1121,10 @@ sysem_posix_ledger_ready (SysemPosix  *self,
 {
   SysemPosixRecord *rec = self->rec;
 
-  if (sysem_handle_is_removed (&self->parent) ||
+  if (G_UNLIKELY (g_atomic_int_get (&rec->truncated)))
+    return sysem_posix_set_file_error (self, SYSEM_FILE_TRUNCATED, op, error);
+
+  if (sysem_handle_is_removed (&self->parent) || g_atomic_int_get (&rec->gone) ||
       (guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
     {
       sysem_posix_set_removed (self, op, error);
@@ -1117,10 +1360,13 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
       now = g_get_monotonic_time ();
       if (res == ETIMEDOUT || now - last_look >= SYSEM_POSIX_SLEEP_USEC)
         {
+          SysemFileState state;
+
           last_look = now;
-          if (sysem_posix_is_unlinked (rec))
+          state = sysem_posix_file_state (rec, NULL);
+          if (state != SYSEM_FILE_OK)
             {
-              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+              sysem_posix_set_file_error (self, state, SYSEM_OP_ACQUIRE, error);
               goto unwait;
             }
           sysem_posix_scan (rec, SYSEM_POSIX_SCAN_USEC);
@@ -1258,11 +1504,10 @@ sysem_posix_plain_acquire (SysemPosix    *self,
 
       if (errno == ETIMEDOUT || errno == EINTR)
         {
-          if (sysem_posix_is_unlinked (self->rec))
-            {
-              sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
-              return FALSE;
-            }
+          SysemFileState state = sysem_posix_file_state (self->rec, NULL);
+
+          if (state != SYSEM_FILE_OK)
+            return sysem_posix_set_file_error (self, state, SYSEM_OP_ACQUIRE, error);
           if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
             return sem_trywait (sem) == 0;
           continue;
@@ -1391,17 +1636,23 @@ sysem_posix_release (SysemHandle  *handle,
 /* Is the semaphore still there? NOT_FOUND if not, or an error for a
  * value no semaphore has. */
 static gboolean
-sysem_posix_check (SysemPosix  *self,
-                   SysemOp      op,
-                   GError     **error)
+sysem_posix_check (SysemPosix   *self,
+                   SysemOp       op,
+                   struct stat  *st_out,
+                   GError      **error)
 {
   SysemPosixRecord *rec = self->rec;
+  SysemFileState state;
 
-  if (sysem_handle_is_removed (&self->parent) || sysem_posix_is_unlinked (rec))
+  if (sysem_handle_is_removed (&self->parent))
     {
       sysem_posix_set_removed (self, op, error);
       return FALSE;
     }
+
+  state = sysem_posix_file_state (rec, st_out);
+  if (state != SYSEM_FILE_OK)
+    return sysem_posix_set_file_error (self, state, op, error);
 
 #ifdef SYSEM_HAVE_LEDGER
   if (rec->ledger &&
@@ -1427,7 +1678,7 @@ sysem_posix_get_value (SysemHandle  *handle,
 {
   SysemPosix *self = (SysemPosix *) handle;
 
-  if (!sysem_posix_check (self, SYSEM_OP_GET_VALUE, error))
+  if (!sysem_posix_check (self, SYSEM_OP_GET_VALUE, NULL, error))
     return -1;
 
 #ifdef SYSEM_HAVE_LEDGER
@@ -1450,14 +1701,8 @@ sysem_posix_stats (SysemHandle  *handle,
   struct stat st;
   guint64 data;
 
-  if (!sysem_posix_check (self, SYSEM_OP_GET_VALUE, error))
+  if (!sysem_posix_check (self, SYSEM_OP_GET_VALUE, &st, error))
     return FALSE;
-
-  if (fstat (rec->fd, &st) == -1)
-    {
-      sysem_set_error_errno (error, SYSEM_OP_GET_VALUE, handle->display_key, errno);
-      return FALSE;
-    }
 
 #ifdef SYSEM_HAVE_LEDGER
   if (rec->ledger && g_atomic_int_get (&rec->gen) == g_atomic_int_get (&posix_fork_gen))
@@ -1822,6 +2067,13 @@ sysem_posix_attach_locked (SysemPosix  *self,
   lookup.dev = st.st_dev;
   lookup.ino = st.st_ino;
   rec = posix_records != NULL ? g_hash_table_lookup (posix_records, &lookup) : NULL;
+  if (rec != NULL && g_atomic_int_get (&rec->truncated))
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key,
+                       _("its file in /dev/shm is not a semaphore"));
+      close (fd);
+      return SYSEM_ATTACH_FAILED;
+    }
   if (rec != NULL)
     {
       /* Ours already: one mapping and one slot per process. */
@@ -1859,17 +2111,17 @@ sysem_posix_attach_locked (SysemPosix  *self,
     }
 
   map = mmap (NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close (fd);
   if (map == MAP_FAILED)
     {
       sysem_set_error_errno (error, SYSEM_OP_OPEN, display_key, errno);
-      close (fd);
       return SYSEM_ATTACH_FAILED;
     }
 
   rec = g_new0 (SysemPosixRecord, 1);
   rec->file = map;
   rec->map_size = map_size;
-  rec->fd = fd;
+  rec->map_entry = sysem_posix_map_register_locked (map, map_size, &rec->truncated);
   rec->path = g_strdup (path);
   rec->dev = st.st_dev;
   rec->ino = st.st_ino;
@@ -1987,6 +2239,7 @@ sysem_posix_open (const char       *display_key,
       g_once_init_leave (&atfork_once, 1);
     }
 
+  sysem_posix_install_sigbus ();
   sysem_handle_init (&self->parent, &sysem_posix_backend, display_key, native);
 
   for (guint tries = 0; tries < 64; tries++)
@@ -2168,6 +2421,8 @@ sysem_posix_inspect_path (const char  *name,
 {
   g_autoptr(SysemInfo) info = NULL;
   gboolean writable = TRUE;
+  SysemMapEntry *entry;
+  gint truncated = FALSE;
   struct stat st;
   void *map;
   int fd;
@@ -2233,6 +2488,10 @@ sysem_posix_inspect_path (const char  *name,
       sysem_set_error_errno (error, SYSEM_OP_GET_VALUE, name, errno);
       return NULL;
     }
+  sysem_posix_install_sigbus ();
+  g_mutex_lock (&posix_lock);
+  entry = sysem_posix_map_register_locked (map, (gsize) st.st_size, &truncated);
+  g_mutex_unlock (&posix_lock);
 
   info->stats.value = (int) SYSEM_POSIX_VALUE (((SysemLedgerSem *) map)->data);
   info->stats.waiters = (int) SYSEM_POSIX_WAITERS (((SysemLedgerSem *) map)->data);
@@ -2249,6 +2508,12 @@ sysem_posix_inspect_path (const char  *name,
     }
 #endif
 
+  if (g_atomic_int_get (&truncated))
+    info->state = SYSEM_INSPECT_NOT_A_SEMAPHORE;
+
+  g_mutex_lock (&posix_lock);
+  sysem_posix_map_unregister_locked (entry);
+  g_mutex_unlock (&posix_lock);
   munmap (map, (gsize) st.st_size);
 
   return g_steal_pointer (&info);
@@ -2509,6 +2774,40 @@ sysem_posix_list (GPtrArray  *infos,
   return TRUE;
 }
 
+#ifdef SYSEM_HAVE_LEDGER
+/* Removes a semaphore with a ledger, telling its sysem users: 1 removed,
+ * 0 not (someone joined meanwhile, or @error is set), -1 not a ledger
+ * sysem can read (remove the file as it is). */
+static int
+sysem_posix_remove_ledger (SysemLedgerFile  *file,
+                           SysemInfo        *info,
+                           gboolean          only_if_stale,
+                           GError          **error)
+{
+  if (sysem_ledger_check (file) != NULL)
+    return -1;
+
+  sysem_ledger_lock (file);
+  if (only_if_stale && sysem_ledger_count_users_locked (file, FALSE) > 0)
+    {
+      sysem_ledger_unlock (file);
+      return 0;
+    }
+  __atomic_or_fetch (&file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
+  sysem_ledger_mark_removed (file, TRUE);
+  if (unlink (info->path) == -1 && errno != ENOENT)
+    {
+      int errsv = errno;
+
+      sysem_ledger_unlock (file);
+      sysem_set_error_errno (error, SYSEM_OP_REMOVE, info->name, errsv);
+      return 0;
+    }
+  sysem_ledger_unlock (file);
+  return 1;
+}
+#endif
+
 static gboolean
 sysem_posix_remove_stale (SysemInfo  *info,
                           gboolean    only_if_stale,
@@ -2551,33 +2850,23 @@ sysem_posix_remove_stale (SysemInfo  *info,
           close (fd);
           if (file != NULL && file != MAP_FAILED)
             {
-              if (sysem_ledger_check (file) == NULL)
-                {
-                  sysem_ledger_lock (file);
-                  if (only_if_stale && sysem_ledger_count_users_locked (file, FALSE) > 0)
-                    {
-                      /* Someone joined meanwhile. */
-                      sysem_ledger_unlock (file);
-                      munmap (file, SYSEM_LEDGER_FILE_SIZE);
-                      return FALSE;
-                    }
-                  __atomic_or_fetch (&file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
-                  sysem_ledger_mark_removed (file, TRUE);
-                  if (unlink (info->path) == -1 && errno != ENOENT)
-                    {
-                      int errsv = errno;
+              gint truncated = FALSE;
+              SysemMapEntry *entry;
+              int done;
 
-                      sysem_ledger_unlock (file);
-                      munmap (file, SYSEM_LEDGER_FILE_SIZE);
-                      sysem_set_error_errno (error, SYSEM_OP_REMOVE, info->name, errsv);
-                      return FALSE;
-                    }
-                  sysem_ledger_unlock (file);
-                  munmap (file, SYSEM_LEDGER_FILE_SIZE);
-                  *removed_object = TRUE;
-                  return TRUE;
-                }
+              sysem_posix_install_sigbus ();
+              g_mutex_lock (&posix_lock);
+              entry = sysem_posix_map_register_locked (file, SYSEM_LEDGER_FILE_SIZE, &truncated);
+              g_mutex_unlock (&posix_lock);
+              done = sysem_posix_remove_ledger (file, info, only_if_stale, error);
+              g_mutex_lock (&posix_lock);
+              sysem_posix_map_unregister_locked (entry);
+              g_mutex_unlock (&posix_lock);
               munmap (file, SYSEM_LEDGER_FILE_SIZE);
+              if (done > 0)
+                *removed_object = TRUE;
+              if (done >= 0)
+                return done > 0;
             }
         }
     }

@@ -10,7 +10,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -280,6 +282,151 @@ test_hostile_files (void)
   g_assert_cmpint (unlink (path), ==, 0);
 }
 
+/* Every call of an open object on a file that changed under it fails with
+ * an error naming the key: never SIGBUS, a wrap or a silent -1. */
+static void
+assert_calls_fail (SysemSemaphore *sem,
+                   const char     *key,
+                   int             code)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The first slow-path call looks (a fast take of a free unit may come
+   * before it); nothing succeeds after it. */
+  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, -1);
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+  g_clear_error (&error);
+
+  for (int i = 0; i < 5; i++)
+    {
+      g_assert_false (sysem_semaphore_try_acquire (sem, 0, NULL, &error));
+      sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+      g_clear_error (&error);
+    }
+  g_assert_false (sysem_semaphore_try_acquire (sem, 1000, NULL, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+  g_clear_error (&error);
+  g_assert_false (sysem_semaphore_acquire (sem, NULL, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+  g_clear_error (&error);
+  g_assert_false (sysem_semaphore_release (sem, 1, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+  g_clear_error (&error);
+  g_assert_false (sysem_semaphore_release (sem, 10, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+  g_clear_error (&error);
+  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, -1);
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+}
+
+/* The file truncated while mapped, to nothing and to part of its first
+ * page: no SIGBUS, an error naming the key. */
+static void
+test_truncated_while_mapped (void)
+{
+  static const off_t sizes[] = { 0, 100, 4096 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree char *key = sysem_test_key ("ledger-truncated");
+      g_autofree char *path = ledger_path (key);
+      g_autoptr(SysemSemaphore) sem = posix_open (key, 3, SYSEM_ACCESS_MODE_CREATE);
+      g_autoptr(SysemSemaphore) other = posix_open (key, 3, SYSEM_ACCESS_MODE_OPEN);
+
+      sysem_test_acquire (sem);
+      g_assert_cmpint (truncate (path, sizes[i]), ==, 0);
+      assert_calls_fail (sem, key, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+      assert_calls_fail (other, key, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+      g_assert_cmpint (unlink (path), ==, 0);
+    }
+}
+
+/* The file replaced by another one under the name: NOT_FOUND. */
+static void
+test_replaced_while_mapped (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-replaced");
+  g_autofree char *path = ledger_path (key);
+  g_autofree char *tmp = g_strconcat (path, ".new", NULL);
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 3, SYSEM_ACCESS_MODE_CREATE);
+  int fd;
+
+  fd = open (tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, SYSEM_LEDGER_FILE_SIZE), ==, 0);
+  close (fd);
+  g_assert_cmpint (rename (tmp, path), ==, 0);
+
+  assert_calls_fail (sem, key, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+  g_assert_cmpint (unlink (path), ==, 0);
+}
+
+/* A value word past SEM_VALUE_MAX written while the object is open. */
+static void
+test_bad_value_while_open (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-bad-value");
+  g_autofree char *path = ledger_path (key);
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 3, SYSEM_ACCESS_MODE_CREATE);
+  SysemLedgerFile *file = ledger_map (path);
+
+  __atomic_store_n (&file->sem.data, (guint64) G_MAXUINT32, __ATOMIC_SEQ_CST);
+  assert_calls_fail (sem, key, SYSEM_SEMAPHORE_ERROR_UNKNOWN);
+  g_assert_cmpuint (file->sem.data, ==, G_MAXUINT32);
+  __atomic_store_n (&file->sem.data, (guint64) 3, __ATOMIC_SEQ_CST);
+  munmap (file, SYSEM_LEDGER_FILE_SIZE);
+}
+
+/* 10,000 objects on distinct keys under the usual limit of 1024 open
+ * descriptors: no descriptor is kept per object. */
+static void
+test_many_objects (void)
+{
+  int n = sysem_test_under_valgrind () ? 1500 : 10000;
+  g_autoptr(GPtrArray) sems = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  struct rlimit old, lim;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &old), ==, 0);
+  lim = old;
+  lim.rlim_cur = 1024;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      char *key = sysem_test_key ("ledger-many");
+      SysemSemaphore *sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1,
+                                                      SYSEM_ACCESS_MODE_CREATE, &error);
+
+      if (sem == NULL)
+        g_error ("object %d: %s", i, error->message);
+      g_ptr_array_add (keys, key);
+      g_ptr_array_add (sems, sem);
+    }
+
+  /* Each one works, and removal is still noticed. */
+  for (guint i = 0; i < sems->len; i += 997)
+    {
+      SysemSemaphore *sem = g_ptr_array_index (sems, i);
+
+      sysem_test_acquire (sem);
+      sysem_test_assert_value (sem, 0);
+      sysem_test_release (sem, 1);
+    }
+  {
+    g_autofree char *path = ledger_path (g_ptr_array_index (keys, 1));
+
+    g_assert_cmpint (unlink (path), ==, 0);
+    sysem_test_assert_removed (g_ptr_array_index (sems, 1));
+  }
+
+  g_ptr_array_set_size (sems, 0);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &old), ==, 0);
+  for (guint i = 0; i < keys->len; i++)
+    sysem_test_assert_key_clean (g_ptr_array_index (keys, i), SYSEM_KEY_TYPE_POSIX);
+}
+
 /* sysem create keeps it with no user; gc-style removal only then. */
 static void
 test_keep (void)
@@ -383,6 +530,10 @@ main (int   argc,
   g_test_add_func ("/reliability/posix-ledger/last-user-after-crashes", test_last_user_after_crashes);
   g_test_add_func ("/reliability/posix-ledger/removed-under-waits", test_removed_under_waits);
   g_test_add_func ("/reliability/posix-ledger/hostile-files", test_hostile_files);
+  g_test_add_func ("/reliability/posix-ledger/truncated-while-mapped", test_truncated_while_mapped);
+  g_test_add_func ("/reliability/posix-ledger/replaced-while-mapped", test_replaced_while_mapped);
+  g_test_add_func ("/reliability/posix-ledger/bad-value-while-open", test_bad_value_while_open);
+  g_test_add_func ("/reliability/posix-ledger/many-objects", test_many_objects);
   g_test_add_func ("/reliability/posix-ledger/keep", test_keep);
   g_test_add_func ("/reliability/posix-ledger/inspect-dead-holder", test_inspect_dead_holder);
 
