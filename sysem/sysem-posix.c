@@ -83,10 +83,10 @@
 #define SYSEM_POSIX_WAITERS(data) ((guint32) ((data) >> 32))
 #define SYSEM_POSIX_ONE_WAITER    ((guint64) 1 << 32)
 
-/* A blocked waiter looks for dead holders and for an unlinked file this
- * often, and never sleeps longer than this without a look. */
-#define SYSEM_POSIX_SCAN_USEC     (500 * G_TIME_SPAN_MILLISECOND)
-#define SYSEM_POSIX_SLEEP_USEC    (250 * G_TIME_SPAN_MILLISECOND)
+/* While threads of this process wait on a semaphore, the watcher looks at
+ * its file and its ledger this often (the waiters themselves sleep until
+ * something changes). */
+#define SYSEM_POSIX_WATCH_USEC    G_USEC_PER_SEC
 
 typedef struct _SysemMapEntry SysemMapEntry;
 
@@ -107,6 +107,8 @@ typedef struct {
   int              joins;     /* handles not closed; under posix_lock */
   gboolean         listed;    /* in posix_records; under posix_lock */
   gint64           last_scan; /* atomic; monotonic time of the last dead-holder scan */
+  gint             sleeping;  /* atomic; threads of this process in FUTEX_WAIT on it */
+  guint            waiting;   /* threads waiting on it; under watch_lock */
 } SysemPosixRecord;
 
 typedef struct {
@@ -123,6 +125,16 @@ static GHashTable *posix_records;   /* SysemPosixRecord → itself, by dev and i
 static guint posix_fork_gen = 1;    /* a child of fork() adds one */
 static guint64 posix_self_id;       /* pid << 32 | start; 0 until read; under posix_lock's atfork */
 static guint64 posix_self_start;
+
+/* The watcher: one thread per process, which looks once a second, and
+ * only while some thread of it waits, at what a sleeping waiter cannot be
+ * woken for: a name unlinked or a file cut short by another process, a
+ * removal whose wake came before the waiter slept, units of holders that
+ * died. */
+static GMutex watch_lock;
+static GCond watch_cond;
+static GPtrArray *watch_recs;       /* SysemPosixRecord with waiting > 0 */
+static gboolean watch_running;
 
 /* Processes */
 
@@ -253,11 +265,13 @@ static void
 sysem_posix_atfork_prepare (void)
 {
   g_mutex_lock (&posix_lock);
+  g_mutex_lock (&watch_lock);
 }
 
 static void
 sysem_posix_atfork_parent (void)
 {
+  g_mutex_unlock (&watch_lock);
   g_mutex_unlock (&posix_lock);
 }
 
@@ -268,6 +282,22 @@ sysem_posix_atfork_child (void)
   posix_self_start = 0;
   posix_self_id = 0;
   g_atomic_int_inc (&posix_fork_gen);
+
+  /* Only the forking thread came along: nobody waits, no watcher runs. */
+  if (watch_recs != NULL)
+    {
+      for (guint i = 0; i < watch_recs->len; i++)
+        {
+          SysemPosixRecord *rec = g_ptr_array_index (watch_recs, i);
+
+          rec->waiting = 0;
+          rec->sleeping = 0;
+        }
+      g_ptr_array_set_size (watch_recs, 0);
+    }
+  watch_running = FALSE;
+
+  g_mutex_unlock (&watch_lock);
   g_mutex_unlock (&posix_lock);
 }
 
@@ -1232,20 +1262,207 @@ sysem_posix_fast_give (SysemLedgerFile *file,
     }
 }
 
+/* Sleeps while the value is 0, as glibc's sem_wait() does: until a post
+ * (glibc's or ours) or any other FUTEX_WAKE of the word, or @deadline.
+ * No timer is armed without a deadline. */
 static int
 sysem_posix_futex_wait (SysemLedgerFile *file,
-                        gint64           until)
+                        gint64           deadline)
 {
   struct timespec ts;
+  long res;
 
-  ts.tv_sec = until / G_USEC_PER_SEC;
-  ts.tv_nsec = (until % G_USEC_PER_SEC) * 1000;
+  if (deadline == SYSEM_DEADLINE_FOREVER)
+    res = syscall (SYS_futex, &file->sem.data, FUTEX_WAIT, 0, NULL, NULL, 0);
+  else
+    {
+      /* Monotonic and absolute, as glibc's sem_clockwait() sleeps. */
+      ts.tv_sec = deadline / G_USEC_PER_SEC;
+      ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+      res = syscall (SYS_futex, &file->sem.data, FUTEX_WAIT_BITSET, 0, &ts, NULL,
+                     FUTEX_BITSET_MATCH_ANY);
+    }
 
-  /* Monotonic and absolute, as glibc's sem_clockwait() sleeps. */
-  if (syscall (SYS_futex, &file->sem.data, FUTEX_WAIT_BITSET, 0, &ts, NULL,
-               FUTEX_BITSET_MATCH_ANY) == -1)
-    return errno;
-  return 0;
+  return res == -1 ? errno : 0;
+}
+
+/* Wakes every sleeper of the word, in every process: they look at why.
+ * FALSE when the word's page is gone from the file. */
+static gboolean
+sysem_posix_futex_wake_all (SysemLedgerFile *file)
+{
+  return syscall (SYS_futex, &file->sem.data, FUTEX_WAKE, INT_MAX, NULL, NULL, 0) != -1 ||
+         errno != EFAULT;
+}
+
+/* Wakes the threads of this process that sleep on @rec until each of
+ * them has seen what the caller changed before (a removal): a wake that
+ * comes before a thread sleeps would be lost. */
+static void
+sysem_posix_wake_local (SysemPosixRecord *rec)
+{
+  for (guint round = 0; g_atomic_int_get (&rec->sleeping) > 0; round++)
+    {
+      if (!sysem_posix_futex_wake_all (rec->file) || round >= 10000)
+        break;
+      if (round > 0)
+        sched_yield ();
+    }
+}
+
+/* The watcher */
+
+/* A file that lost its pages while our threads sleep on it: the sleepers
+ * can be woken only through a page at the same place. The name still
+ * leads to it: give it its size back (it is no semaphore any more, and
+ * every sysem call on it fails). */
+static void
+sysem_posix_regrow (SysemPosixRecord *rec)
+{
+  struct stat st;
+  int fd = open (rec->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+  if (fd == -1)
+    return;
+  if (fstat (fd, &st) == 0 && st.st_dev == rec->dev && st.st_ino == rec->ino &&
+      (gsize) st.st_size < rec->map_size)
+    {
+      if (ftruncate (fd, (off_t) rec->map_size) == -1)
+        g_debug ("Could not give %s its size back: %s", rec->path, g_strerror (errno));
+    }
+  close (fd);
+}
+
+/* Looks at one record that threads of this process wait on. */
+static void
+sysem_posix_watch_check (SysemPosixRecord *rec)
+{
+  SysemLedgerFile *file = rec->file;
+  gboolean wake = g_atomic_int_get (&rec->gone) || g_atomic_int_get (&rec->truncated);
+
+  if (!wake)
+    {
+      struct stat st;
+
+      if (lstat (rec->path, &st) == -1 ? errno == ENOENT
+                                       : (st.st_dev != rec->dev || st.st_ino != rec->ino))
+        {
+          g_atomic_int_set (&rec->gone, TRUE);
+          wake = TRUE;
+        }
+      else if ((gsize) st.st_size < rec->map_size)
+        {
+          g_atomic_int_set (&rec->truncated, TRUE);
+          sysem_posix_regrow (rec);
+          wake = TRUE;
+        }
+    }
+
+  if (!wake && rec->ledger &&
+      (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+    wake = TRUE;
+
+  if (wake)
+    sysem_posix_futex_wake_all (file);
+  else if (rec->ledger)
+    sysem_posix_scan (rec, 0);   /* wakes as many sleepers as units came back */
+}
+
+static gpointer
+sysem_posix_watch_thread (gpointer data)
+{
+  g_mutex_lock (&watch_lock);
+
+  for (;;)
+    {
+      gint64 end;
+
+      /* Nobody waits: sleep without a timer. */
+      while (watch_recs->len == 0)
+        g_cond_wait (&watch_cond, &watch_lock);
+
+      end = g_get_monotonic_time () + SYSEM_POSIX_WATCH_USEC;
+      while (watch_recs->len > 0 && g_cond_wait_until (&watch_cond, &watch_lock, end))
+        ;
+
+      for (guint i = 0; i < watch_recs->len; i++)
+        sysem_posix_watch_check (g_ptr_array_index (watch_recs, i));
+    }
+
+  g_mutex_unlock (&watch_lock);
+  return NULL;
+}
+
+/* A thread of this process starts (@add) or stops waiting on @rec. */
+static void
+sysem_posix_watch (SysemPosixRecord *rec,
+                   gboolean          add)
+{
+  g_mutex_lock (&watch_lock);
+
+  if (add)
+    {
+      if (watch_recs == NULL)
+        watch_recs = g_ptr_array_new ();
+      if (rec->waiting++ == 0)
+        {
+          g_ptr_array_add (watch_recs, rec);
+          if (watch_recs->len == 1)
+            g_cond_signal (&watch_cond);
+        }
+      if (!watch_running)
+        {
+          GThread *thread = g_thread_try_new ("sysem-watch", sysem_posix_watch_thread, NULL, NULL);
+
+          /* Without it, removals and dead holders are still seen at the
+           * next post or call; only a sleeper's own look is lost. */
+          if (thread != NULL)
+            {
+              watch_running = TRUE;
+              g_thread_unref (thread);
+            }
+        }
+    }
+  else if (--rec->waiting == 0)
+    g_ptr_array_remove_fast (watch_recs, rec);
+
+  g_mutex_unlock (&watch_lock);
+}
+
+typedef struct {
+  SysemLedgerFile *file;
+  gint             sleeping;    /* atomic */
+  gint             cancelled;   /* atomic */
+} SysemPosixWait;
+
+/* A cancel wakes the word until the waiter has seen it. */
+static void
+sysem_posix_cancelled_cb (GCancellable *cancellable,
+                          gpointer      data)
+{
+  SysemPosixWait *wait = data;
+
+  __atomic_store_n (&wait->cancelled, TRUE, __ATOMIC_SEQ_CST);
+  for (guint round = 0; __atomic_load_n (&wait->sleeping, __ATOMIC_SEQ_CST); round++)
+    {
+      if (!sysem_posix_futex_wake_all (wait->file) || round >= 100000)
+        break;
+      if (round > 0)
+        sched_yield ();
+    }
+}
+
+/* Out of time: FALSE, with an error only if the file is not the
+ * semaphore any more (a timeout is no proof that it still is). */
+static gboolean
+sysem_posix_timed_out (SysemPosix  *self,
+                       GError     **error)
+{
+  SysemFileState state = sysem_posix_file_state (self->rec, NULL);
+
+  if (state != SYSEM_FILE_OK)
+    sysem_posix_set_file_error (self, state, SYSEM_OP_ACQUIRE, error);
+  return FALSE;
 }
 
 static gboolean
@@ -1256,8 +1473,9 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
 {
   SysemPosixRecord *rec = self->rec;
   SysemLedgerFile *file = rec->file;
+  SysemPosixWait wait = { file, 0, 0 };
   gboolean acquired = FALSE;
-  gint64 last_look;
+  gulong handler = 0;
 
   if (!sysem_posix_ledger_ready (self, SYSEM_OP_ACQUIRE, error))
     return FALSE;
@@ -1284,7 +1502,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
     return TRUE;
 
   if (deadline == SYSEM_DEADLINE_NOW)
-    return FALSE;
+    return sysem_posix_timed_out (self, error);
 
   switch (sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_WAIT, FALSE, NULL))
     {
@@ -1304,12 +1522,14 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
       return FALSE;
     }
 
-  last_look = g_get_monotonic_time ();
+  /* Only a blocking wait pays for these. */
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_posix_cancelled_cb), &wait, NULL);
+  sysem_posix_watch (rec, TRUE);
 
   for (;;)
     {
       guint64 data = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-      gint64 until, now;
       int res;
 
       if (SYSEM_POSIX_VALUE (data) != 0)
@@ -1317,32 +1537,46 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
           switch (sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_TAKE_WAITED, FALSE, NULL))
             {
             case SYSEM_CHAIN_OK:
-              return TRUE;
+              acquired = TRUE;
+              goto done;
             case SYSEM_CHAIN_EMPTY:
               continue;
             case SYSEM_CHAIN_REMOVED:
               sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
-              return FALSE;
+              goto done;
             case SYSEM_CHAIN_FULL:
             case SYSEM_CHAIN_BAD:
             default:
-              sysem_posix_set_bad_value (self, SYSEM_OP_ACQUIRE, error);
+              if (g_atomic_int_get (&rec->truncated))
+                sysem_posix_set_truncated (self, SYSEM_OP_ACQUIRE, error);
+              else
+                sysem_posix_set_bad_value (self, SYSEM_OP_ACQUIRE, error);
               goto unwait;
             }
         }
 
-      /* Sleep until a post, the deadline, a cancel's slice or the next
-       * look at the file and the ledger. */
-      if (cancellable != NULL)
+      if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
         {
-          if (!sysem_wait_slice (deadline, cancellable, &until, error))
-            goto unwait;
+          sysem_posix_timed_out (self, error);
+          goto unwait;
         }
-      else
-        until = deadline;
-      until = MIN (until, g_get_monotonic_time () + SYSEM_POSIX_SLEEP_USEC);
 
-      res = sysem_posix_futex_wait (file, until);
+      /* Announce the sleep, then look: whoever changes what we look at
+       * (a cancel, a removal in this process) and then finds us asleep
+       * wakes us until we have seen it. */
+      g_atomic_int_inc (&rec->sleeping);
+      __atomic_store_n (&wait.sleeping, TRUE, __ATOMIC_SEQ_CST);
+
+      if (__atomic_load_n (&wait.cancelled, __ATOMIC_SEQ_CST) ||
+          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
+          g_atomic_int_get (&rec->gone) || g_atomic_int_get (&rec->truncated))
+        res = EAGAIN;
+      else
+        res = sysem_posix_futex_wait (file, deadline);
+
+      __atomic_store_n (&wait.sleeping, FALSE, __ATOMIC_SEQ_CST);
+      g_atomic_int_add (&rec->sleeping, -1);
+
       if (res != 0 && res != ETIMEDOUT && res != EINTR && res != EAGAIN)
         {
           sysem_set_error_errno (error, SYSEM_OP_ACQUIRE, self->parent.display_key, res);
@@ -1352,33 +1586,28 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
       if ((guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
         {
           sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
-          return FALSE;
+          goto done;
         }
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        goto unwait;
-
-      now = g_get_monotonic_time ();
-      if (res == ETIMEDOUT || now - last_look >= SYSEM_POSIX_SLEEP_USEC)
+      if (g_atomic_int_get (&rec->truncated))
         {
-          SysemFileState state;
-
-          last_look = now;
-          state = sysem_posix_file_state (rec, NULL);
-          if (state != SYSEM_FILE_OK)
-            {
-              sysem_posix_set_file_error (self, state, SYSEM_OP_ACQUIRE, error);
-              goto unwait;
-            }
-          sysem_posix_scan (rec, SYSEM_POSIX_SCAN_USEC);
+          sysem_posix_set_truncated (self, SYSEM_OP_ACQUIRE, error);
+          goto unwait;
         }
-
-      if (deadline != SYSEM_DEADLINE_FOREVER && now >= deadline &&
-          SYSEM_POSIX_VALUE (__atomic_load_n (&file->sem.data, __ATOMIC_RELAXED)) == 0)
+      if (g_atomic_int_get (&rec->gone))
+        {
+          sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
+          goto unwait;
+        }
+      if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
         goto unwait;
     }
 
 unwait:
   sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_UNWAIT, FALSE, NULL);
+done:
+  sysem_posix_watch (rec, FALSE);
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
   return acquired;
 }
 
@@ -1767,7 +1996,9 @@ sysem_posix_remove (SysemHandle  *handle,
           return FALSE;
         }
 
-      /* Every sysem user sees it at its next call, a sleeper at once. */
+      /* Every sysem user sees it at its next call, a sleeper at once (one
+       * of another process whose wake came too early, at its watcher's
+       * next look). */
       sysem_ledger_lock (rec->file);
       __atomic_or_fetch (&rec->file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
       sysem_ledger_mark_removed (rec->file, TRUE);
@@ -1780,6 +2011,7 @@ sysem_posix_remove (SysemHandle  *handle,
           return FALSE;
         }
       sysem_ledger_unlock (rec->file);
+      sysem_posix_wake_local (rec);
     }
   else
 #endif

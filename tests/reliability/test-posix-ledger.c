@@ -9,6 +9,7 @@
  */
 
 #include <fcntl.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -427,6 +428,232 @@ test_many_objects (void)
     sysem_test_assert_key_clean (g_ptr_array_index (keys, i), SYSEM_KEY_TYPE_POSIX);
 }
 
+/* Waits without slices (issue 15) */
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  gint64          timeout;      /* -1: acquire() */
+  int             tid;          /* atomic; set before the wait */
+  GError         *error;
+  gboolean        acquired;
+} Sleeper;
+
+static gpointer
+sleeper_thread (gpointer data)
+{
+  Sleeper *s = data;
+
+  g_atomic_int_set (&s->tid, (int) gettid ());
+  if (s->timeout < 0)
+    s->acquired = sysem_semaphore_acquire (s->sem, s->cancellable, &s->error);
+  else
+    s->acquired = sysem_semaphore_try_acquire (s->sem, s->timeout, s->cancellable, &s->error);
+  return NULL;
+}
+
+static gboolean
+waiters_at_least (gpointer data)
+{
+  SysemStats stats;
+
+  return sysem_semaphore_get_stats (data, &stats, NULL) && stats.waiters >= 1;
+}
+
+static GThread *
+sleeper_start (Sleeper *s)
+{
+  GThread *thread = g_thread_new ("sleeper", sleeper_thread, s);
+
+  sysem_test_wait_for (waiters_at_least, s->sem, "the sleeper to wait");
+  return thread;
+}
+
+/* Voluntary context switches of thread @tid of this process: how often
+ * it went to sleep. */
+static guint64
+thread_switches (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/status", tid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  p = strstr (text, "voluntary_ctxt_switches:");
+  g_assert_nonnull (p);
+  return g_ascii_strtoull (p + strlen ("voluntary_ctxt_switches:"), NULL, 10);
+}
+
+static int
+watcher_tid (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", name);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "sysem-watch"))
+        return atoi (name);
+    }
+  return -1;
+}
+
+/* A blocked waiter sleeps until something happens: no slices. The
+ * watcher looks at most once a second while it waits. Wakeups are
+ * counted over a window of observation, not timed. */
+static void
+test_wait_no_wakeups (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-no-wakeups");
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Sleeper plain = { sem, NULL, -1, 0, NULL, FALSE };
+  Sleeper cancellable_one = { sem, cancellable, -1, 0, NULL, FALSE };
+  GThread *t1 = sleeper_start (&plain);
+  GThread *t2;
+  guint64 before1, before2, before_w, after1, after2, after_w;
+  gint64 start, elapsed;
+  int wtid;
+
+  g_atomic_int_set (&cancellable_one.tid, 0);
+  t2 = g_thread_new ("sleeper", sleeper_thread, &cancellable_one);
+  while (TRUE)
+    {
+      SysemStats stats;
+
+      g_assert_true (sysem_semaphore_get_stats (sem, &stats, NULL));
+      if (stats.waiters >= 2)
+        break;
+      g_thread_yield ();
+    }
+
+  wtid = watcher_tid ();
+  g_assert_cmpint (wtid, >, 0);
+  start = g_get_monotonic_time ();
+  before1 = thread_switches (g_atomic_int_get (&plain.tid));
+  before2 = thread_switches (g_atomic_int_get (&cancellable_one.tid));
+  before_w = thread_switches (wtid);
+  g_usleep (1500 * G_TIME_SPAN_MILLISECOND);   /* the window observed */
+  after1 = thread_switches (g_atomic_int_get (&plain.tid));
+  after2 = thread_switches (g_atomic_int_get (&cancellable_one.tid));
+  after_w = thread_switches (wtid);
+  elapsed = g_get_monotonic_time () - start;
+
+  g_test_message ("in %.2f s: waiter %" G_GUINT64_FORMAT ", cancellable waiter %" G_GUINT64_FORMAT
+                  ", watcher %" G_GUINT64_FORMAT " wakeups",
+                  elapsed / 1e6, after1 - before1, after2 - before2, after_w - before_w);
+  g_assert_cmpuint (after1 - before1, ==, 0);
+  g_assert_cmpuint (after2 - before2, ==, 0);
+  g_assert_cmpuint (after_w - before_w, <=, (guint64) (elapsed / G_USEC_PER_SEC) + 1);
+
+  /* A cancel wakes the cancelled one, which takes nothing. */
+  g_cancellable_cancel (cancellable);
+  g_thread_join (t2);
+  g_assert_false (cancellable_one.acquired);
+  g_assert_error (cancellable_one.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&cancellable_one.error);
+
+  sysem_test_release (sem, 1);
+  g_thread_join (t1);
+  g_assert_true (plain.acquired);
+  sysem_test_assert_value (sem, 0);
+}
+
+/* A glibc sem_post() on the file (what Qt does) wakes a sysem waiter,
+ * with and without a deadline and a cancellable. */
+static void
+test_wait_woken_by_glibc_post (void)
+{
+  for (int kind = 0; kind < 3; kind++)
+    {
+      g_autofree char *key = sysem_test_key ("ledger-glibc-post");
+      g_autofree char *path = ledger_path (key);
+      g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      Sleeper s = { sem, kind == 2 ? cancellable : NULL, kind == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC,
+                    0, NULL, FALSE };
+      SysemLedgerFile *file = ledger_map (path);
+      GThread *thread = sleeper_start (&s);
+
+      g_assert_cmpint (sem_post ((sem_t *) (gpointer) &file->sem), ==, 0);
+      g_thread_join (thread);
+      g_assert_no_error (s.error);
+      g_assert_true (s.acquired);
+      sysem_test_assert_value (sem, 0);
+      munmap (file, SYSEM_LEDGER_FILE_SIZE);
+    }
+}
+
+/* The name unlinked by someone else (rm, RemoveIPC) while a thread
+ * sleeps: it fails with NOT_FOUND, woken by the watcher. */
+static void
+test_wait_unlinked_by_other (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-wait-unlinked");
+  g_autofree char *path = ledger_path (key);
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
+  Sleeper s = { sem, NULL, -1, 0, NULL, FALSE };
+  GThread *thread = sleeper_start (&s);
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (unlink (path) == 0 ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+
+  g_thread_join (thread);
+  g_assert_false (s.acquired);
+  sysem_test_assert_error_names_key (s.error, SYSEM_SEMAPHORE_ERROR,
+                                     SYSEM_SEMAPHORE_ERROR_NOT_FOUND, key);
+  g_clear_error (&s.error);
+}
+
+/* A holder that dies while a thread waits for its unit: the unit comes
+ * to the waiter (the watcher recovers it). */
+static void
+test_wait_dead_holder (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-wait-dead");
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 1, SYSEM_ACCESS_MODE_CREATE);
+  Sleeper s = { sem, NULL, -1, 0, NULL, FALSE };
+  GThread *thread;
+  int pipefd[2];
+  char c;
+  pid_t pid;
+
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1,
+                                                        SYSEM_ACCESS_MODE_OPEN, NULL);
+
+      if (child == NULL || !sysem_semaphore_acquire (child, NULL, NULL) ||
+          write (pipefd[1], "a", 1) != 1)
+        _exit (1);
+      for (;;)
+        pause ();
+    }
+  close (pipefd[1]);
+  g_assert_cmpint (read (pipefd[0], &c, 1), ==, 1);
+  close (pipefd[0]);
+
+  thread = sleeper_start (&s);
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+
+  g_thread_join (thread);
+  g_assert_no_error (s.error);
+  g_assert_true (s.acquired);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 1);
+}
+
 /* sysem create keeps it with no user; gc-style removal only then. */
 static void
 test_keep (void)
@@ -534,6 +761,10 @@ main (int   argc,
   g_test_add_func ("/reliability/posix-ledger/replaced-while-mapped", test_replaced_while_mapped);
   g_test_add_func ("/reliability/posix-ledger/bad-value-while-open", test_bad_value_while_open);
   g_test_add_func ("/reliability/posix-ledger/many-objects", test_many_objects);
+  g_test_add_func ("/reliability/posix-ledger/wait/no-wakeups", test_wait_no_wakeups);
+  g_test_add_func ("/reliability/posix-ledger/wait/woken-by-glibc-post", test_wait_woken_by_glibc_post);
+  g_test_add_func ("/reliability/posix-ledger/wait/unlinked-by-other", test_wait_unlinked_by_other);
+  g_test_add_func ("/reliability/posix-ledger/wait/dead-holder", test_wait_dead_holder);
   g_test_add_func ("/reliability/posix-ledger/keep", test_keep);
   g_test_add_func ("/reliability/posix-ledger/inspect-dead-holder", test_inspect_dead_holder);
 
