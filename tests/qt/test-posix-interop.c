@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -283,6 +284,64 @@ test_create_replaces (void)
   g_assert_false (sysem_test_path_exists (path));
 }
 
+/* A glibc sem_open () user and sysem users share the semaphore; a sysem
+ * user is SIGKILLed holding two units while the glibc user waits in
+ * sem_wait (). The next sysem call gives the units back, which wakes the
+ * glibc user, and both sides see the right count. @data: who makes the
+ * semaphore, "sysem" or "glibc" (whose 32-byte file sysem adopts). */
+static void
+test_sysem_user_killed (gconstpointer data)
+{
+  gboolean glibc_made = g_str_equal (data, "glibc");
+  g_autofree char *key = sysem_test_key ("posix-killed");
+  g_autofree char *name = qt_posix_name (key);
+  g_autofree char *path = shm_path (name);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(SysemTestHelper) raw = NULL;
+  g_autoptr(SysemTestHelper) victim = NULL;
+
+  if (glibc_made)
+    raw = raw_spawn (name, "open", 3);
+  else
+    sem = posix_new (key, 3, SYSEM_ACCESS_MODE_CREATE);
+
+  victim = sysem_test_helper_start (SYSEM_KEY_TYPE_POSIX, key, "acquire", "2", "wait", NULL);
+  for (int i = 0; i < 2; i++)
+    {
+      sysem_test_helper_expect_line (victim, "acquiring");
+      sysem_test_helper_expect_line (victim, "acquired");
+    }
+  sysem_test_helper_expect_line (victim, "waiting");
+
+  if (glibc_made)
+    sem = posix_new (key, 3, SYSEM_ACCESS_MODE_OPEN);
+  else
+    raw = raw_spawn (name, "existing", 0);
+  assert_semaphore_file (path);
+
+  raw_expect_value (raw, 1);
+  sysem_test_helper_command (raw, "acquire", "acquiring", "acquired", NULL);
+  sysem_test_helper_command (raw, "acquire", "acquiring", NULL);
+  sysem_test_wait_waiters (sem, 1);
+
+  g_assert_cmpint (sysem_test_helper_kill (victim), ==, 128 + SIGKILL);
+
+  /* A sysem call gives the dead user's units back and wakes the glibc
+   * user, who takes one of them. */
+  g_assert_cmpint (sysem_test_value (sem), >=, 1);
+  sysem_test_helper_expect_line (raw, "acquired");
+  raw_expect_value (raw, 1);
+  sysem_test_assert_value (sem, 1);
+
+  sysem_test_helper_command (raw, "release 2", "released", NULL);
+  raw_expect_value (raw, 3);
+  sysem_test_assert_value (sem, 3);
+
+  raw_exit (raw);
+  g_clear_object (&sem);
+  g_assert_false (sysem_test_path_exists (path));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -303,6 +362,8 @@ main (int    argc,
     }
   g_test_add_func ("/posix/same-bytes", test_same_bytes);
   g_test_add_func ("/posix/create-replaces", test_create_replaces);
+  g_test_add_data_func ("/posix/sysem-user-killed/sysem-made", "sysem", test_sysem_user_killed);
+  g_test_add_data_func ("/posix/sysem-user-killed/glibc-made", "glibc", test_sysem_user_killed);
 
   return g_test_run ();
 }
