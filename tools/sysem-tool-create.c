@@ -191,15 +191,23 @@ handle_gc (int    argc,
       g_autofree char *name = g_utf8_make_valid (info->name, -1);
       const char *why = SYSEM_PRIVATE_CALL (state_label) (info->state);
       g_autoptr(GError) error = NULL;
-      gboolean removed_object;
+      gboolean removed_object = FALSE;
+      gboolean recover = info->state == SYSEM_INSPECT_RECOVERABLE;
 
-      if (!info->stale)
+      /* In use, but dead holders' units can come back: gc gives them
+       * back and leaves the semaphore. */
+      if (!info->stale && !recover)
         continue;
 
       if (dry_run)
         {
           g_ptr_array_add (done, info);
-          if (!opt_json)
+          if (opt_json)
+            continue;
+          if (recover)
+            /* Translators: %s is a semaphore name */
+            g_print (_("Would give back the units of dead holders of %s\n"), name);
+          else
             /* Translators: the first %s is a file or semaphore name, the
              * second why it is stale */
             g_print (_("Would remove %s (%s)\n"), name, why);
@@ -210,7 +218,12 @@ handle_gc (int    argc,
       if (SYSEM_PRIVATE_CALL (remove) (info, TRUE, &removed_object, &error))
         {
           g_ptr_array_add (done, info);
-          if (!opt_json)
+          if (opt_json)
+            ;
+          else if (recover && !removed_object)
+            /* Translators: %s is a semaphore name */
+            g_print (_("Gave back the units of dead holders of %s\n"), name);
+          else
             /* Translators: the first %s is a file or semaphore name, the
              * second why it was stale */
             g_print (_("Removed %s (%s)\n"), name, why);

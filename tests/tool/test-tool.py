@@ -704,6 +704,62 @@ class ToolTest(unittest.TestCase):
         sysem('gc', key, check=0)
         self.assertGone(key)
 
+    def test_gc_recovers_dead_posix_holder(self):
+        # A POSIX semaphore in use whose holder was killed with two units:
+        # list marks it recoverable, info names the dead holder and its
+        # units, gc gives them back and keeps the semaphore of the live user.
+        key = self.key('recover', posix=True)
+        live = self.spawn([HELPER, 'hold', '--posix', key, '3', '0'])
+        json.loads(live.stdout.readline())
+        victim = self.spawn([HELPER, 'hold', '--posix', key, '3', '2'])
+        victim_pid = json.loads(victim.stdout.readline())['pid']
+        victim.kill()
+        victim.wait()
+
+        entries = json.loads(sysem('list', '--json', '--type', 'posix', check=0).stdout)
+        ours = [e for e in entries if e['name'] == '/' + legacy_name(key)]
+        self.assertEqual(len(ours), 1, entries)
+        self.assertEqual(ours[0]['state'], 'recoverable')
+        self.assertFalse(ours[0]['stale'])
+        self.assertEqual(ours[0]['value'], 1)
+        lines = [l for l in sysem('list', check=0).stdout.splitlines()
+                 if l.endswith('/' + legacy_name(key))]
+        self.assertEqual(len(lines), 1)
+        self.assertIn('in use: recoverable', lines[0])
+
+        proc = sysem('gc', '--dry-run', check=0)
+        self.assertIn('Would give back the units of dead holders of /%s\n' % legacy_name(key),
+                      proc.stdout)
+        proc = sysem('gc', check=0)
+        self.assertIn('Gave back the units of dead holders of /%s\n' % legacy_name(key),
+                      proc.stdout)
+        entry = info(key, '--posix')
+        self.assertEqual(entry['value'], 3)
+        self.assertEqual(entry['state'], 'in-use')
+        self.assertFalse([h for h in entry['holders'] if h['pid'] == victim_pid])
+
+        # info names a dead holder with its units (and gives them back).
+        victim = self.spawn([HELPER, 'hold', '--posix', key, '3', '2'])
+        victim_pid = json.loads(victim.stdout.readline())['pid']
+        victim.kill()
+        victim.wait()
+        entry = info(key, '--posix')
+        dead = [h for h in entry['holders'] if h['pid'] == victim_pid]
+        self.assertEqual(len(dead), 1, entry['holders'])
+        self.assertFalse(dead[0]['alive'])
+        self.assertEqual(dead[0]['units'], 2)
+        self.assertEqual(entry['value'], 3)
+        victim = self.spawn([HELPER, 'hold', '--posix', key, '3', '1'])
+        victim_pid = json.loads(victim.stdout.readline())['pid']
+        victim.kill()
+        victim.wait()
+        text = sysem('info', '--posix', key, check=0).stdout
+        self.assertRegex(text, r'\n +%d \(gone\), 1 unit\b' % victim_pid)
+
+        live.stdin.close()
+        self.assertEqual(live.wait(timeout=DEADLINE), 0)
+        self.assertGone(key, posix=True)
+
     def test_gc_stale_key_file(self):
         key = self.key('stalefile')
 
