@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 
 #include "sysem-test-util.h"
 #include "sysem-key-private.h"
@@ -654,6 +655,100 @@ test_wait_dead_holder (void)
   sysem_test_assert_value (sem, 1);
 }
 
+/* Squatting: a user (nobody) makes the name first, open to everyone; the
+ * victim, another user who is not root, is refused with PERMISSION_DENIED
+ * naming the owner rather than sharing or resetting the squatter's count.
+ * Needs root to become those users. The results come over a pipe (under
+ * valgrind a child's exit status is valgrind's). */
+#define SQUATTER 65534
+#define VICTIM   2
+
+static void
+run_as (uid_t       uid,
+        const char *key,
+        char      (*body) (const char *key))
+{
+  int fds[2];
+  char result = -1;
+  pid_t pid;
+
+  g_assert_cmpint (pipe (fds), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      char r = 99;
+
+      close (fds[0]);
+      if (setgroups (0, NULL) == 0 && setgid ((gid_t) uid) == 0 && setuid (uid) == 0)
+        r = body (key);
+      if (write (fds[1], &r, 1) != 1)
+        _exit (98);
+      _exit (0);
+    }
+  close (fds[1]);
+  g_assert_cmpint (read (fds[0], &result, 1), ==, 1);
+  close (fds[0]);
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+  g_assert_cmpint (result, ==, 0);
+}
+
+static char
+squat (const char *key)
+{
+  g_autofree char *path = ledger_path (key);
+  SysemSemaphore *sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 5,
+                                                  SYSEM_ACCESS_MODE_CREATE, NULL);
+
+  if (sem == NULL || !sysem_semaphore_keep (sem, NULL) || chmod (path, 0666) != 0)
+    return 1;
+  g_object_unref (sem);
+  return 0;
+}
+
+static char
+be_victim (const char *key)
+{
+  g_autofree char *owner = g_strdup_printf ("%u", (guint) SQUATTER);
+
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    {
+      g_autoptr(GError) error = NULL;
+      SysemSemaphore *sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1, mode, &error);
+
+      if (sem != NULL)
+        return 10 + mode;
+      if (!g_error_matches (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED))
+        return 20 + mode;
+      if (strstr (error->message, key) == NULL)
+        return 30 + mode;
+      /* Open finds the file and names its owner; Create may not even
+       * unlink it (the sticky /dev/shm). */
+      if (mode == SYSEM_ACCESS_MODE_OPEN && strstr (error->message, owner) == NULL)
+        return 40 + mode;
+    }
+  return 0;
+}
+
+static void
+test_squatted_name (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-squat");
+  g_autofree char *path = ledger_path (key);
+  struct stat st;
+
+  run_as (SQUATTER, key, squat);
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, SQUATTER);
+
+  run_as (VICTIM, key, be_victim);
+
+  /* The squatter's file is as it made it. */
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, SQUATTER);
+  g_assert_cmpint (unlink (path), ==, 0);
+}
+
 /* sysem create keeps it with no user; gc-style removal only then. */
 static void
 test_keep (void)
@@ -765,6 +860,9 @@ main (int   argc,
   g_test_add_func ("/reliability/posix-ledger/wait/woken-by-glibc-post", test_wait_woken_by_glibc_post);
   g_test_add_func ("/reliability/posix-ledger/wait/unlinked-by-other", test_wait_unlinked_by_other);
   g_test_add_func ("/reliability/posix-ledger/wait/dead-holder", test_wait_dead_holder);
+  /* Becoming other users needs root. */
+  if (geteuid () == 0)
+    g_test_add_func ("/reliability/posix-ledger/squatted-name", test_squatted_name);
   g_test_add_func ("/reliability/posix-ledger/keep", test_keep);
   g_test_add_func ("/reliability/posix-ledger/inspect-dead-holder", test_inspect_dead_holder);
 
