@@ -118,6 +118,9 @@ typedef struct {
    * and once the semaphore is known to be removed or the handle closed,
    * which sends every call to the slow path. */
   SysemLedgerFile  *fast_file;
+  /* Copies of the record's slot and fork generation, one load closer. */
+  guint             fast_index;
+  guint             fast_gen;      /* atomic, written after fast_index */
 } SysemPosix;
 
 static GMutex posix_lock;
@@ -1177,6 +1180,14 @@ sysem_posix_ledger_ready (SysemPosix  *self,
         }
     }
 
+  /* This handle's copies for the fast path (after fork(): the slot of
+   * this process). */
+  if (G_UNLIKELY (g_atomic_int_get (&self->fast_gen) != g_atomic_int_get (&rec->gen)))
+    {
+      self->fast_index = rec->slot;
+      g_atomic_int_set (&self->fast_gen, g_atomic_int_get (&rec->gen));
+    }
+
   return TRUE;
 }
 
@@ -1197,6 +1208,30 @@ sysem_posix_scan (SysemPosixRecord *rec,
   sysem_ledger_unlock (rec->file);
 }
 
+/* Would a change recorded in slot @index, whose acct word is @acct, have
+ * to wait for the tag in @hi? Yes if another change is pending: the tag's
+ * slot does not show it yet. For our own slot the acct word in hand tells
+ * (the common case: no second load); a tag that names no slot sends the
+ * caller to the slow path too. */
+static inline gboolean
+sysem_posix_fast_blocked (SysemLedgerFile *file,
+                          guint            index,
+                          guint64          acct,
+                          guint64          hi)
+{
+  guint32 tag = (guint32) (hi >> 32);
+
+  if (G_LIKELY (SYSEM_TAG_SLOT (tag) == index + 1))
+    return ((((guint32) (acct >> 32)) + 1) & SYSEM_TAG_SEQ_MASK) == (tag & SYSEM_TAG_SEQ_MASK);
+  if (tag == 0)
+    return FALSE;
+  return SYSEM_TAG_SLOT (tag) > SYSEM_LEDGER_N_SLOTS || sysem_tag_pending (file, tag);
+}
+
+/* The tag of the next change of slot @index, whose acct word is @acct. */
+#define SYSEM_POSIX_NEXT_TAG(index, op, acct) \
+  ((guint64) SYSEM_TAG_MAKE ((index), (op), ((acct) >> 32) + 1) << 32)
+
 static inline int
 sysem_posix_fast_take (SysemLedgerFile *file,
                        guint            index)
@@ -1207,21 +1242,18 @@ sysem_posix_fast_take (SysemLedgerFile *file,
 
   for (;;)
     {
-      guint32 tag = (guint32) (hi >> 32);
-      guint64 acct;
+      guint64 acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
 
       /* Zero: none free. Past SEM_VALUE_MAX, removed, or a change still
        * pending: the slow path. */
-      if ((gint32) lo <= 0)
+      if (G_UNLIKELY ((gint32) lo <= 0))
         return (guint32) lo == 0 ? 0 : -1;
-      if (G_UNLIKELY (tag != 0 && (SYSEM_TAG_SLOT (tag) > SYSEM_LEDGER_N_SLOTS ||
-                                   sysem_tag_pending (file, tag))))
+      if (G_UNLIKELY (sysem_posix_fast_blocked (file, index, acct, hi)))
         return -1;
 
-      acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
-      if (sysem_cas16 (&file->sem, &lo, &hi, lo - 1,
-                       (hi & G_MAXUINT32) |
-                       ((guint64) SYSEM_TAG_MAKE (index, SYSEM_LEDGER_OP_TAKE, (acct >> 32) + 1) << 32)))
+      if (G_LIKELY (sysem_cas16 (&file->sem, &lo, &hi, lo - 1,
+                                 (hi & G_MAXUINT32) |
+                                 SYSEM_POSIX_NEXT_TAG (index, SYSEM_LEDGER_OP_TAKE, acct))))
         {
           __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) + 1, __ATOMIC_RELEASE);
           return 1;
@@ -1239,23 +1271,20 @@ sysem_posix_fast_give (SysemLedgerFile *file,
 
   for (;;)
     {
-      guint32 tag = (guint32) (hi >> 32);
-      guint64 acct;
+      guint64 acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
 
-      /* A sleeper to wake, a full count, removed, or pending: slow. */
-      if ((lo >> 31) != 0 || (guint32) lo == SEM_VALUE_MAX)
+      /* A sleeper to wake (waiters in the high half), a full count (the
+       * value plus one reaches 1 << 31), removed or pending: slow. */
+      if (G_UNLIKELY (((lo + 1) >> 31) != 0))
         return FALSE;
-      if (G_UNLIKELY (tag != 0 && (SYSEM_TAG_SLOT (tag) > SYSEM_LEDGER_N_SLOTS ||
-                                   sysem_tag_pending (file, tag))))
+      if (G_UNLIKELY (sysem_posix_fast_blocked (file, index, acct, hi)))
         return FALSE;
 
-      acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
-      if (sysem_cas16 (&file->sem, &lo, &hi, lo + 1,
-                       (hi & G_MAXUINT32) |
-                       ((guint64) SYSEM_TAG_MAKE (index, SYSEM_LEDGER_OP_GIVE, (acct >> 32) + 1) << 32)))
+      if (G_LIKELY (sysem_cas16 (&file->sem, &lo, &hi, lo + 1,
+                                 (hi & G_MAXUINT32) |
+                                 SYSEM_POSIX_NEXT_TAG (index, SYSEM_LEDGER_OP_GIVE, acct))))
         {
-          __atomic_store_n (&slot->acct,
-                            acct + ((guint64) 1 << 32) - ((guint32) acct > 0 ? 1 : 0),
+          __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) - ((guint32) acct != 0),
                             __ATOMIC_RELEASE);
           return TRUE;
         }
@@ -1815,9 +1844,9 @@ sysem_posix_acquire (SysemHandle   *handle,
 
   /* A free unit: one compare-and-swap, no call. */
   if (G_LIKELY (file != NULL) && cancellable == NULL &&
-      G_LIKELY (self->rec->gen == posix_fork_gen))
+      G_LIKELY (self->fast_gen == posix_fork_gen))
     {
-      int res = sysem_posix_fast_take (file, self->rec->slot);
+      int res = sysem_posix_fast_take (file, self->fast_index);
 
       if (G_LIKELY (res > 0))
         return TRUE;
@@ -1854,8 +1883,8 @@ sysem_posix_release (SysemHandle  *handle,
 
   /* One unit and nobody asleep: no call. */
   if (G_LIKELY (file != NULL) && n == 1 &&
-      G_LIKELY (self->rec->gen == posix_fork_gen) &&
-      G_LIKELY (sysem_posix_fast_give (file, self->rec->slot)))
+      G_LIKELY (self->fast_gen == posix_fork_gen) &&
+      G_LIKELY (sysem_posix_fast_give (file, self->fast_index)))
     return TRUE;
 #endif
 
@@ -2313,6 +2342,14 @@ sysem_posix_attach_locked (SysemPosix  *self,
       rec->joins++;
       rec->refs++;
       self->rec = rec;
+#ifdef SYSEM_HAVE_LEDGER
+      if (rec->ledger && g_atomic_int_get (&rec->gen) == g_atomic_int_get (&posix_fork_gen))
+        {
+          self->fast_index = rec->slot;
+          self->fast_gen = rec->gen;
+          self->fast_file = rec->file;
+        }
+#endif
       return SYSEM_ATTACH_OK;
     }
 
@@ -2440,7 +2477,11 @@ sysem_posix_attach_locked (SysemPosix  *self,
 
 #ifdef SYSEM_HAVE_LEDGER
   if (ledger)
-    self->fast_file = rec->file;
+    {
+      self->fast_index = rec->slot;
+      self->fast_gen = rec->gen;
+      self->fast_file = rec->file;
+    }
 #endif
 
   return SYSEM_ATTACH_OK;
