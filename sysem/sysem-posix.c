@@ -1842,6 +1842,12 @@ sysem_posix_acquire (SysemHandle   *handle,
   SysemPosix *self = (SysemPosix *) handle;
   SysemLedgerFile *file = g_atomic_pointer_get (&self->fast_file);
 
+  /* An empty count and no time to wait: one load (glibc's sem_trywait()
+   * looks no further either). */
+  if (deadline == SYSEM_DEADLINE_NOW && G_LIKELY (file != NULL) && cancellable == NULL &&
+      __atomic_load_n ((guint32 *) (gpointer) &file->sem.data, __ATOMIC_RELAXED) == 0)
+    return FALSE;
+
   /* A free unit: one compare-and-swap, no call. */
   if (G_LIKELY (file != NULL) && cancellable == NULL &&
       G_LIKELY (self->fast_gen == posix_fork_gen))
