@@ -613,6 +613,32 @@ test_wait_unlinked_by_other (void)
   g_clear_error (&s.error);
 }
 
+/* The file cut short by someone else while a thread sleeps on it: the
+ * sleeper fails with an error naming the key (the watcher gives the file
+ * its size back so that the sleeper can be woken at all). */
+static void
+test_wait_truncated_by_other (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-wait-truncated");
+  g_autofree char *path = ledger_path (key);
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
+  Sleeper s = { sem, NULL, -1, 0, NULL, FALSE };
+  GThread *thread = sleeper_start (&s);
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (truncate (path, 0) == 0 ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+
+  g_thread_join (thread);
+  g_assert_false (s.acquired);
+  sysem_test_assert_error_names_key (s.error, SYSEM_SEMAPHORE_ERROR,
+                                     SYSEM_SEMAPHORE_ERROR_KEY_ERROR, key);
+  g_clear_error (&s.error);
+  g_assert_cmpint (unlink (path), ==, 0);
+}
+
 /* A holder that dies while a thread waits for its unit: the unit comes
  * to the waiter (the watcher recovers it). */
 static void
@@ -859,6 +885,7 @@ main (int   argc,
   g_test_add_func ("/reliability/posix-ledger/wait/no-wakeups", test_wait_no_wakeups);
   g_test_add_func ("/reliability/posix-ledger/wait/woken-by-glibc-post", test_wait_woken_by_glibc_post);
   g_test_add_func ("/reliability/posix-ledger/wait/unlinked-by-other", test_wait_unlinked_by_other);
+  g_test_add_func ("/reliability/posix-ledger/wait/truncated-by-other", test_wait_truncated_by_other);
   g_test_add_func ("/reliability/posix-ledger/wait/dead-holder", test_wait_dead_holder);
   /* Becoming other users needs root. */
   if (geteuid () == 0)
