@@ -108,7 +108,8 @@ typedef struct {
   gboolean         listed;    /* in posix_records; under posix_lock */
   gint64           last_scan; /* atomic; monotonic time of the last dead-holder scan */
   gint             sleeping;  /* atomic; threads of this process in FUTEX_WAIT on it */
-  guint            waiting;   /* threads waiting on it; under watch_lock */
+  gint             waiting;   /* atomic; threads waiting on it, -1 while the watcher unlists it */
+  gboolean         watched;   /* atomic; in watch_recs (changed under watch_lock) */
 } SysemPosixRecord;
 
 typedef struct {
@@ -136,8 +137,9 @@ static guint64 posix_self_start;
  * died. */
 static GMutex watch_lock;
 static GCond watch_cond;
-static GPtrArray *watch_recs;       /* SysemPosixRecord with waiting > 0 */
+static GPtrArray *watch_recs;       /* SysemPosixRecord that threads waited on since the last look */
 static gboolean watch_running;
+static gboolean watch_idle;         /* the watcher sleeps with no timer */
 
 /* Processes */
 
@@ -295,10 +297,12 @@ sysem_posix_atfork_child (void)
 
           rec->waiting = 0;
           rec->sleeping = 0;
+          rec->watched = FALSE;
         }
       g_ptr_array_set_size (watch_recs, 0);
     }
   watch_running = FALSE;
+  watch_idle = FALSE;
 
   g_mutex_unlock (&watch_lock);
   g_mutex_unlock (&posix_lock);
@@ -1000,6 +1004,14 @@ sysem_posix_record_unref_locked (SysemPosixRecord *rec)
     return;
 
   g_assert (!rec->listed);
+  if (g_atomic_int_get (&rec->watched))
+    {
+      /* Nobody waits on it any more (they hold references), but the
+       * watcher has not looked since. */
+      g_mutex_lock (&watch_lock);
+      g_ptr_array_remove_fast (watch_recs, rec);
+      g_mutex_unlock (&watch_lock);
+    }
   sysem_posix_map_unregister_locked (rec->map_entry);
   if (rec->file != NULL)
     munmap (rec->file, rec->map_size);
@@ -1406,55 +1418,104 @@ sysem_posix_watch_thread (gpointer data)
     {
       gint64 end;
 
-      /* Nobody waits: sleep without a timer. */
+      /* Nobody waits: sleep without a timer. Only then is the watcher
+       * signalled (a hand-off between two processes would otherwise wake
+       * it every time). */
+      /* Records nobody waits on leave the list, unless a waiter comes
+       * back meanwhile (it cannot while waiting is -1). */
+      for (guint i = 0; i < watch_recs->len;)
+        {
+          SysemPosixRecord *rec = g_ptr_array_index (watch_recs, i);
+          gint zero = 0;
+
+          if (__atomic_compare_exchange_n (&rec->waiting, &zero, -1, FALSE,
+                                           __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            {
+              g_ptr_array_remove_index_fast (watch_recs, i);
+              g_atomic_int_set (&rec->watched, FALSE);
+              g_atomic_int_set (&rec->waiting, 0);
+            }
+          else
+            i++;
+        }
+
       while (watch_recs->len == 0)
-        g_cond_wait (&watch_cond, &watch_lock);
+        {
+          watch_idle = TRUE;
+          g_cond_wait (&watch_cond, &watch_lock);
+        }
+      watch_idle = FALSE;
 
       end = g_get_monotonic_time () + SYSEM_POSIX_WATCH_USEC;
-      while (watch_recs->len > 0 && g_cond_wait_until (&watch_cond, &watch_lock, end))
+      while (g_cond_wait_until (&watch_cond, &watch_lock, end))
         ;
 
       for (guint i = 0; i < watch_recs->len; i++)
-        sysem_posix_watch_check (g_ptr_array_index (watch_recs, i));
+        {
+          SysemPosixRecord *rec = g_ptr_array_index (watch_recs, i);
+
+          if (g_atomic_int_get (&rec->waiting) > 0)
+            sysem_posix_watch_check (rec);
+        }
     }
 
   g_mutex_unlock (&watch_lock);
   return NULL;
 }
 
-/* A thread of this process starts (@add) or stops waiting on @rec. */
+/* A thread of this process starts (@add) or stops waiting on @rec. No
+ * lock while the record is listed already (a hand-off between processes
+ * waits every time): a record leaves the list only at a look of the
+ * watcher that finds nobody waiting. */
 static void
 sysem_posix_watch (SysemPosixRecord *rec,
                    gboolean          add)
 {
-  g_mutex_lock (&watch_lock);
-
-  if (add)
+  if (!add)
     {
-      if (watch_recs == NULL)
-        watch_recs = g_ptr_array_new ();
-      if (rec->waiting++ == 0)
-        {
-          g_ptr_array_add (watch_recs, rec);
-          if (watch_recs->len == 1)
-            g_cond_signal (&watch_cond);
-        }
-      if (!watch_running)
-        {
-          GThread *thread = g_thread_try_new ("sysem-watch", sysem_posix_watch_thread, NULL, NULL);
+      g_atomic_int_add (&rec->waiting, -1);
+      return;
+    }
 
-          /* Without it, removals and dead holders are still seen at the
-           * next post or call; only a sleeper's own look is lost. */
-          if (thread != NULL)
-            {
-              watch_running = TRUE;
-              g_thread_unref (thread);
-            }
+  for (;;)
+    {
+      gint n = g_atomic_int_get (&rec->waiting);
+
+      if (G_UNLIKELY (n < 0))
+        sched_yield ();   /* the watcher is taking it out of the list */
+      else if (__atomic_compare_exchange_n (&rec->waiting, &n, n + 1, FALSE,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        break;
+    }
+
+  if (G_LIKELY (g_atomic_int_get (&rec->watched) && watch_running))
+    return;
+
+  g_mutex_lock (&watch_lock);
+  if (watch_recs == NULL)
+    watch_recs = g_ptr_array_new ();
+  if (!g_atomic_int_get (&rec->watched))
+    {
+      g_ptr_array_add (watch_recs, rec);
+      g_atomic_int_set (&rec->watched, TRUE);
+      if (watch_idle)
+        {
+          watch_idle = FALSE;
+          g_cond_signal (&watch_cond);
         }
     }
-  else if (--rec->waiting == 0)
-    g_ptr_array_remove_fast (watch_recs, rec);
+  if (!watch_running)
+    {
+      GThread *thread = g_thread_try_new ("sysem-watch", sysem_posix_watch_thread, NULL, NULL);
 
+      /* Without it, removals and dead holders are still seen at the
+       * next post or call; only a sleeper's own look is lost. */
+      if (thread != NULL)
+        {
+          watch_running = TRUE;
+          g_thread_unref (thread);
+        }
+    }
   g_mutex_unlock (&watch_lock);
 }
 
@@ -1593,8 +1654,8 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
       /* Announce the sleep, then look: whoever changes what we look at
        * (a cancel, a removal in this process) and then finds us asleep
        * wakes us until we have seen it. */
-      g_atomic_int_inc (&rec->sleeping);
-      __atomic_store_n (&wait.sleeping, TRUE, __ATOMIC_SEQ_CST);
+      __atomic_store_n (&wait.sleeping, TRUE, __ATOMIC_RELAXED);
+      g_atomic_int_inc (&rec->sleeping);   /* a full barrier: the stores before the loads */
 
       if (__atomic_load_n (&wait.cancelled, __ATOMIC_SEQ_CST) ||
           (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
@@ -1603,7 +1664,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
       else
         res = sysem_posix_futex_wait (file, deadline);
 
-      __atomic_store_n (&wait.sleeping, FALSE, __ATOMIC_SEQ_CST);
+      __atomic_store_n (&wait.sleeping, FALSE, __ATOMIC_RELEASE);
       g_atomic_int_add (&rec->sleeping, -1);
 
       if (res != 0 && res != ETIMEDOUT && res != EINTR && res != EAGAIN)
