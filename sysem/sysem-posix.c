@@ -28,18 +28,31 @@
  * swaps also names, in the tag beside the word, the ledger change that goes
  * with it (see sysem-posix-ledger.h).
  *
+ * A blocked waiter sleeps with no timer: nothing but a post, a cancel, a
+ * removal or its deadline wakes it. What nobody wakes it for (an unlink or
+ * a truncation by another process, units of a holder that died) one
+ * watcher thread per process looks for, once a second and only while a
+ * thread of the process waits.
+ *
  * One record per file in each process (SysemPosixRecord), shared by every
- * handle on that file: the mapping, the descriptor, and the slot of this
- * process in the ledger. A process keeps its slot until it dies, also after
- * its last object closed, so that units it acquired and did not release
- * come back at its death, as the kernel's undo does for System V.
+ * handle on that file: the mapping and the slot of this process in the
+ * ledger. No descriptor is kept: the name is looked up (device and inode)
+ * to see whether it still leads to the file. A process keeps its slot until
+ * it dies, also after its last object closed, so that units it acquired and
+ * did not release come back at its death, as the kernel's undo does for
+ * System V. Every mapping is in a table that a SIGBUS handler reads, so
+ * that a file cut short under it gives an error, not a dead process.
  *
  * Lock map:
- * - posix_lock (a GMutex of this file): the table of records and each
- *   record's refs and joins. fork() takes it (pthread_atfork).
- * - A record's file, fd, path, ledger, dev and ino are set before it is
+ * - posix_lock (a GMutex of this file): the table of records, each
+ *   record's refs and joins, and the table of mappings. fork() takes it
+ *   (pthread_atfork), then watch_lock.
+ * - A record's file, path, ledger, dev and ino are set before it is
  *   published and never change; slot and gen change only under posix_lock
- *   (gen last, in a child of fork()).
+ *   (gen last, in a child of fork()). truncated and gone are set once,
+ *   atomically; sleeping and waiting are atomic counters.
+ * - watch_lock: the watcher's list of records and its state; a record's
+ *   watched flag changes under it. Never taken before posix_lock.
  * - The ledger lock (in the file): claiming, freeing and recovering slots,
  *   and the decision of the last user to unlink.
  * - The count word and the slots: see sysem-posix-ledger.h.
