@@ -2169,6 +2169,8 @@ sysem_posix_leave (SysemPosixRecord *rec,
 
       if (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen))
         return;   /* inherited through fork() and never used here */
+      if (g_atomic_int_get (&rec->truncated))
+        return;   /* not a semaphore any more: left as it is, for gc to see */
 
       sysem_ledger_lock (file);
       sysem_ledger_recover_locked (file);
