@@ -3163,6 +3163,25 @@ sysem_posix_remove_ledger (SysemLedgerFile  *file,
 }
 #endif
 
+/* Did @info find dead holders with units (which the look that made it
+ * may have given back already)? */
+static gboolean
+sysem_posix_had_dead_units (const SysemInfo *info)
+{
+  if (info->holders == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < info->holders->len; i++)
+    {
+      const SysemHolder *holder = &g_array_index (info->holders, SysemHolder, i);
+
+      if (!holder->alive && holder->units > 0)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 static gboolean
 sysem_posix_remove_stale (SysemInfo  *info,
                           gboolean    only_if_stale,
@@ -3180,7 +3199,7 @@ sysem_posix_remove_stale (SysemInfo  *info,
       if (now == NULL || now->dev != info->dev || now->ino != info->ino)
         return FALSE;
       if (!now->stale)
-        return info->state == SYSEM_INSPECT_RECOVERABLE;
+        return info->state == SYSEM_INSPECT_RECOVERABLE || sysem_posix_had_dead_units (info);
     }
   else if (lstat (info->path, &st) == -1 || st.st_dev != info->dev || st.st_ino != info->ino)
     {

@@ -140,6 +140,25 @@ find_given (char      **keys,
   return ok;
 }
 
+/* A ledger that names dead processes with units: recoverable, or (when
+ * KEYs were given, which `info` reads) given back by that look already. */
+static gboolean
+has_dead_holders (const SysemInfo *info)
+{
+  if (info->holders == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < info->holders->len; i++)
+    {
+      const SysemHolder *holder = &g_array_index (info->holders, SysemHolder, i);
+
+      if (!holder->alive && holder->units > 0)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 int
 handle_gc (int    argc,
            char **argv)
@@ -192,7 +211,7 @@ handle_gc (int    argc,
       const char *why = SYSEM_PRIVATE_CALL (state_label) (info->state);
       g_autoptr(GError) error = NULL;
       gboolean removed_object = FALSE;
-      gboolean recover = info->state == SYSEM_INSPECT_RECOVERABLE;
+      gboolean recover = info->state == SYSEM_INSPECT_RECOVERABLE || has_dead_holders (info);
 
       /* In use, but dead holders' units can come back: gc gives them
        * back and leaves the semaphore. */

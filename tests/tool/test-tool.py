@@ -727,12 +727,18 @@ class ToolTest(unittest.TestCase):
         self.assertEqual(len(lines), 1)
         self.assertIn('in use: recoverable', lines[0])
 
+        # The dry run only reads; gc on the key gives the units back.
         proc = sysem('gc', '--dry-run', check=0)
         self.assertIn('Would give back the units of dead holders of /%s\n' % legacy_name(key),
                       proc.stdout)
-        proc = sysem('gc', check=0)
-        self.assertIn('Gave back the units of dead holders of /%s\n' % legacy_name(key),
-                      proc.stdout)
+        self.assertEqual(info(key, '--posix')['value'], 3)
+        victim = self.spawn([HELPER, 'hold', '--posix', key, '3', '2'])
+        victim_pid = json.loads(victim.stdout.readline())['pid']
+        victim.kill()
+        victim.wait()
+        proc = sysem('gc', '--posix', key, check=0)
+        self.assertEqual(proc.stdout,
+                         'Gave back the units of dead holders of /%s\n' % legacy_name(key))
         entry = info(key, '--posix')
         self.assertEqual(entry['value'], 3)
         self.assertEqual(entry['state'], 'in-use')
