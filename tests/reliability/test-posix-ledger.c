@@ -643,6 +643,58 @@ test_wait_truncated_by_other (void)
   g_assert_cmpint (unlink (path), ==, 0);
 }
 
+/* A cancel or a remove() at any moment of a wait, before or after the
+ * waiter sleeps: the waiter always ends (a lost wake would hang it here),
+ * with CANCELLED or NOT_FOUND, and takes nothing. Looped to hit every
+ * window. */
+static void
+test_wait_cancel_and_remove_race (void)
+{
+  int rounds = sysem_test_under_valgrind () ? 30 : 400;
+  g_autofree char *key = sysem_test_key ("ledger-cancel-race");
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
+
+  for (int i = 0; i < rounds; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      Sleeper s = { sem, cancellable, i % 2 == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC,
+                    0, NULL, FALSE };
+      GThread *thread = i % 3 == 0 ? sleeper_start (&s)
+                                   : g_thread_new ("sleeper", sleeper_thread, &s);
+
+      for (int spin = g_test_rand_int_range (0, 200000); spin > 0; spin--)
+        __asm__ __volatile__ ("" ::: "memory");
+      g_cancellable_cancel (cancellable);
+      g_thread_join (thread);
+      g_assert_false (s.acquired);
+      g_assert_error (s.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&s.error);
+    }
+  sysem_test_assert_value (sem, 0);
+  g_assert_cmpint (sysem_test_stats (sem).waiters, ==, 0);
+
+  for (int i = 0; i < rounds / 4; i++)
+    {
+      g_autofree char *rkey = sysem_test_key ("ledger-remove-race");
+      g_autoptr(SysemSemaphore) owner = posix_open (rkey, 0, SYSEM_ACCESS_MODE_CREATE);
+      g_autoptr(SysemSemaphore) waiter = posix_open (rkey, 0, SYSEM_ACCESS_MODE_OPEN);
+      Sleeper s = { waiter, NULL, -1, 0, NULL, FALSE };
+      GThread *thread = i % 3 == 0 ? sleeper_start (&s)
+                                   : g_thread_new ("sleeper", sleeper_thread, &s);
+      g_autoptr(GError) error = NULL;
+
+      for (int spin = g_test_rand_int_range (0, 200000); spin > 0; spin--)
+        __asm__ __volatile__ ("" ::: "memory");
+      g_assert_true (sysem_semaphore_remove (owner, &error));
+      g_assert_no_error (error);
+      g_thread_join (thread);
+      g_assert_false (s.acquired);
+      sysem_test_assert_error_names_key (s.error, SYSEM_SEMAPHORE_ERROR,
+                                         SYSEM_SEMAPHORE_ERROR_NOT_FOUND, rkey);
+      g_clear_error (&s.error);
+    }
+}
+
 /* A holder that dies while a thread waits for its unit: the unit comes
  * to the waiter (the watcher recovers it). */
 static void
@@ -891,6 +943,7 @@ main (int   argc,
   g_test_add_func ("/reliability/posix-ledger/wait/unlinked-by-other", test_wait_unlinked_by_other);
   g_test_add_func ("/reliability/posix-ledger/wait/truncated-by-other", test_wait_truncated_by_other);
   g_test_add_func ("/reliability/posix-ledger/wait/dead-holder", test_wait_dead_holder);
+  g_test_add_func ("/reliability/posix-ledger/wait/cancel-and-remove-race", test_wait_cancel_and_remove_race);
   /* Becoming other users needs root. */
   if (geteuid () == 0)
     g_test_add_func ("/reliability/posix-ledger/squatted-name", test_squatted_name);
