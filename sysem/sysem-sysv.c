@@ -526,6 +526,22 @@ sysem_sysv_set_value (SysemSysv  *self,
   return TRUE;
 }
 
+/* A sysem set whose creator died between semget (IPC_CREAT) and its first
+ * semop(): nobody ever operated on it (the kernel's sem_otime is 0: SETVAL
+ * does not set it, joining does), nobody counts as its user and nobody
+ * waits. sysem creates sets under the key file's lock, so under that lock
+ * this is never a set being made. Qt's sets (one semaphore) are not
+ * judged: Qt makes them without a lock. */
+static gboolean
+sysem_sysv_is_half_made (int                    semid,
+                         const struct semid_ds *ds)
+{
+  return ds->sem_nsems >= SYSEM_SET_SIZE && ds->sem_otime == 0 &&
+         semctl (semid, SEM_USERS, GETVAL) == 0 &&
+         semctl (semid, SEM_VALUE, GETNCNT) == 0 &&
+         semctl (semid, SEM_VALUE, GETZCNT) == 0;
+}
+
 /* Joins a set that exists: returns 1 when done, 0 to start again, -1 on
  * error. */
 static int
@@ -553,6 +569,11 @@ sysem_sysv_join (SysemSysv        *self,
       sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
       return -1;
     }
+
+  /* Its creator died before making it (see sysem_sysv_is_half_made()):
+   * finish it, as the creator would have. */
+  if (sysem_sysv_is_half_made (self->semid, &ds))
+    mode = SYSEM_ACCESS_MODE_CREATE;
 
   if (ds.sem_nsems >= SYSEM_SET_SIZE)
     {
@@ -1228,7 +1249,11 @@ sysem_sysv_inspect (const char  *path,
   /* 0 means nobody changed it yet, or a process we cannot see. */
   info->last_pid_alive = info->stats.last_pid == 0 || sysem_inspect_pid_alive (info->stats.last_pid);
 
-  if (info->stats.waiters == 0 && !info->last_pid_alive)
+  /* Outside the key file's lock this may be a set being made this very
+   * moment: sysem_sysv_remove_stale() looks again under the lock. */
+  if (sysem_sysv_is_half_made (semid, &ds))
+    info->state = SYSEM_INSPECT_HALF_MADE;
+  else if (info->stats.waiters == 0 && !info->last_pid_alive)
     {
       if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0)
         info->state = SYSEM_INSPECT_NO_USERS;

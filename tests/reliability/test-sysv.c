@@ -191,6 +191,99 @@ test_fork_child_drops_copy (SysemTestFixture *fixture)
   fork_child_lives_on (fixture, TRUE);
 }
 
+/* Crash windows */
+
+/* What a creator that died between semget (IPC_CREAT) and setting the
+ * value leaves: the key file, and a sysem-sized set nobody ever operated
+ * on (sem_otime 0), with no user and a value of 0. */
+static int
+make_half_made_set (const char *key,
+                    int         n_sems)
+{
+  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  int fd, semid;
+
+  fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0640);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  semid = semget (ftok (file, 'Q'), n_sems, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (semid, >=, 0);
+
+  return semid;
+}
+
+/* The next opener finishes it with its initial value, in both modes. */
+static void
+test_half_made_finished (SysemTestFixture *fixture)
+{
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    for (int n_sems = 2; n_sems <= 3; n_sems++)
+      {
+        g_autoptr(SysemSemaphore) sem = NULL;
+        g_autoptr(SysemSemaphore) other = NULL;
+        g_autoptr(GError) error = NULL;
+        int semid = make_half_made_set (fixture->key, n_sems);
+
+        sem = sysem_test_fixture_open (fixture, 1, mode);
+        g_assert_cmpint (sysem_test_stats (sem).id, ==, semid);
+        sysem_test_assert_value (sem, 1);
+        g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
+
+        /* Finished: a later Open takes it as it is. */
+        other = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_OPEN);
+        g_assert_true (sysem_semaphore_try_acquire (other, 0, NULL, &error));
+        g_assert_no_error (error);
+        sysem_test_assert_value (sem, 0);
+        sysem_test_release (other, 1);
+
+        g_clear_object (&other);
+        g_clear_object (&sem);
+        g_assert_false (sysem_test_semid_exists (semid));
+        sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+      }
+}
+
+/* Inspection says what it is, and gc removes it and its key file. */
+static void
+test_half_made_gc (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean removed = FALSE;
+  int semid = make_half_made_set (fixture->key, 2);
+
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  g_assert_true (info->exists);
+  g_assert_cmpint (info->stats.id, ==, semid);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_HALF_MADE);
+  g_assert_true (info->stale);
+
+  g_assert_true (sysem_inspect_remove (info, TRUE, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_true (removed);
+  g_assert_false (sysem_test_semid_exists (semid));
+  g_assert_false (sysem_test_path_exists (file));
+}
+
+/* A set that was made and used is not half-made, whatever its counts. */
+static void
+test_half_made_not_confused (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_IN_USE);
+  g_assert_false (info->stale);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -201,6 +294,13 @@ main (int   argc,
                   test_fork_child_lives_on);
   sysem_test_add ("/reliability/sysv/fork/child-drops-copy", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_fork_child_drops_copy);
+
+  sysem_test_add ("/reliability/sysv/half-made/finished", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_half_made_finished);
+  sysem_test_add ("/reliability/sysv/half-made/gc", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_half_made_gc);
+  sysem_test_add ("/reliability/sysv/half-made/not-confused", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_half_made_not_confused);
 
   return g_test_run ();
 }
