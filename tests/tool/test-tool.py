@@ -178,9 +178,7 @@ class ToolTest(unittest.TestCase):
         # The last run removed the set and its key file.
         self.assertGone(key)
 
-    def test_run_killed_gives_slot_back(self):
-        key = self.key('killed')
-
+    def killed_gives_slot_back(self, key):
         first = self.spawn([SYSEM, 'run', key, '--slots', '1', '--',
                             'sh', '-c', 'echo "$$"; exec cat'])
         child = int(first.stdout.readline())
@@ -202,6 +200,19 @@ class ToolTest(unittest.TestCase):
         # The command of the killed run did not go on without a slot.
         wait_until(lambda: not pid_alive(child), 'the orphaned command to die')
         self.assertGone(key)
+        for proc in (first, second):
+            proc.stdin.close()
+            proc.stdout.close()
+            self.procs.remove(proc)
+
+    def test_run_killed_gives_slot_back(self):
+        self.killed_gives_slot_back(self.key('killed'))
+
+    # The same, often enough to catch a race between the killed run's
+    # undo, the second run's leaving and its removal of the set.
+    def test_run_killed_gives_slot_back_loop(self):
+        for i in range(300):
+            self.killed_gives_slot_back(self.key('killed-loop'))
 
     def test_run_exit_status(self):
         key = self.key('status')
