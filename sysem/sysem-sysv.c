@@ -41,6 +41,8 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ipc.h>
@@ -84,6 +86,7 @@ typedef struct {
   int              semid;
   key_t            ipc_key;
   gboolean         counted;     /* a sysem set: we are in its user count */
+  gboolean         made_key_file; /* this open() made the key file */
   gboolean         owner;       /* a Qt set we created or reset: ours to remove */
   dev_t            file_dev;
   ino_t            file_ino;
@@ -391,6 +394,80 @@ sysem_sysv_record_put (SysemSysvRecord *record,
   g_mutex_unlock (&records_lock);
 }
 
+/* Squatting (DESIGN.md §3): the temporary directory and the kernel's key
+ * space are shared with every user, so another user could make the key
+ * file, or a world-writable set on its key, before us, and share or reset
+ * our count. What belongs to another user who is not root is refused. */
+static gboolean
+sysem_sysv_uid_is_trusted (uid_t uid)
+{
+  return uid == 0 || uid == geteuid ();
+}
+
+static char *
+sysem_sysv_user_name (uid_t uid)
+{
+  struct passwd pw, *result = NULL;
+  char buf[1024];
+
+  if (getpwuid_r (uid, &pw, buf, sizeof buf, &result) == 0 && result != NULL)
+    return g_strdup_printf ("“%s” (%u)", result->pw_name, (guint) uid);
+
+  return g_strdup_printf ("%u", (guint) uid);
+}
+
+static void
+sysem_sysv_set_squatted (SysemSysv  *self,
+                         gboolean    key_file,
+                         uid_t       uid,
+                         GError    **error)
+{
+  g_autofree char *user = sysem_sysv_user_name (uid);
+  g_autofree char *reason = NULL;
+
+  if (key_file)
+    /* Translators: %s is a user name and number, or a number */
+    reason = g_strdup_printf (_("the key file belongs to another user, %s"), user);
+  else
+    /* Translators: %s is a user name and number, or a number */
+    reason = g_strdup_printf (_("the semaphore belongs to another user, %s"), user);
+
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED,
+                   key_file ? SYSEM_OP_KEY_FILE : SYSEM_OP_OPEN,
+                   self->parent.display_key, reason);
+}
+
+/* The owner of a set we may not read, from /proc/sysvipc/sem; -1 if it
+ * cannot be told. */
+static gint64
+sysem_sysv_set_owner_from_proc (int semid)
+{
+  char line[512];
+  gint64 owner = -1;
+  FILE *f;
+
+  f = fopen ("/proc/sysvipc/sem", "re");
+  if (f == NULL)
+    return -1;
+
+  /* key semid perms nsems uid gid cuid cgid otime ctime */
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      long long key, id;
+      unsigned int perms, nsems, uid, gid, cuid;
+
+      if (sscanf (line, "%lld %lld %o %u %u %u %u", &key, &id, &perms, &nsems,
+                  &uid, &gid, &cuid) == 7 && id == semid)
+        {
+          owner = !sysem_sysv_uid_is_trusted (cuid) ? cuid : uid;
+          break;
+        }
+    }
+
+  fclose (f);
+  return owner;
+}
+
 /* Opens or creates the key file into @kf and locks it. Returns 1 when
  * done, -1 with an error, 0 to start again (the file vanished). */
 static int
@@ -404,6 +481,7 @@ sysem_sysv_open_key_file (SysemSysv   *self,
   int fd;
 
   fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
+  self->made_key_file = fd != -1;
   if (fd != -1)
     sysem_sysv_mark_key_file (fd);
 
@@ -451,6 +529,13 @@ sysem_sysv_open_key_file (SysemSysv   *self,
         sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
                          self->parent.display_key,
                          _("the key file is not a regular file"));
+      sysem_key_fd_close (kf);
+      return -1;
+    }
+
+  if (!sysem_sysv_uid_is_trusted (st.st_uid))
+    {
+      sysem_sysv_set_squatted (self, TRUE, st.st_uid, error);
       sysem_key_fd_close (kf);
       return -1;
     }
@@ -564,9 +649,30 @@ sysem_sysv_join (SysemSysv        *self,
 
   if (semctl (self->semid, 0, IPC_STAT, arg) == -1)
     {
-      if (errno == EINVAL || errno == EIDRM)
+      int errsv = errno;
+      gint64 owner;
+
+      if (errsv == EINVAL || errsv == EIDRM)
         return 0;
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      owner = errsv == EACCES ? sysem_sysv_set_owner_from_proc (self->semid) : -1;
+      if (owner >= 0 && !sysem_sysv_uid_is_trusted ((uid_t) owner))
+        sysem_sysv_set_squatted (self, FALSE, (uid_t) owner, error);
+      else
+        sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errsv);
+      self->semid = -1;
+      return -1;
+    }
+
+  /* Made, or handed over with IPC_SET, by another user: refused before it
+   * is joined or its count is touched. */
+  if (!sysem_sysv_uid_is_trusted (ds.sem_perm.cuid) ||
+      !sysem_sysv_uid_is_trusted (ds.sem_perm.uid))
+    {
+      sysem_sysv_set_squatted (self, FALSE,
+                               !sysem_sysv_uid_is_trusted (ds.sem_perm.cuid) ?
+                               ds.sem_perm.cuid : ds.sem_perm.uid,
+                               error);
+      self->semid = -1;
       return -1;
     }
 
@@ -1057,8 +1163,11 @@ sysem_sysv_open (const char       *display_key,
 
       if (res == -1)
         {
-          /* Leave what we joined, undo what we made. */
+          /* Leave what we joined, undo what we made: also a key file
+           * made for a set we refused or could not make. */
           sysem_sysv_close_locked (self);
+          if (self->made_key_file && self->semid == -1)
+            sysem_sysv_unlink_key_file (self);
           sysem_key_fd_close (&kf);
           sysem_sysv_free (self);
           return NULL;

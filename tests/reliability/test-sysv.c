@@ -284,6 +284,212 @@ test_half_made_not_confused (SysemTestFixture *fixture)
   g_assert_false (info->stale);
 }
 
+/* Squatting */
+
+#define OTHER_UID 12345   /* a user who is not root, not nobody, not us */
+
+/* In a child running as @uid: makes the key file of @key (when @file_mode
+ * is not 0) and, when @set_mode is not 0, a sysem-sized set on its key. */
+static void
+squat_as (uid_t       uid,
+          const char *key,
+          mode_t      file_mode,
+          mode_t      set_mode)
+{
+  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      if (setgroups (0, NULL) == -1 || setgid (uid) == -1 || setuid (uid) == -1)
+        _exit (1);
+      if (file_mode != 0)
+        {
+          int fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, file_mode);
+
+          if (fd == -1 || fchmod (fd, file_mode) == -1)
+            _exit (2);
+          close (fd);
+        }
+      if (set_mode != 0 &&
+          semget (ftok (file, 'Q'), 2, IPC_CREAT | IPC_EXCL | set_mode) == -1)
+        _exit (3);
+      _exit (0);
+    }
+
+  assert_child_succeeds (pid, "the squatter");
+}
+
+/* In a child running as @uid: opening @key in both modes is refused with
+ * PERMISSION_DENIED naming @owner. */
+static void
+assert_refused_as (uid_t       uid,
+                   const char *key,
+                   const char *owner)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      if (uid != 0 && (setgroups (0, NULL) == -1 || setgid (uid) == -1 || setuid (uid) == -1))
+        _exit (1);
+
+      for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+        {
+          g_autoptr(GError) error = NULL;
+          SysemSemaphore *sem = sysem_semaphore_new (key, 1, mode, &error);
+
+          if (sem != NULL)
+            _exit (10 + mode);
+          if (!g_error_matches (error, SYSEM_SEMAPHORE_ERROR,
+                                SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED) ||
+              strstr (error->message, key) == NULL || strstr (error->message, owner) == NULL)
+            {
+              g_printerr ("not the error expected: %s\n", error->message);
+              _exit (20 + mode);
+            }
+        }
+      _exit (0);
+    }
+
+  assert_child_succeeds (pid, "the victim");
+}
+
+/* Acting as other users needs root. */
+static gboolean
+require_root (void)
+{
+  if (geteuid () == 0)
+    return TRUE;
+
+  g_test_skip ("needs root, to act as other users");
+  return FALSE;
+}
+
+static uid_t
+nobody_uid (void)
+{
+  struct passwd *pw = getpwnam ("nobody");
+
+  g_assert_nonnull (pw);
+  g_assert_cmpuint (pw->pw_uid, !=, 0);
+  g_assert_cmpuint (pw->pw_uid, !=, OTHER_UID);
+  return pw->pw_uid;
+}
+
+/* Nothing the squatter made was deleted or changed; then it goes. */
+static void
+assert_squat_intact (const char *key,
+                     uid_t       file_owner,
+                     uid_t       set_owner)
+{
+  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  struct stat st;
+
+  g_assert_cmpint (lstat (file, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, file_owner);
+
+  if (set_owner != (uid_t) -1)
+    {
+      int semid = semget (ftok (file, 'Q'), 0, 0);
+      struct semid_ds ds;
+      union { int val; struct semid_ds *buf; } arg = { .buf = &ds };
+
+      g_assert_cmpint (semid, >=, 0);
+      g_assert_cmpint (semctl (semid, 0, IPC_STAT, arg), ==, 0);
+      g_assert_cmpuint (ds.sem_perm.cuid, ==, set_owner);
+      g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 0);
+      g_assert_cmpint (semctl (semid, 1, GETVAL), ==, 0);
+      g_assert_cmpint (semctl (semid, 0, IPC_RMID), ==, 0);
+    }
+
+  g_assert_cmpint (unlink (file), ==, 0);
+}
+
+/* Root refuses a key file made by nobody; nobody refuses one made by
+ * another user who is not root. */
+static void
+test_squat_key_file (SysemTestFixture *fixture)
+{
+  uid_t nobody;
+
+  if (!require_root ())
+    return;
+  nobody = nobody_uid ();
+
+  /* Readable or not, the file is refused. */
+  for (int readable = 0; readable < 2; readable++)
+    {
+      squat_as (nobody, fixture->key, readable ? 0644 : 0600, 0);
+      assert_refused_as (0, fixture->key, "nobody");
+      assert_squat_intact (fixture->key, nobody, (uid_t) -1);
+
+      squat_as (OTHER_UID, fixture->key, readable ? 0666 : 0600, 0);
+      assert_refused_as (nobody, fixture->key, G_STRINGIFY (OTHER_UID));
+      assert_squat_intact (fixture->key, OTHER_UID, (uid_t) -1);
+    }
+
+  /* The user's own and root's files are used. */
+  squat_as (nobody, fixture->key, 0644, 0);
+  {
+    pid_t pid = fork ();
+
+    g_assert_cmpint (pid, !=, -1);
+    if (pid == 0)
+      {
+        SysemSemaphore *sem;
+
+        if (setgroups (0, NULL) == -1 || setgid (nobody) == -1 || setuid (nobody) == -1)
+          _exit (1);
+        sem = sysem_semaphore_new (fixture->key, 1, SYSEM_ACCESS_MODE_OPEN, NULL);
+        if (sem == NULL)
+          _exit (2);
+        g_object_unref (sem);
+        _exit (0);
+      }
+    assert_child_succeeds (pid, "nobody opening its own key file");
+  }
+}
+
+/* A world-writable set on the key of the victim's key file, made first by
+ * another user, is refused: the victim's count is neither shared nor
+ * reset. */
+static void
+test_squat_set (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  uid_t nobody;
+  int fd;
+
+  if (!require_root ())
+    return;
+  nobody = nobody_uid ();
+
+  for (int world = 0; world < 2; world++)
+    {
+      mode_t set_mode = world ? 0666 : 0600;
+
+      /* Root's key file (as if left by an earlier root program), nobody's
+       * set: refused by root. */
+      fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0644);
+      g_assert_cmpint (fd, >=, 0);
+      close (fd);
+      squat_as (nobody, fixture->key, 0, set_mode);
+      assert_refused_as (0, fixture->key, "nobody");
+      assert_squat_intact (fixture->key, 0, nobody);
+
+      /* The same, with another user's set, refused by nobody. */
+      fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0644);
+      g_assert_cmpint (fd, >=, 0);
+      close (fd);
+      squat_as (OTHER_UID, fixture->key, 0, set_mode);
+      assert_refused_as (nobody, fixture->key, G_STRINGIFY (OTHER_UID));
+      assert_squat_intact (fixture->key, 0, OTHER_UID);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -301,6 +507,11 @@ main (int   argc,
                   test_half_made_gc);
   sysem_test_add ("/reliability/sysv/half-made/not-confused", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_half_made_not_confused);
+
+  sysem_test_add ("/reliability/sysv/squat/key-file", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_squat_key_file);
+  sysem_test_add ("/reliability/sysv/squat/set", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_squat_set);
 
   return g_test_run ();
 }
