@@ -468,6 +468,44 @@ sysem_sysv_set_owner_from_proc (int semid)
   return owner;
 }
 
+/* Why the key file could not be opened. ELOOP is a link in its place
+ * (O_NOFOLLOW), or a loop of links on the way to it, as in a TMPDIR that
+ * points at itself; ENXIO is a socket or a device without a driver. */
+static void
+sysem_sysv_set_open_error (SysemSysv  *self,
+                           int         errsv,
+                           GError    **error)
+{
+  const char *path = self->parent.native;
+  struct stat st;
+
+  if (errsv == ELOOP || errsv == ENXIO || errsv == ENODEV)
+    {
+      if (lstat (path, &st) == 0)
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                           self->parent.display_key,
+                           S_ISLNK (st.st_mode) ? _("the key file is a symbolic link")
+                                                : _("the key file is not a regular file"));
+          return;
+        }
+
+      if (errno == ELOOP)
+        {
+          g_autofree char *dir = g_path_get_dirname (path);
+          g_autofree char *reason =
+            /* Translators: %s is a directory */
+            g_strdup_printf (_("the directory %s leads to a loop of symbolic links"), dir);
+
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                           self->parent.display_key, reason);
+          return;
+        }
+    }
+
+  sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
+}
+
 /* Opens or creates the key file into @kf and locks it. Returns 1 when
  * done, -1 with an error, 0 to start again (the file vanished). */
 static int
@@ -501,14 +539,7 @@ sysem_sysv_open_key_file (SysemSysv   *self,
 
   if (fd == -1)
     {
-      int errsv = errno;
-
-      if (errsv == ELOOP)
-        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
-                         self->parent.display_key,
-                         _("the key file is a symbolic link"));
-      else
-        sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
+      sysem_sysv_set_open_error (self, errno, error);
       return -1;
     }
 
@@ -1275,6 +1306,16 @@ sysem_sysv_inspect (const char  *path,
     {
       if (errno == ENOENT)
         return NULL;
+      if (errno == ELOOP)
+        {
+          g_autofree char *dir = g_path_get_dirname (path);
+          g_autofree char *reason =
+            g_strdup_printf (_("the directory %s leads to a loop of symbolic links"), dir);
+
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, path,
+                           reason);
+          return NULL;
+        }
       sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, path, errno);
       return NULL;
     }

@@ -490,6 +490,100 @@ test_squat_set (SysemTestFixture *fixture)
     }
 }
 
+/* Hostile files */
+
+static void
+assert_open_fails_with (const char *key,
+                        int         code,
+                        const char *in_message)
+{
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    {
+      g_autoptr(SysemSemaphore) sem = NULL;
+      g_autoptr(GError) error = NULL;
+
+      sem = sysem_semaphore_new (key, 1, mode, &error);
+      g_assert_null (sem);
+      sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+      if (strstr (error->message, in_message) == NULL)
+        g_error ("“%s” does not say “%s”", error->message, in_message);
+    }
+}
+
+/* A socket in place of the key file is a bad key file, not an unknown
+ * error; it stays. */
+static void
+test_key_file_socket (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct stat st;
+  int fd;
+
+  g_assert_cmpuint (strlen (file), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, file);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+
+  assert_open_fails_with (fixture->key, SYSEM_SEMAPHORE_ERROR_KEY_ERROR,
+                          "not a regular file");
+
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_null (info);
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+
+  g_assert_cmpint (lstat (file, &st), ==, 0);
+  g_assert_true (S_ISSOCK (st.st_mode));
+  close (fd);
+  g_assert_cmpint (unlink (file), ==, 0);
+}
+
+/* A TMPDIR that is a loop of symbolic links: the message says so, and does
+ * not blame a key file that is no link. */
+static void
+test_tmpdir_symlink_loop (SysemTestFixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *scratch = g_dir_make_tmp ("sysemtest-sysv-loop-XXXXXX", &error);
+  g_autofree char *a = g_build_filename (scratch, "a", NULL);
+  g_autofree char *b = g_build_filename (scratch, "b", NULL);
+  pid_t pid;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (symlink (b, a), ==, 0);
+  g_assert_cmpint (symlink (a, b), ==, 0);
+
+  pid = fork ();
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      g_autoptr(GError) child_error = NULL;
+      SysemSemaphore *sem;
+
+      g_setenv ("TMPDIR", a, TRUE);
+      sem = sysem_semaphore_new (fixture->key, 1, SYSEM_ACCESS_MODE_CREATE, &child_error);
+      if (sem != NULL)
+        _exit (1);
+      if (!g_error_matches (child_error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR) ||
+          strstr (child_error->message, "loop of symbolic links") == NULL ||
+          strstr (child_error->message, a) == NULL ||
+          strstr (child_error->message, "is a symbolic link") != NULL)
+        {
+          g_printerr ("not the error expected: %s\n", child_error->message);
+          _exit (2);
+        }
+      _exit (0);
+    }
+  assert_child_succeeds (pid, "the open in a looping TMPDIR");
+
+  g_assert_cmpint (unlink (a), ==, 0);
+  g_assert_cmpint (unlink (b), ==, 0);
+  g_assert_cmpint (rmdir (scratch), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -512,6 +606,11 @@ main (int   argc,
                   test_squat_key_file);
   sysem_test_add ("/reliability/sysv/squat/set", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_squat_set);
+
+  sysem_test_add ("/reliability/sysv/hostile/key-file-socket", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_key_file_socket);
+  sysem_test_add ("/reliability/sysv/hostile/tmpdir-symlink-loop", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_tmpdir_symlink_loop);
 
   return g_test_run ();
 }
