@@ -48,7 +48,9 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <linux/membarrier.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,7 +65,13 @@
 enum {
   SEM_VALUE = 0,
   SEM_USERS = 1,
+  SEM_KICK = 2,
+  /* sysem 1.0 made sets of two: the count and the users. A set of at
+   * least that size is a sysem set and counts its users. */
   SYSEM_SET_SIZE = 2,
+  /* sysem 1.1 adds the kick semaphore, which wakes cancelled waiters
+   * (sysem_sysv_wait_kicked()). */
+  SYSEM_SET_SIZE_KICK = 3,
 };
 
 union sysem_semun {
@@ -74,11 +82,16 @@ union sysem_semun {
 
 /* One per set in this process, shared by the handles that use it. */
 typedef struct {
-  int  semid;
-  int  refs;     /* handles on this set; under records_lock */
-  int  joins;    /* of them, counted as users; under records_lock */
-  gint inherited; /* after fork(): joins not yet made in this process */
-  gint held;     /* units acquired with SEM_UNDO and not yet released */
+  int       semid;
+  int       refs;      /* handles on this set; under records_lock */
+  int       joins;     /* of them, counted as users; under records_lock */
+  gint      inherited; /* after fork(): joins not yet made in this process */
+  /* Units acquired with SEM_UNDO and not yet released: see
+   * sysem_sysv_held_add(). */
+  gint      held;
+  guintptr  owner;     /* the one thread that may change held plainly */
+  gint      shared;    /* atomic: set for good once another thread came */
+  gint      in_plain;  /* the owner is changing held plainly */
 } SysemSysvRecord;
 
 typedef struct {
@@ -87,6 +100,7 @@ typedef struct {
   key_t            ipc_key;
   gboolean         counted;     /* a sysem set: we are in its user count */
   gboolean         made_key_file; /* this open() made the key file */
+  gboolean         kickable;    /* the set has a kick semaphore */
   gboolean         owner;       /* a Qt set we created or reset: ours to remove */
   dev_t            file_dev;
   ino_t            file_ino;
@@ -159,6 +173,38 @@ sysem_key_fd_close (SysemKeyFd *kf)
   g_mutex_unlock (&key_fds_lock);
 }
 
+/* The system call itself: glibc's wrapper makes it a cancellation point,
+ * which costs a pair of atomic operations in a process with threads. So
+ * sysem's waits are no cancellation points for pthread_cancel(). */
+static inline int
+sysem_sysv_semtimedop (int                    semid,
+                       struct sembuf         *ops,
+                       size_t                 n_ops,
+                       const struct timespec *timeout)
+{
+#if defined(__x86_64__) && defined(SYS_semtimedop)
+  /* Even syscall() costs a call and a shuffle of every argument. */
+  register long r10 __asm__ ("r10") = (long) timeout;
+  long ret;
+
+  __asm__ volatile ("syscall"
+                    : "=a" (ret)
+                    : "0" ((long) SYS_semtimedop), "D" ((long) semid), "S" (ops),
+                      "d" (n_ops), "r" (r10)
+                    : "rcx", "r11", "memory");
+  if (G_UNLIKELY ((unsigned long) ret > -4096UL))
+    {
+      errno = (int) -ret;
+      return -1;
+    }
+  return (int) ret;
+#elif defined(SYS_semtimedop)
+  return (int) syscall (SYS_semtimedop, semid, ops, n_ops, timeout);
+#else
+  return semtimedop (semid, ops, n_ops, timeout);
+#endif
+}
+
 static int
 sysem_semop (int            semid,
              struct sembuf *ops,
@@ -167,10 +213,145 @@ sysem_semop (int            semid,
   int res;
 
   do
-    res = semop (semid, ops, n_ops);
+    res = sysem_sysv_semtimedop (semid, ops, n_ops, NULL);
   while (res == -1 && errno == EINTR);
 
   return res;
+}
+
+/* The held count without lock-prefixed instructions.
+ *
+ * Every acquire and release changes its record's held count, which two
+ * atomic read-modify-writes made cost as much as a quarter of the system
+ * call beside them. While only the thread that made a record uses it, the
+ * count is changed with plain loads and stores; the first time another
+ * thread touches the record, it switches the record to atomics for good.
+ * The switch is an asymmetric Dekker handshake: the owner marks in_plain,
+ * then looks at shared; the newcomer sets shared, then makes every thread
+ * of the process pass a full memory barrier with membarrier(), then waits
+ * until in_plain is clear. Either the owner sees shared and takes the
+ * atomic path, or the newcomer sees in_plain and waits for the plain
+ * change to end. Where membarrier() (Linux 4.14) is missing, every record
+ * is shared from the start. */
+static inline guintptr
+sysem_sysv_thread_self (void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11
+  /* What pthread_self() returns, without the call. */
+  return (guintptr) __builtin_thread_pointer ();
+#else
+  return (guintptr) pthread_self ();
+#endif
+}
+
+static gboolean
+sysem_sysv_plain_allowed (void)
+{
+  static gsize allowed = 0;
+
+  if (g_once_init_enter (&allowed))
+    {
+      long cmds = syscall (SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+      gsize ok = 1;
+
+      if (cmds != -1 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+          syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        ok = 2;
+      g_once_init_leave (&allowed, ok);
+    }
+
+  return allowed == 2;
+}
+
+static G_GNUC_NO_INLINE void
+sysem_sysv_held_share (SysemSysvRecord *record)
+{
+  if (g_atomic_int_get (&record->shared))
+    return;
+
+  g_atomic_int_set (&record->shared, TRUE);
+  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1)
+    g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
+  while (__atomic_load_n (&record->in_plain, __ATOMIC_ACQUIRE))
+    g_thread_yield ();
+}
+
+/* Opens a plain change of held: TRUE if this thread may make it, then
+ * sysem_sysv_held_plain_end() must follow. */
+static inline gboolean
+sysem_sysv_held_plain_begin (SysemSysvRecord *record)
+{
+  if (G_UNLIKELY (record->owner != sysem_sysv_thread_self ()))
+    return FALSE;
+
+  __atomic_store_n (&record->in_plain, TRUE, __ATOMIC_RELAXED);
+  __atomic_signal_fence (__ATOMIC_SEQ_CST);
+  if (G_LIKELY (!__atomic_load_n (&record->shared, __ATOMIC_RELAXED)))
+    return TRUE;
+
+  __atomic_store_n (&record->in_plain, FALSE, __ATOMIC_RELEASE);
+  return FALSE;
+}
+
+static inline void
+sysem_sysv_held_plain_end (SysemSysvRecord *record)
+{
+  __atomic_store_n (&record->in_plain, FALSE, __ATOMIC_RELEASE);
+}
+
+static inline void
+sysem_sysv_held_add (SysemSysvRecord *record,
+                     int              delta)
+{
+  if (G_LIKELY (sysem_sysv_held_plain_begin (record)))
+    {
+      __atomic_store_n (&record->held, record->held + delta, __ATOMIC_RELAXED);
+      sysem_sysv_held_plain_end (record);
+      return;
+    }
+
+  sysem_sysv_held_share (record);
+  g_atomic_int_add (&record->held, delta);
+}
+
+/* Takes up to @n units off the held count; returns how many. */
+static inline int
+sysem_sysv_held_take (SysemSysvRecord *record,
+                      int              n)
+{
+  int held, taken;
+
+  if (G_LIKELY (sysem_sysv_held_plain_begin (record)))
+    {
+      held = record->held;
+      taken = MIN (held, n);
+      __atomic_store_n (&record->held, held - taken, __ATOMIC_RELAXED);
+      sysem_sysv_held_plain_end (record);
+      return taken;
+    }
+
+  sysem_sysv_held_share (record);
+  do
+    {
+      held = g_atomic_int_get (&record->held);
+      taken = MIN (held, n);
+    }
+  while (taken > 0 && !g_atomic_int_compare_and_exchange (&record->held, held, held - taken));
+
+  return taken;
+}
+
+/* SETVAL cleared the undo entries of every process. */
+static void
+sysem_sysv_held_clear (SysemSysvRecord *record)
+{
+  sysem_sysv_held_take (record, G_MAXINT);
+}
+
+static inline int
+sysem_sysv_held_get (SysemSysvRecord *record)
+{
+  return __atomic_load_n (&record->held, __ATOMIC_RELAXED);
 }
 
 /* The value ftok() computes, from a file we hold open. */
@@ -272,6 +453,8 @@ sysem_sysv_atfork_child (void)
           SysemSysvRecord *record = value;
 
           record->held = 0;
+          /* A thread that was changing it plainly is not in the child. */
+          record->in_plain = FALSE;
           record->inherited = record->joins;
         }
     }
@@ -322,7 +505,7 @@ sysem_sysv_adopt (SysemSysv *self)
 static inline void
 sysem_sysv_check_fork (SysemSysv *self)
 {
-  if (G_UNLIKELY (g_atomic_int_get (&self->record->inherited) > 0))
+  if (G_UNLIKELY (__atomic_load_n (&self->record->inherited, __ATOMIC_RELAXED) > 0))
     sysem_sysv_adopt (self);
 }
 
@@ -360,6 +543,8 @@ sysem_sysv_record_get (int      semid,
     {
       record = g_new0 (SysemSysvRecord, 1);
       record->semid = semid;
+      record->owner = sysem_sysv_thread_self ();
+      record->shared = !sysem_sysv_plain_allowed ();
       g_hash_table_insert (records, GINT_TO_POINTER (semid), record);
     }
   record->refs++;
@@ -637,7 +822,7 @@ sysem_sysv_set_value (SysemSysv  *self,
   /* SETVAL cleared the undo entries of every process for this semaphore,
    * ours included. */
   if (self->record != NULL)
-    g_atomic_int_set (&self->record->held, 0);
+    sysem_sysv_held_clear (self->record);
 
   return TRUE;
 }
@@ -712,6 +897,7 @@ sysem_sysv_join (SysemSysv        *self,
   if (sysem_sysv_is_half_made (self->semid, &ds))
     mode = SYSEM_ACCESS_MODE_CREATE;
 
+  self->kickable = ds.sem_nsems >= SYSEM_SET_SIZE_KICK;
   if (ds.sem_nsems >= SYSEM_SET_SIZE)
     {
       struct sembuf op = { SEM_USERS, 1, SEM_UNDO };
@@ -747,7 +933,7 @@ sysem_sysv_create_set (SysemSysv  *self,
 {
   struct sembuf op = { SEM_USERS, 1, SEM_UNDO };
 
-  self->semid = semget (self->ipc_key, SYSEM_SET_SIZE, IPC_CREAT | IPC_EXCL | 0600);
+  self->semid = semget (self->ipc_key, SYSEM_SET_SIZE_KICK, IPC_CREAT | IPC_EXCL | 0600);
   if (self->semid == -1)
     {
       if (errno == EEXIST)
@@ -767,6 +953,7 @@ sysem_sysv_create_set (SysemSysv  *self,
     }
 
   self->counted = TRUE;
+  self->kickable = TRUE;
   self->record = sysem_sysv_record_get (self->semid, TRUE);
   return 1;
 }
@@ -884,72 +1071,189 @@ sysem_sysv_set_lost (SysemSysv  *self,
  * sysem takes the unit without undo instead, so at most 32767 units of such
  * a process come back when it dies.
  *
- * One attempt: 1 when a unit was taken, 0 when not yet (errno is EAGAIN or
- * EINTR), -1 on error. */
-static inline int
-sysem_sysv_take (SysemSysv             *self,
-                 short                  flags,
-                 const struct timespec *timeout)
+ * One attempt, with @guard (n_guard operations on the kick semaphore)
+ * before the take: 1 when a unit was taken, 0 when not yet (errno is
+ * EAGAIN or EINTR), -1 on error. */
+static int
+sysem_sysv_take_guarded (SysemSysv             *self,
+                         struct sembuf         *ops,
+                         size_t                 n_guard,
+                         short                  flags,
+                         const struct timespec *timeout)
 {
-  gboolean undo = g_atomic_int_get (&self->record->held) < SYSEM_SYSV_MAX;
-  struct sembuf op = { SEM_VALUE, -1, flags | (undo ? SEM_UNDO : 0) };
-  int res = semtimedop (self->semid, &op, 1, timeout);
+  gboolean undo = sysem_sysv_held_get (self->record) < SYSEM_SYSV_MAX;
+  int res;
 
-  if (G_UNLIKELY (res == -1 && errno == ERANGE && undo))
+  ops[n_guard] = (struct sembuf) { SEM_VALUE, -1, flags | (undo ? SEM_UNDO : 0) };
+  res = sysem_sysv_semtimedop (self->semid, ops, n_guard + 1, timeout);
+
+  if (res == -1 && errno == ERANGE && undo)
     {
       /* Full although our count said not: another thread got there first. */
       undo = FALSE;
-      op.sem_flg &= ~SEM_UNDO;
-      res = semtimedop (self->semid, &op, 1, timeout);
+      ops[n_guard].sem_flg &= ~SEM_UNDO;
+      res = sysem_sysv_semtimedop (self->semid, ops, n_guard + 1, timeout);
     }
 
-  if (G_LIKELY (res == 0))
+  if (res == 0)
     {
       if (undo)
-        g_atomic_int_inc (&self->record->held);
+        sysem_sysv_held_add (self->record, 1);
       return 1;
     }
 
   return errno == EAGAIN || errno == EINTR ? 0 : -1;
 }
 
-static gboolean
-sysem_sysv_acquire (SysemHandle   *handle,
-                    gint64         deadline,
-                    GCancellable  *cancellable,
-                    GError       **error)
+static int
+sysem_sysv_take (SysemSysv             *self,
+                 short                  flags,
+                 const struct timespec *timeout)
 {
-  SysemSysv *self = (SysemSysv *) handle;
+  struct sembuf op;
+
+  return sysem_sysv_take_guarded (self, &op, 0, flags, timeout);
+}
+
+/* The time left until @deadline, for semtimedop(); FALSE if none is. */
+static gboolean
+sysem_sysv_time_left (gint64           deadline,
+                      struct timespec *ts)
+{
+  gint64 left = deadline - g_get_monotonic_time ();
+
+  if (left <= 0)
+    return FALSE;
+
+  ts->tv_sec = left / G_USEC_PER_SEC;
+  ts->tv_nsec = (left % G_USEC_PER_SEC) * 1000;
+  return TRUE;
+}
+
+/* A wait with a deadline and nothing to watch but the set: the kernel
+ * wakes us for a unit, and for a removal (EIDRM). */
+static int
+sysem_sysv_wait_until (SysemSysv *self,
+                       gint64     deadline)
+{
+  for (;;)
+    {
+      struct timespec ts;
+      int res;
+
+      if (!sysem_sysv_time_left (deadline, &ts))
+        {
+          do
+            res = sysem_sysv_take (self, IPC_NOWAIT, NULL);
+          while (res == 0 && errno == EINTR);
+          return res;
+        }
+
+      res = sysem_sysv_take (self, 0, &ts);
+      if (res != 0)
+        return res;
+      /* EAGAIN: the time ran out; EINTR: a signal. Look again. */
+    }
+}
+
+/* Cancelling a wait on a set with a kick semaphore: changing its value
+ * makes every guarded sleeper on the set fail at once with EAGAIN. It
+ * counts up and wraps to 0 at the maximum; only a change matters. */
+static void
+sysem_sysv_kick_cb (GCancellable *cancellable,
+                    gpointer      user_data)
+{
+  SysemSysv *self = user_data;
+  struct sembuf kick = { SEM_KICK, 1, IPC_NOWAIT };
+
+  if (sysem_semop (self->semid, &kick, 1) == -1 && errno == ERANGE)
+    {
+      union sysem_semun arg = { .val = 0 };
+
+      semctl (self->semid, SEM_KICK, SETVAL, arg);
+    }
+}
+
+/* A cancellable wait on a set made by sysem 1.1, without slices: the take
+ * is guarded by operations that require the kick semaphore to still have
+ * the value read before, so a cancel (which changes it) wakes the wait. */
+static int
+sysem_sysv_wait_kicked (SysemSysv     *self,
+                        gint64         deadline,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  gulong handler;
   int res;
 
-  sysem_sysv_check_fork (self);
+  /* Runs at once if already cancelled: the loop sees it. */
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_sysv_kick_cb), self, NULL);
 
-  if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
+  for (;;)
     {
-      short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
+      struct sembuf ops[4];
+      struct timespec ts;
+      size_t n = 0;
+      int generation;
+      short flags = 0;
 
-      do
-        res = sysem_sysv_take (self, flags, NULL);
-      while (res == 0 && errno == EINTR);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          res = -2;
+          break;
+        }
 
-      if (G_LIKELY (res == 1))
-        return TRUE;
-      if (res == 0)
-        return FALSE;
+      generation = semctl (self->semid, SEM_KICK, GETVAL);
+      if (generation == -1)
+        {
+          res = -1;
+          break;
+        }
+      /* A cancel from now on changes the value from this one. */
+      if (g_cancellable_is_cancelled (cancellable))
+        continue;
 
-      sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
-      return FALSE;
+      /* kick - generation, then kick == 0, then kick + generation: the
+       * kick semaphore holds @generation exactly, or EAGAIN at once. */
+      if (generation > 0)
+        ops[n++] = (struct sembuf) { SEM_KICK, (short) -generation, IPC_NOWAIT };
+      ops[n++] = (struct sembuf) { SEM_KICK, 0, IPC_NOWAIT };
+      if (generation > 0)
+        ops[n++] = (struct sembuf) { SEM_KICK, (short) generation, 0 };
+
+      if (deadline != SYSEM_DEADLINE_FOREVER && !sysem_sysv_time_left (deadline, &ts))
+        flags = IPC_NOWAIT;
+
+      res = sysem_sysv_take_guarded (self, ops, n,  flags,
+                                     deadline != SYSEM_DEADLINE_FOREVER && flags == 0 ? &ts : NULL);
+      if (res != 0)
+        break;
+      if (flags == IPC_NOWAIT && errno == EAGAIN)
+        break;   /* the deadline passed */
+      /* Kicked, timed out (the next pass sees it), or interrupted. */
     }
 
-  /* A wait that has an end or can be cancelled: the kernel cannot wake us
-   * for a GCancellable, so wait in slices and look between them. */
+  g_cancellable_disconnect (cancellable, handler);
+  return res;
+}
+
+/* A cancellable wait on a set without a kick semaphore (Qt's, or one made
+ * by sysem 1.0): the kernel cannot wake us for a GCancellable, so wait in
+ * slices and look between them. */
+static int
+sysem_sysv_wait_sliced (SysemSysv     *self,
+                        gint64         deadline,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
   for (;;)
     {
       gint64 slice_end, now;
       struct timespec ts;
+      int res;
 
       if (!sysem_wait_slice (deadline, cancellable, &slice_end, error))
-        return FALSE;
+        return -2;
 
       now = g_get_monotonic_time ();
       if (slice_end <= now)
@@ -965,19 +1269,128 @@ sysem_sysv_acquire (SysemHandle   *handle,
           res = sysem_sysv_take (self, 0, &ts);
         }
 
-      if (res == 1)
-        return TRUE;
-
-      if (res == 0)
-        {
-          if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
-            return FALSE;
-          continue;
-        }
-
-      sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
-      return FALSE;
+      if (res != 0)
+        return res;
+      if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
+        return 0;
     }
+}
+
+static G_GNUC_NO_INLINE gboolean
+sysem_sysv_acquire_slow (SysemSysv     *self,
+                         gint64         deadline,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  int res;
+
+  if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
+    {
+      short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
+
+      do
+        res = sysem_sysv_take (self, flags, NULL);
+      while (res == 0 && errno == EINTR);
+    }
+  else if (cancellable == NULL)
+    res = sysem_sysv_wait_until (self, deadline);
+  else if ((res = sysem_sysv_take (self, IPC_NOWAIT, NULL)) != 0)
+    ;   /* a free unit, or an error: no need to watch the cancellable */
+  else if (self->kickable)
+    res = sysem_sysv_wait_kicked (self, deadline, cancellable, error);
+  else
+    res = sysem_sysv_wait_sliced (self, deadline, cancellable, error);
+
+  if (res == 1)
+    return TRUE;
+  if (res == -1)
+    sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
+  return FALSE;
+}
+
+static gboolean
+sysem_sysv_acquire (SysemHandle   *handle,
+                    gint64         deadline,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  SysemSysvRecord *record = self->record;
+
+  /* The uncontended path: one system call, no lock, no atomic. */
+  if (G_LIKELY (deadline == SYSEM_DEADLINE_NOW || deadline == SYSEM_DEADLINE_FOREVER) &&
+      G_LIKELY (cancellable == NULL || deadline == SYSEM_DEADLINE_NOW))
+    {
+      gboolean undo;
+      struct sembuf op;
+
+      sysem_sysv_check_fork (self);
+      undo = sysem_sysv_held_get (record) < SYSEM_SYSV_MAX;
+      op = (struct sembuf) { SEM_VALUE, -1,
+                             (deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0) |
+                             (undo ? SEM_UNDO : 0) };
+      if (G_LIKELY (undo && sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+        {
+          sysem_sysv_held_add (record, 1);
+          return TRUE;
+        }
+      if (deadline == SYSEM_DEADLINE_NOW && errno == EAGAIN)
+        return FALSE;
+    }
+  else
+    sysem_sysv_check_fork (self);
+
+  return sysem_sysv_acquire_slow (self, deadline, cancellable, error);
+}
+
+static G_GNUC_NO_INLINE gboolean
+sysem_sysv_release_slow (SysemSysv  *self,
+                         int         n,
+                         int         undone,
+                         GError    **error)
+{
+  struct sembuf ops[2];
+  size_t n_ops = 0;
+  int errsv;
+
+  if (undone > 0)
+    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) undone, SEM_UNDO };
+  if (n - undone > 0)
+    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) (n - undone), 0 };
+
+  /* Never blocks: an interruption only before it began. */
+  if (sysem_semop (self->semid, ops, n_ops) == 0)
+    return TRUE;
+
+  errsv = errno;
+  if (errsv == ERANGE && undone > 0)
+    {
+      int value = semctl (self->semid, SEM_VALUE, GETVAL);
+
+      /* The count has room, so our undo record is what overflowed: it
+       * was smaller than we counted, because someone reset the count
+       * (SETVAL clears every process's undo). Add the units plainly. */
+      if (value >= 0 && value <= SYSEM_SYSV_MAX - n)
+        {
+          struct sembuf plain = { SEM_VALUE, (short) n, 0 };
+
+          if (sysem_semop (self->semid, &plain, 1) == 0)
+            return TRUE;
+          errsv = errno;
+        }
+    }
+
+  /* Nothing was released: the units are still ours, and so are their
+   * undo entries. Forgetting them would make a later release plain and
+   * let the kernel add them again when we exit. */
+  if (undone > 0)
+    sysem_sysv_held_add (self->record, undone);
+
+  if (errsv == ERANGE)
+    sysem_set_error_too_many (error, SYSEM_OP_RELEASE, self->parent.display_key, SYSEM_SYSV_MAX);
+  else
+    sysem_sysv_set_lost (self, SYSEM_OP_RELEASE, errsv, error);
+  return FALSE;
 }
 
 static gboolean
@@ -986,68 +1399,28 @@ sysem_sysv_release (SysemHandle  *handle,
                     GError      **error)
 {
   SysemSysv *self = (SysemSysv *) handle;
-  struct sembuf ops[2];
-  size_t n_ops = 0;
-  int held, undone;
+  int undone;
 
-  if (n > SYSEM_SYSV_MAX)
-    goto too_many;
+  if (G_UNLIKELY (n > SYSEM_SYSV_MAX))
+    {
+      sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SYSEM_SYSV_MAX);
+      return FALSE;
+    }
 
   sysem_sysv_check_fork (self);
 
   /* Give back with SEM_UNDO the units this process took with it, so their
    * undo entries cancel out; the rest are new units that stay. */
-  do
+  undone = sysem_sysv_held_take (self->record, n);
+  if (G_LIKELY (undone == n))
     {
-      held = g_atomic_int_get (&self->record->held);
-      undone = MIN (held, n);
+      struct sembuf op = { SEM_VALUE, (short) n, SEM_UNDO };
+
+      if (G_LIKELY (sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+        return TRUE;
     }
-  while (undone > 0 &&
-         !g_atomic_int_compare_and_exchange (&self->record->held, held, held - undone));
 
-  if (undone > 0)
-    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) undone, SEM_UNDO };
-  if (n - undone > 0)
-    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) (n - undone), 0 };
-
-  if (G_LIKELY (sysem_semop (self->semid, ops, n_ops) == 0))
-    return TRUE;
-
-  {
-    int errsv = errno;
-
-    if (errsv == ERANGE && undone > 0)
-      {
-        int value = semctl (self->semid, SEM_VALUE, GETVAL);
-
-        /* The count has room, so our undo record is what overflowed: it
-         * was smaller than we counted, because someone reset the count
-         * (SETVAL clears every process's undo). Add the units plainly. */
-        if (value >= 0 && value <= SYSEM_SYSV_MAX - n)
-          {
-            struct sembuf plain = { SEM_VALUE, (short) n, 0 };
-
-            if (sysem_semop (self->semid, &plain, 1) == 0)
-              return TRUE;
-            errsv = errno;
-          }
-      }
-
-    /* Nothing was released: the units are still ours, and so are their
-     * undo entries. Forgetting them would make a later release plain and
-     * let the kernel add them again when we exit. */
-    if (undone > 0)
-      g_atomic_int_add (&self->record->held, undone);
-
-    if (errsv == ERANGE)
-      goto too_many;
-    sysem_sysv_set_lost (self, SYSEM_OP_RELEASE, errsv, error);
-    return FALSE;
-  }
-
-too_many:
-  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SYSEM_SYSV_MAX);
-  return FALSE;
+  return sysem_sysv_release_slow (self, n, undone, error);
 }
 
 static int

@@ -584,6 +584,377 @@ test_tmpdir_symlink_loop (SysemTestFixture *fixture)
   g_assert_cmpint (rmdir (scratch), ==, 0);
 }
 
+/* Waiting without slices */
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  gint64          timeout;     /* -1: acquire () */
+  gint            tid;         /* atomic; 0 until the thread runs */
+  gboolean        acquired;
+  GError         *error;
+} SleepingWaiter;
+
+static gpointer
+sleeping_waiter_thread (gpointer data)
+{
+  SleepingWaiter *w = data;
+
+  g_atomic_int_set (&w->tid, (gint) gettid ());
+  if (w->timeout < 0)
+    w->acquired = sysem_semaphore_acquire (w->sem, w->cancellable, &w->error);
+  else
+    w->acquired = sysem_semaphore_try_acquire (w->sem, w->timeout, w->cancellable, &w->error);
+  return NULL;
+}
+
+/* How often the kernel switched away from a thread because it slept. */
+static guint64
+voluntary_switches (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/status", tid);
+  g_autofree char *contents = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  line = strstr (contents, "voluntary_ctxt_switches:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("voluntary_ctxt_switches:"), NULL, 10);
+}
+
+typedef struct {
+  SysemSemaphore *sem;
+  int             n;
+} WaitersAtLeast;
+
+static gboolean
+waiters_at_least_cb (gpointer data)
+{
+  WaitersAtLeast *w = data;
+
+  return sysem_test_waiters (w->sem) >= w->n;
+}
+
+/* A blocked waiter does not wake while nothing happens: over a quarter of
+ * a second, a waiter in 20 ms slices would wake a dozen times. Counted by
+ * the kernel's context switches of its thread; no time is asserted. */
+static void
+assert_sleeps_soundly (SysemSemaphore *sem,
+                       SleepingWaiter *w)
+{
+  WaitersAtLeast check = { sem, 1 };
+  guint64 before, after;
+
+  sysem_test_wait_for (waiters_at_least_cb, &check, "the waiter to sleep");
+  before = voluntary_switches (g_atomic_int_get (&w->tid));
+  g_usleep (250 * G_TIME_SPAN_MILLISECOND);
+  after = voluntary_switches (g_atomic_int_get (&w->tid));
+  g_test_message ("the waiter woke %" G_GUINT64_FORMAT " times", after - before);
+  if (!sysem_test_under_valgrind ())
+    g_assert_cmpuint (after - before, <=, 2);
+}
+
+static gboolean
+tid_known_cb (gpointer data)
+{
+  return g_atomic_int_get (&((SleepingWaiter *) data)->tid) != 0;
+}
+
+/* A cancellable acquire on a set made by sysem 1.1 sleeps until it is
+ * cancelled (the kick semaphore wakes it), and a timed one without a
+ * cancellable sleeps until its unit or its deadline. */
+static void
+test_wait_without_slices (SysemTestFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 3);
+
+  for (int timed = 0; timed < 2; timed++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      SleepingWaiter w = { sem, cancellable, timed ? 600 * G_USEC_PER_SEC : -1, 0, FALSE, NULL };
+      GThread *thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+
+      sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+      assert_sleeps_soundly (sem, &w);
+      g_cancellable_cancel (cancellable);
+      g_thread_join (thread);
+      g_assert_false (w.acquired);
+      g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&w.error);
+    }
+
+  {
+    SleepingWaiter w = { sem, NULL, 600 * G_USEC_PER_SEC, 0, FALSE, NULL };
+    GThread *thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+
+    sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+    assert_sleeps_soundly (sem, &w);
+    sysem_test_release (sem, 1);
+    g_thread_join (thread);
+    g_assert_true (w.acquired);
+    g_assert_no_error (w.error);
+  }
+
+  /* A deadline that passes is a timeout, not an error. */
+  g_assert_false (sysem_semaphore_try_acquire (sem, 20 * G_TIME_SPAN_MILLISECOND, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+    g_assert_false (sysem_semaphore_try_acquire (sem, 20 * G_TIME_SPAN_MILLISECOND, cancellable,
+                                                 &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  }
+  sysem_test_assert_value (sem, 0);
+}
+
+/* Cancels race units and other waiters: every cancel is seen, no unit is
+ * lost or made. Correctness only: no time is measured. */
+static void
+test_cancel_latency (SysemTestFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(SysemSemaphore) other = NULL;
+  int rounds = sysem_test_under_valgrind () ? 40 : 400;
+  int acquired = 0;
+
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  other = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_OPEN);
+
+  for (int i = 0; i < rounds; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GCancellable) bystander_cancellable = g_cancellable_new ();
+      SleepingWaiter w = { sem, cancellable, i % 2 ? 600 * G_USEC_PER_SEC : -1, 0, FALSE, NULL };
+      SleepingWaiter bystander = { other, bystander_cancellable, -1, 0, FALSE, NULL };
+      WaitersAtLeast check = { sem, 2 };
+      GThread *thread, *bystander_thread;
+
+      /* Two guarded sleepers: a kick for one wakes both, and the other
+       * goes back to sleep. */
+      bystander_thread = g_thread_new ("bystander", sleeping_waiter_thread, &bystander);
+      thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+      sysem_test_wait_for (waiters_at_least_cb, &check, "two waiters");
+
+      if (i % 3 == 0)
+        sysem_test_release (other, 1);   /* a unit races the cancel */
+      g_cancellable_cancel (cancellable);
+      g_thread_join (thread);
+      if (w.acquired)
+        {
+          acquired++;
+          sysem_test_release (sem, 1);
+        }
+      else
+        g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&w.error);
+
+      /* The bystander got the unit, if any was left, or sleeps on. */
+      if (i % 3 == 0)
+        {
+          g_thread_join (bystander_thread);
+          g_assert_true (bystander.acquired);
+        }
+      else
+        {
+          g_cancellable_cancel (bystander_cancellable);
+          g_thread_join (bystander_thread);
+          g_assert_false (bystander.acquired);
+          g_clear_error (&bystander.error);
+        }
+      sysem_test_assert_value (sem, 0);
+    }
+
+  g_test_message ("%d of %d cancelled waiters got a unit first", acquired, rounds);
+}
+
+/* A set made by sysem 1.0 has no kick semaphore: cancellable waits fall
+ * back to slices and still work, and the set is used as before. */
+static void
+test_set_of_1_0 (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  struct sembuf pin = { 1, 1, 0 };
+  SleepingWaiter w;
+  GThread *thread;
+  int semid, fd;
+
+  /* What `sysem create` of 1.0 left: two semaphores, one pinned user. */
+  fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0640);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  semid = semget (ftok (file, 'Q'), 2, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (semid, >=, 0);
+  g_assert_cmpint (semop (semid, &pin, 1), ==, 0);
+
+  sem = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_OPEN);
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
+  sysem_test_assert_value (sem, 0);
+
+  w = (SleepingWaiter) { sem, cancellable, -1, 0, FALSE, NULL };
+  thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+  sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+  g_cancellable_cancel (cancellable);
+  g_thread_join (thread);
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&w.error);
+
+  sysem_test_release (sem, 2);
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 1);
+  g_clear_object (&sem);
+
+  /* Still pinned: ours to remove. */
+  g_assert_true (sysem_test_semid_exists (semid));
+  g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 1);
+  g_assert_cmpint (semctl (semid, 0, IPC_RMID), ==, 0);
+  g_assert_cmpint (unlink (file), ==, 0);
+}
+
+/* The held count across threads */
+
+#define HELD_THREADS 4
+
+typedef struct {
+  SysemSemaphore *sem;
+  int             rounds;
+  gboolean        ok;
+} HeldWorker;
+
+/* Each thread takes and gives back units, in ones and twos, and ends
+ * holding one. */
+static gpointer
+held_worker_thread (gpointer data)
+{
+  HeldWorker *hw = data;
+
+  hw->ok = TRUE;
+  for (int i = 0; i < hw->rounds && hw->ok; i++)
+    {
+      hw->ok = sysem_semaphore_acquire (hw->sem, NULL, NULL) &&
+               sysem_semaphore_acquire (hw->sem, NULL, NULL) &&
+               sysem_semaphore_release (hw->sem, 1 + (i % 2), NULL);
+      if (i % 2 == 0)
+        hw->ok = hw->ok && sysem_semaphore_release (hw->sem, 1, NULL);
+    }
+  hw->ok = hw->ok && sysem_semaphore_acquire (hw->sem, NULL, NULL);
+  return NULL;
+}
+
+/* Threads of a process share its held count, changed plainly by the
+ * thread that made it until the others come, atomically afterwards. Then
+ * the process gives back what its threads hold, creates units, takes one
+ * and exits without releasing it: the kernel gives back exactly the
+ * acquires, never the releases, so the count is the initial value plus
+ * the units created. A held count that lost an update on the way would
+ * count a created unit as given back, or the other way round. */
+static void
+test_held_across_threads (SysemTestFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  int rounds = sysem_test_under_valgrind () ? 200 : 20000;
+  pid_t pid;
+
+  sem = sysem_test_fixture_open (fixture, 2 * HELD_THREADS, SYSEM_ACCESS_MODE_CREATE);
+
+  for (int pass = 0; pass < 3; pass++)
+    {
+      pid = fork ();
+      g_assert_cmpint (pid, !=, -1);
+      if (pid == 0)
+        {
+          SysemSemaphore *child_sem;
+          HeldWorker workers[HELD_THREADS];
+          GThread *threads[HELD_THREADS];
+
+          child_sem = sysem_semaphore_new (fixture->key, 0, SYSEM_ACCESS_MODE_OPEN, NULL);
+          if (child_sem == NULL)
+            _exit (1);
+          /* The thread that opened it uses it first, plainly; the others
+           * come while it runs. */
+          for (int i = 0; i < HELD_THREADS; i++)
+            {
+              workers[i] = (HeldWorker) { child_sem, rounds, FALSE };
+              threads[i] = i == 0 ? NULL : g_thread_new ("held", held_worker_thread, &workers[i]);
+            }
+          held_worker_thread (&workers[0]);
+          for (int i = 1; i < HELD_THREADS; i++)
+            g_thread_join (threads[i]);
+          for (int i = 0; i < HELD_THREADS; i++)
+            if (!workers[i].ok)
+              _exit (2);
+
+          if (!sysem_semaphore_release (child_sem, HELD_THREADS, NULL) ||  /* given back */
+              !sysem_semaphore_release (child_sem, HELD_THREADS, NULL) ||  /* created */
+              !sysem_semaphore_acquire (child_sem, NULL, NULL))            /* kept */
+            _exit (3);
+          _exit (0);   /* no close, no release: a crash as far as units go */
+        }
+      assert_child_succeeds (pid, "the threads");
+
+      sysem_test_assert_value (sem, 2 * HELD_THREADS + (pass + 1) * HELD_THREADS);
+    }
+}
+
+/* Many objects */
+
+/* 10,000 objects on distinct keys in one process whose descriptors are
+ * limited to 1024: an object keeps no descriptor. */
+static void
+test_many_objects (SysemTestFixture *fixture)
+{
+  int n = sysem_test_under_valgrind () ? 1500 : 10000;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      g_autoptr(GPtrArray) sems = g_ptr_array_new_with_free_func (g_object_unref);
+      g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+      struct rlimit rl = { 1024, 1024 };
+
+      if (setrlimit (RLIMIT_NOFILE, &rl) == -1)
+        _exit (1);
+
+      for (int i = 0; i < n; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          char *key = g_strdup_printf ("%s-%d", fixture->key, i);
+          SysemSemaphore *sem;
+
+          g_ptr_array_add (keys, key);
+          sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+          if (sem == NULL)
+            {
+              g_printerr ("object %d: %s\n", i, error->message);
+              _exit (2);
+            }
+          g_ptr_array_add (sems, sem);
+        }
+
+      for (int i = 0; i < n; i++)
+        if (!sysem_semaphore_acquire (sems->pdata[i], NULL, NULL) ||
+            !sysem_semaphore_release (sems->pdata[i], 1, NULL))
+          _exit (3);
+
+      g_ptr_array_set_size (sems, 0);
+      for (int i = 0; i < n; i++)
+        if (!sysem_test_key_is_clean (keys->pdata[i], SYSEM_KEY_TYPE_SYSTEM_V))
+          _exit (4);
+      _exit (0);
+    }
+
+  assert_child_succeeds (pid, "10,000 objects in 1024 descriptors");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -611,6 +982,17 @@ main (int   argc,
                   test_key_file_socket);
   sysem_test_add ("/reliability/sysv/hostile/tmpdir-symlink-loop", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_tmpdir_symlink_loop);
+
+  sysem_test_add ("/reliability/sysv/wait/without-slices", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_wait_without_slices);
+  sysem_test_add ("/reliability/sysv/wait/cancel-latency", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_cancel_latency);
+  sysem_test_add ("/reliability/sysv/wait/set-of-1.0", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_set_of_1_0);
+  sysem_test_add ("/reliability/sysv/held-across-threads", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_held_across_threads);
+  sysem_test_add ("/reliability/sysv/many-objects", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_many_objects);
 
   return g_test_run ();
 }
