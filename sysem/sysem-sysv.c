@@ -4,7 +4,31 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-/* How a System V semaphore is found and kept alive.
+/* Lock map (the order, where two are held: the key file's flock(), then
+ * records_lock or key_fds_lock, never both but in the fork() handlers,
+ * which take records_lock then key_fds_lock):
+ * - flock() on the key file, an exclusive one, taken on a descriptor
+ *   opened for the purpose (sysem_key_fd_open()): joining, leaving,
+ *   remove() and `sysem gc`, across processes. Never held while blocking
+ *   for a unit.
+ * - records_lock (a GMutex of this file): the table of records and each
+ *   record's refs, joins and inherited. fork() takes it.
+ * - key_fds_lock: the list of key-file descriptors open now, held across
+ *   each open() and close() of one so that a child of fork() knows every
+ *   copy it has. fork() takes it.
+ * - A record's held count: no lock. Changed plainly by its owner thread
+ *   until a second thread comes, atomically for good afterwards, the
+ *   switch made safe with membarrier() (sysem_sysv_held_add()); read
+ *   relaxed by anyone, as a hint for whether to use SEM_UNDO.
+ * - A record's semid, and a handle's semid, ipc_key, file identity,
+ *   counted, kickable and owner flags: written while the handle is opened
+ *   (under the key file's lock), read without a lock afterwards; close()
+ *   clears counted and owner, and a racing call meanwhile fails with
+ *   NOT_FOUND or works on the set it loaded (sysem-backend.h).
+ * - The kick semaphore's value: changed by any cancel, in any process;
+ *   a waiter only compares it with what it read.
+ *
+ * How a System V semaphore is found and kept alive.
  *
  * The key file: Qt names a semaphore by a file in the temporary directory;
  * the kernel key is ftok (file, 'Q'). sysem makes the file the same way but
@@ -16,7 +40,10 @@
  * sysem creates has a second semaphore that counts the objects that have it
  * open. Every change to it is made with SEM_UNDO, so a process that dies
  * stops counting without doing anything. Whoever takes that count to zero
- * removes the set and the key file.
+ * removes the set and the key file. Sets made by sysem 1.1 have a third,
+ * the kick semaphore, whose every change wakes the cancellable waiters on
+ * the set (sysem_sysv_wait_kicked()); sets of two, made by 1.0, are used
+ * as they are.
  *
  * The race between the last user leaving and a new user arriving is closed
  * by an exclusive flock() on the key file, held while joining and while
