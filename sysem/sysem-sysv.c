@@ -4,7 +4,31 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-/* How a System V semaphore is found and kept alive.
+/* Lock map (the order, where two are held: the key file's flock(), then
+ * records_lock or key_fds_lock, never both but in the fork() handlers,
+ * which take records_lock then key_fds_lock):
+ * - flock() on the key file, an exclusive one, taken on a descriptor
+ *   opened for the purpose (sysem_key_fd_open()): joining, leaving,
+ *   remove() and `sysem gc`, across processes. Never held while blocking
+ *   for a unit.
+ * - records_lock (a GMutex of this file): the table of records and each
+ *   record's refs, joins and inherited. fork() takes it.
+ * - key_fds_lock: the list of key-file descriptors open now, held across
+ *   each open() and close() of one so that a child of fork() knows every
+ *   copy it has. fork() takes it.
+ * - A record's held count: no lock. Changed plainly by its owner thread
+ *   until a second thread comes, atomically for good afterwards, the
+ *   switch made safe with membarrier() (sysem_sysv_held_add()); read
+ *   relaxed by anyone, as a hint for whether to use SEM_UNDO.
+ * - A record's semid, and a handle's semid, ipc_key, file identity,
+ *   counted, kickable and owner flags: written while the handle is opened
+ *   (under the key file's lock), read without a lock afterwards; close()
+ *   clears counted and owner, and a racing call meanwhile fails with
+ *   NOT_FOUND or works on the set it loaded (sysem-backend.h).
+ * - The kick semaphore's value: changed by any cancel, in any process;
+ *   a waiter only compares it with what it read.
+ *
+ * How a System V semaphore is found and kept alive.
  *
  * The key file: Qt names a semaphore by a file in the temporary directory;
  * the kernel key is ftok (file, 'Q'). sysem makes the file the same way but
@@ -16,12 +40,18 @@
  * sysem creates has a second semaphore that counts the objects that have it
  * open. Every change to it is made with SEM_UNDO, so a process that dies
  * stops counting without doing anything. Whoever takes that count to zero
- * removes the set and the key file.
+ * removes the set and the key file. Sets made by sysem 1.1 have a third,
+ * the kick semaphore, whose every change wakes the cancellable waiters on
+ * the set (sysem_sysv_wait_kicked()); sets of two, made by 1.0, are used
+ * as they are.
  *
  * The race between the last user leaving and a new user arriving is closed
  * by an exclusive flock() on the key file, held while joining and while
  * leaving: a newcomer that waited for the lock checks that the file it
- * locked is still the one in the directory and starts again if not.
+ * locked is still the one in the directory and starts again if not. The
+ * key file is open only for as long as that takes, so an object costs no
+ * descriptor, and a child of fork() never shares a locked open file
+ * description with its parent (see sysem_key_fd_open()).
  *
  * Undo of acquires: the kernel keeps, per process and set, the sum of the
  * SEM_UNDO changes. Acquires are made with SEM_UNDO, so a crash gives the
@@ -38,12 +68,16 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <linux/membarrier.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +92,13 @@
 enum {
   SEM_VALUE = 0,
   SEM_USERS = 1,
+  SEM_KICK = 2,
+  /* sysem 1.0 made sets of two: the count and the users. A set of at
+   * least that size is a sysem set and counts its users. */
   SYSEM_SET_SIZE = 2,
+  /* sysem 1.1 adds the kick semaphore, which wakes cancelled waiters
+   * (sysem_sysv_wait_kicked()). */
+  SYSEM_SET_SIZE_KICK = 3,
 };
 
 union sysem_semun {
@@ -69,20 +109,25 @@ union sysem_semun {
 
 /* One per set in this process, shared by the handles that use it. */
 typedef struct {
-  int  semid;
-  int  refs;     /* handles on this set; under records_lock */
-  int  joins;    /* of them, counted as users; under records_lock */
-  gint inherited; /* after fork(): joins not yet made in this process */
-  gint held;     /* units acquired with SEM_UNDO and not yet released */
+  int       semid;
+  int       refs;      /* handles on this set; under records_lock */
+  int       joins;     /* of them, counted as users; under records_lock */
+  gint      inherited; /* after fork(): joins not yet made in this process */
+  /* Units acquired with SEM_UNDO and not yet released: see
+   * sysem_sysv_held_add(). */
+  gint      held;
+  guintptr  owner;     /* the one thread that may change held plainly */
+  gint      shared;    /* atomic: set for good once another thread came */
+  gint      in_plain;  /* the owner is changing held plainly */
 } SysemSysvRecord;
 
 typedef struct {
   SysemHandle      parent;
   int              semid;
   key_t            ipc_key;
-  int              key_fd;
-  gboolean         lockable;
   gboolean         counted;     /* a sysem set: we are in its user count */
+  gboolean         made_key_file; /* this open() made the key file */
+  gboolean         kickable;    /* the set has a kick semaphore */
   gboolean         owner;       /* a Qt set we created or reset: ours to remove */
   dev_t            file_dev;
   ino_t            file_ino;
@@ -94,6 +139,99 @@ static GMutex records_lock;
 static GHashTable *records;   /* semid → SysemSysvRecord */
 static guint fork_generation;  /* how many fork()s this process descends from */
 
+/* A key file open while this process joins, leaves or removes a set. */
+typedef struct _SysemKeyFd SysemKeyFd;
+struct _SysemKeyFd
+{
+  int         fd;
+  SysemKeyFd *prev;
+  SysemKeyFd *next;
+};
+
+static GMutex key_fds_lock;
+static SysemKeyFd *key_fds;    /* every key file open now, under key_fds_lock */
+
+/* Opens a key file. A child of fork() that inherited the descriptor would
+ * share its open file description, and with it the flock() taken on it,
+ * for as long as it lives: so every such descriptor is on a list, from
+ * before it exists until after it is closed, and the child closes its
+ * copies at once (sysem_sysv_atfork_child()). */
+static int
+sysem_key_fd_open (SysemKeyFd *kf,
+                   const char *path,
+                   int         flags,
+                   mode_t      mode)
+{
+  int errsv;
+
+  g_mutex_lock (&key_fds_lock);
+  kf->fd = open (path, flags, mode);
+  errsv = errno;
+  if (kf->fd != -1)
+    {
+      kf->prev = NULL;
+      kf->next = key_fds;
+      if (key_fds != NULL)
+        key_fds->prev = kf;
+      key_fds = kf;
+    }
+  g_mutex_unlock (&key_fds_lock);
+
+  errno = errsv;
+  return kf->fd;
+}
+
+/* Closing drops the lock. */
+static void
+sysem_key_fd_close (SysemKeyFd *kf)
+{
+  if (kf->fd == -1)
+    return;
+
+  g_mutex_lock (&key_fds_lock);
+  if (kf->prev != NULL)
+    kf->prev->next = kf->next;
+  else
+    key_fds = kf->next;
+  if (kf->next != NULL)
+    kf->next->prev = kf->prev;
+  close (kf->fd);
+  kf->fd = -1;
+  g_mutex_unlock (&key_fds_lock);
+}
+
+/* The system call itself: glibc's wrapper makes it a cancellation point,
+ * which costs a pair of atomic operations in a process with threads. So
+ * sysem's waits are no cancellation points for pthread_cancel(). */
+static inline int
+sysem_sysv_semtimedop (int                    semid,
+                       struct sembuf         *ops,
+                       size_t                 n_ops,
+                       const struct timespec *timeout)
+{
+#if defined(__x86_64__) && defined(SYS_semtimedop)
+  /* Even syscall() costs a call and a shuffle of every argument. */
+  register long r10 __asm__ ("r10") = (long) timeout;
+  long ret;
+
+  __asm__ volatile ("syscall"
+                    : "=a" (ret)
+                    : "0" ((long) SYS_semtimedop), "D" ((long) semid), "S" (ops),
+                      "d" (n_ops), "r" (r10)
+                    : "rcx", "r11", "memory");
+  if (G_UNLIKELY ((unsigned long) ret > -4096UL))
+    {
+      errno = (int) -ret;
+      return -1;
+    }
+  return (int) ret;
+#elif defined(SYS_semtimedop)
+  return (int) syscall (SYS_semtimedop, semid, ops, n_ops, timeout);
+#else
+  return semtimedop (semid, ops, n_ops, timeout);
+#endif
+}
+
 static int
 sysem_semop (int            semid,
              struct sembuf *ops,
@@ -102,10 +240,145 @@ sysem_semop (int            semid,
   int res;
 
   do
-    res = semop (semid, ops, n_ops);
+    res = sysem_sysv_semtimedop (semid, ops, n_ops, NULL);
   while (res == -1 && errno == EINTR);
 
   return res;
+}
+
+/* The held count without lock-prefixed instructions.
+ *
+ * Every acquire and release changes its record's held count, which two
+ * atomic read-modify-writes made cost as much as a quarter of the system
+ * call beside them. While only the thread that made a record uses it, the
+ * count is changed with plain loads and stores; the first time another
+ * thread touches the record, it switches the record to atomics for good.
+ * The switch is an asymmetric Dekker handshake: the owner marks in_plain,
+ * then looks at shared; the newcomer sets shared, then makes every thread
+ * of the process pass a full memory barrier with membarrier(), then waits
+ * until in_plain is clear. Either the owner sees shared and takes the
+ * atomic path, or the newcomer sees in_plain and waits for the plain
+ * change to end. Where membarrier() (Linux 4.14) is missing, every record
+ * is shared from the start. */
+static inline guintptr
+sysem_sysv_thread_self (void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11
+  /* What pthread_self() returns, without the call. */
+  return (guintptr) __builtin_thread_pointer ();
+#else
+  return (guintptr) pthread_self ();
+#endif
+}
+
+static gboolean
+sysem_sysv_plain_allowed (void)
+{
+  static gsize allowed = 0;
+
+  if (g_once_init_enter (&allowed))
+    {
+      long cmds = syscall (SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+      gsize ok = 1;
+
+      if (cmds != -1 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+          syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        ok = 2;
+      g_once_init_leave (&allowed, ok);
+    }
+
+  return allowed == 2;
+}
+
+static G_GNUC_NO_INLINE void
+sysem_sysv_held_share (SysemSysvRecord *record)
+{
+  if (g_atomic_int_get (&record->shared))
+    return;
+
+  g_atomic_int_set (&record->shared, TRUE);
+  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1)
+    g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
+  while (__atomic_load_n (&record->in_plain, __ATOMIC_ACQUIRE))
+    g_thread_yield ();
+}
+
+/* Opens a plain change of held: TRUE if this thread may make it, then
+ * sysem_sysv_held_plain_end() must follow. */
+static inline gboolean
+sysem_sysv_held_plain_begin (SysemSysvRecord *record)
+{
+  if (G_UNLIKELY (record->owner != sysem_sysv_thread_self ()))
+    return FALSE;
+
+  __atomic_store_n (&record->in_plain, TRUE, __ATOMIC_RELAXED);
+  __atomic_signal_fence (__ATOMIC_SEQ_CST);
+  if (G_LIKELY (!__atomic_load_n (&record->shared, __ATOMIC_RELAXED)))
+    return TRUE;
+
+  __atomic_store_n (&record->in_plain, FALSE, __ATOMIC_RELEASE);
+  return FALSE;
+}
+
+static inline void
+sysem_sysv_held_plain_end (SysemSysvRecord *record)
+{
+  __atomic_store_n (&record->in_plain, FALSE, __ATOMIC_RELEASE);
+}
+
+static inline void
+sysem_sysv_held_add (SysemSysvRecord *record,
+                     int              delta)
+{
+  if (G_LIKELY (sysem_sysv_held_plain_begin (record)))
+    {
+      __atomic_store_n (&record->held, record->held + delta, __ATOMIC_RELAXED);
+      sysem_sysv_held_plain_end (record);
+      return;
+    }
+
+  sysem_sysv_held_share (record);
+  g_atomic_int_add (&record->held, delta);
+}
+
+/* Takes up to @n units off the held count; returns how many. */
+static inline int
+sysem_sysv_held_take (SysemSysvRecord *record,
+                      int              n)
+{
+  int held, taken;
+
+  if (G_LIKELY (sysem_sysv_held_plain_begin (record)))
+    {
+      held = record->held;
+      taken = MIN (held, n);
+      __atomic_store_n (&record->held, held - taken, __ATOMIC_RELAXED);
+      sysem_sysv_held_plain_end (record);
+      return taken;
+    }
+
+  sysem_sysv_held_share (record);
+  do
+    {
+      held = g_atomic_int_get (&record->held);
+      taken = MIN (held, n);
+    }
+  while (taken > 0 && !g_atomic_int_compare_and_exchange (&record->held, held, held - taken));
+
+  return taken;
+}
+
+/* SETVAL cleared the undo entries of every process. */
+static void
+sysem_sysv_held_clear (SysemSysvRecord *record)
+{
+  sysem_sysv_held_take (record, G_MAXINT);
+}
+
+static inline int
+sysem_sysv_held_get (SysemSysvRecord *record)
+{
+  return __atomic_load_n (&record->held, __ATOMIC_RELAXED);
 }
 
 /* The value ftok() computes, from a file we hold open. */
@@ -183,11 +456,13 @@ static void
 sysem_sysv_atfork_prepare (void)
 {
   g_mutex_lock (&records_lock);
+  g_mutex_lock (&key_fds_lock);
 }
 
 static void
 sysem_sysv_atfork_parent (void)
 {
+  g_mutex_unlock (&key_fds_lock);
   g_mutex_unlock (&records_lock);
 }
 
@@ -205,12 +480,34 @@ sysem_sysv_atfork_child (void)
           SysemSysvRecord *record = value;
 
           record->held = 0;
+          /* A thread that was changing it plainly is not in the child. */
+          record->in_plain = FALSE;
           record->inherited = record->joins;
         }
     }
 
+  /* The threads that had these open are not in the child. */
+  for (SysemKeyFd *kf = key_fds; kf != NULL; kf = kf->next)
+    close (kf->fd);
+  key_fds = NULL;
+
   fork_generation++;
+  g_mutex_unlock (&key_fds_lock);
   g_mutex_unlock (&records_lock);
+}
+
+static void
+sysem_sysv_atfork_init (void)
+{
+  static gsize atfork_once = 0;
+
+  if (g_once_init_enter (&atfork_once))
+    {
+      pthread_atfork (sysem_sysv_atfork_prepare,
+                      sysem_sysv_atfork_parent,
+                      sysem_sysv_atfork_child);
+      g_once_init_leave (&atfork_once, 1);
+    }
 }
 
 /* In a child of fork(): count the inherited objects as users now. */
@@ -235,7 +532,7 @@ sysem_sysv_adopt (SysemSysv *self)
 static inline void
 sysem_sysv_check_fork (SysemSysv *self)
 {
-  if (G_UNLIKELY (g_atomic_int_get (&self->record->inherited) > 0))
+  if (G_UNLIKELY (__atomic_load_n (&self->record->inherited, __ATOMIC_RELAXED) > 0))
     sysem_sysv_adopt (self);
 }
 
@@ -261,16 +558,7 @@ static SysemSysvRecord *
 sysem_sysv_record_get (int      semid,
                        gboolean counted)
 {
-  static gsize atfork_once = 0;
   SysemSysvRecord *record;
-
-  if (g_once_init_enter (&atfork_once))
-    {
-      pthread_atfork (sysem_sysv_atfork_prepare,
-                      sysem_sysv_atfork_parent,
-                      sysem_sysv_atfork_child);
-      g_once_init_leave (&atfork_once, 1);
-    }
 
   g_mutex_lock (&records_lock);
 
@@ -282,6 +570,8 @@ sysem_sysv_record_get (int      semid,
     {
       record = g_new0 (SysemSysvRecord, 1);
       record->semid = semid;
+      record->owner = sysem_sysv_thread_self ();
+      record->shared = !sysem_sysv_plain_allowed ();
       g_hash_table_insert (records, GINT_TO_POINTER (semid), record);
     }
   record->refs++;
@@ -316,69 +606,184 @@ sysem_sysv_record_put (SysemSysvRecord *record,
   g_mutex_unlock (&records_lock);
 }
 
-/* Opens or creates the key file. Returns the descriptor, or -1 with an
- * error; -2 asks the caller to start again (the file vanished). */
-static int
-sysem_sysv_open_key_file (SysemSysv  *self,
-                          gboolean   *lockable,
-                          GError    **error)
+/* Squatting (DESIGN.md §3): the temporary directory and the kernel's key
+ * space are shared with every user, so another user could make the key
+ * file, or a world-writable set on its key, before us, and share or reset
+ * our count. What belongs to another user who is not root is refused. */
+static gboolean
+sysem_sysv_uid_is_trusted (uid_t uid)
+{
+  return uid == 0 || uid == geteuid ();
+}
+
+static char *
+sysem_sysv_user_name (uid_t uid)
+{
+  struct passwd pw, *result = NULL;
+  char buf[1024];
+
+  if (getpwuid_r (uid, &pw, buf, sizeof buf, &result) == 0 && result != NULL)
+    return g_strdup_printf ("“%s” (%u)", result->pw_name, (guint) uid);
+
+  return g_strdup_printf ("%u", (guint) uid);
+}
+
+static void
+sysem_sysv_set_squatted (SysemSysv  *self,
+                         gboolean    key_file,
+                         uid_t       uid,
+                         GError    **error)
+{
+  g_autofree char *user = sysem_sysv_user_name (uid);
+  g_autofree char *reason = NULL;
+
+  if (key_file)
+    /* Translators: %s is a user name and number, or a number */
+    reason = g_strdup_printf (_("the key file belongs to another user, %s"), user);
+  else
+    /* Translators: %s is a user name and number, or a number */
+    reason = g_strdup_printf (_("the semaphore belongs to another user, %s"), user);
+
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED,
+                   key_file ? SYSEM_OP_KEY_FILE : SYSEM_OP_OPEN,
+                   self->parent.display_key, reason);
+}
+
+/* The owner of a set we may not read, from /proc/sysvipc/sem; -1 if it
+ * cannot be told. */
+static gint64
+sysem_sysv_set_owner_from_proc (int semid)
+{
+  char line[512];
+  gint64 owner = -1;
+  FILE *f;
+
+  f = fopen ("/proc/sysvipc/sem", "re");
+  if (f == NULL)
+    return -1;
+
+  /* key semid perms nsems uid gid cuid cgid otime ctime */
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      long long key, id;
+      unsigned int perms, nsems, uid, gid, cuid;
+
+      if (sscanf (line, "%lld %lld %o %u %u %u %u", &key, &id, &perms, &nsems,
+                  &uid, &gid, &cuid) == 7 && id == semid)
+        {
+          owner = !sysem_sysv_uid_is_trusted (cuid) ? cuid : uid;
+          break;
+        }
+    }
+
+  fclose (f);
+  return owner;
+}
+
+/* Why the key file could not be opened. ELOOP is a link in its place
+ * (O_NOFOLLOW), or a loop of links on the way to it, as in a TMPDIR that
+ * points at itself; ENXIO is a socket or a device without a driver. */
+static void
+sysem_sysv_set_open_error (SysemSysv  *self,
+                           int         errsv,
+                           GError    **error)
 {
   const char *path = self->parent.native;
   struct stat st;
+
+  if (errsv == ELOOP || errsv == ENXIO || errsv == ENODEV)
+    {
+      if (lstat (path, &st) == 0)
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                           self->parent.display_key,
+                           S_ISLNK (st.st_mode) ? _("the key file is a symbolic link")
+                                                : _("the key file is not a regular file"));
+          return;
+        }
+
+      if (errno == ELOOP)
+        {
+          g_autofree char *dir = g_path_get_dirname (path);
+          g_autofree char *reason =
+            /* Translators: %s is a directory */
+            g_strdup_printf (_("the directory %s leads to a loop of symbolic links"), dir);
+
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
+                           self->parent.display_key, reason);
+          return;
+        }
+    }
+
+  sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
+}
+
+/* Opens or creates the key file into @kf and locks it. Returns 1 when
+ * done, -1 with an error, 0 to start again (the file vanished). */
+static int
+sysem_sysv_open_key_file (SysemSysv   *self,
+                          SysemKeyFd  *kf,
+                          GError     **error)
+{
+  const char *path = self->parent.native;
+  gboolean lockable = TRUE;
+  struct stat st;
   int fd;
 
-  fd = open (path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
-  *lockable = TRUE;
+  fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
+  self->made_key_file = fd != -1;
   if (fd != -1)
     sysem_sysv_mark_key_file (fd);
 
   if (fd == -1 && errno == EEXIST)
     {
-      fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      fd = sysem_key_fd_open (kf, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
       if (fd == -1 && errno == EACCES)
         {
           /* Another user's file we may not read: it still names the key,
            * and the set's own permissions decide. We cannot lock it. */
-          fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-          *lockable = FALSE;
+          fd = sysem_key_fd_open (kf, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+          lockable = FALSE;
         }
       if (fd == -1 && errno == ENOENT)
-        return -2;
+        return 0;
     }
 
   if (fd == -1)
     {
-      int errsv = errno;
-
-      if (errsv == ELOOP)
-        sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
-                         self->parent.display_key,
-                         _("the key file is a symbolic link"));
-      else
-        sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
+      sysem_sysv_set_open_error (self, errno, error);
       return -1;
     }
 
-  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode))
+  if (fstat (fd, &st) == -1)
     {
-      int errsv = errno;
+      sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errno);
+      sysem_key_fd_close (kf);
+      return -1;
+    }
 
+  if (!S_ISREG (st.st_mode))
+    {
       if (S_ISLNK (st.st_mode))
         sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
                          self->parent.display_key,
                          _("the key file is a symbolic link"));
-      else if (S_ISDIR (st.st_mode) || S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode) ||
-               S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
+      else
         sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE,
                          self->parent.display_key,
                          _("the key file is not a regular file"));
-      else
-        sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
-      close (fd);
+      sysem_key_fd_close (kf);
       return -1;
     }
 
-  if (*lockable)
+  if (!sysem_sysv_uid_is_trusted (st.st_uid))
+    {
+      sysem_sysv_set_squatted (self, TRUE, st.st_uid, error);
+      sysem_key_fd_close (kf);
+      return -1;
+    }
+
+  if (lockable)
     sysem_flock (fd, LOCK_EX);
 
   /* While we waited for the lock, the last user may have removed the file;
@@ -387,12 +792,44 @@ sysem_sysv_open_key_file (SysemSysv  *self,
   self->file_ino = st.st_ino;
   if (!sysem_sysv_file_is_ours (self))
     {
-      close (fd);
-      return -2;
+      sysem_key_fd_close (kf);
+      return 0;
     }
 
   self->ipc_key = sysem_ftok_fd (&st);
-  return fd;
+  return 1;
+}
+
+/* Locks the key file through which newcomers reach our set, for leaving
+ * or removing it: the file in the directory, if its key is still ours.
+ * Without one (deleted, replaced, another user's we may not read) nobody
+ * can join through it, and there is nothing to lock. */
+static void
+sysem_sysv_lock_key_file (SysemSysv  *self,
+                          SysemKeyFd *kf)
+{
+  for (guint tries = 0; tries < 16; tries++)
+    {
+      struct stat st, now;
+
+      if (sysem_key_fd_open (kf, self->parent.native,
+                             O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) == -1)
+        return;
+
+      if (fstat (kf->fd, &st) == -1 || !S_ISREG (st.st_mode) ||
+          sysem_ftok_fd (&st) != self->ipc_key)
+        break;
+
+      sysem_flock (kf->fd, LOCK_EX);
+      if (lstat (self->parent.native, &now) == 0 &&
+          now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+        return;
+
+      /* Removed or replaced while we waited: look again. */
+      sysem_key_fd_close (kf);
+    }
+
+  sysem_key_fd_close (kf);
 }
 
 static gboolean
@@ -412,9 +849,25 @@ sysem_sysv_set_value (SysemSysv  *self,
   /* SETVAL cleared the undo entries of every process for this semaphore,
    * ours included. */
   if (self->record != NULL)
-    g_atomic_int_set (&self->record->held, 0);
+    sysem_sysv_held_clear (self->record);
 
   return TRUE;
+}
+
+/* A sysem set whose creator died between semget (IPC_CREAT) and its first
+ * semop(): nobody ever operated on it (the kernel's sem_otime is 0: SETVAL
+ * does not set it, joining does), nobody counts as its user and nobody
+ * waits. sysem creates sets under the key file's lock, so under that lock
+ * this is never a set being made. Qt's sets (one semaphore) are not
+ * judged: Qt makes them without a lock. */
+static gboolean
+sysem_sysv_is_half_made (int                    semid,
+                         const struct semid_ds *ds)
+{
+  return ds->sem_nsems >= SYSEM_SET_SIZE && ds->sem_otime == 0 &&
+         semctl (semid, SEM_USERS, GETVAL) == 0 &&
+         semctl (semid, SEM_VALUE, GETNCNT) == 0 &&
+         semctl (semid, SEM_VALUE, GETZCNT) == 0;
 }
 
 /* Joins a set that exists: returns 1 when done, 0 to start again, -1 on
@@ -439,12 +892,39 @@ sysem_sysv_join (SysemSysv        *self,
 
   if (semctl (self->semid, 0, IPC_STAT, arg) == -1)
     {
-      if (errno == EINVAL || errno == EIDRM)
+      int errsv = errno;
+      gint64 owner;
+
+      if (errsv == EINVAL || errsv == EIDRM)
         return 0;
-      sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errno);
+      owner = errsv == EACCES ? sysem_sysv_set_owner_from_proc (self->semid) : -1;
+      if (owner >= 0 && !sysem_sysv_uid_is_trusted ((uid_t) owner))
+        sysem_sysv_set_squatted (self, FALSE, (uid_t) owner, error);
+      else
+        sysem_set_error_errno (error, SYSEM_OP_OPEN, self->parent.display_key, errsv);
+      self->semid = -1;
       return -1;
     }
 
+  /* Made, or handed over with IPC_SET, by another user: refused before it
+   * is joined or its count is touched. */
+  if (!sysem_sysv_uid_is_trusted (ds.sem_perm.cuid) ||
+      !sysem_sysv_uid_is_trusted (ds.sem_perm.uid))
+    {
+      sysem_sysv_set_squatted (self, FALSE,
+                               !sysem_sysv_uid_is_trusted (ds.sem_perm.cuid) ?
+                               ds.sem_perm.cuid : ds.sem_perm.uid,
+                               error);
+      self->semid = -1;
+      return -1;
+    }
+
+  /* Its creator died before making it (see sysem_sysv_is_half_made()):
+   * finish it, as the creator would have. */
+  if (sysem_sysv_is_half_made (self->semid, &ds))
+    mode = SYSEM_ACCESS_MODE_CREATE;
+
+  self->kickable = ds.sem_nsems >= SYSEM_SET_SIZE_KICK;
   if (ds.sem_nsems >= SYSEM_SET_SIZE)
     {
       struct sembuf op = { SEM_USERS, 1, SEM_UNDO };
@@ -480,7 +960,7 @@ sysem_sysv_create_set (SysemSysv  *self,
 {
   struct sembuf op = { SEM_USERS, 1, SEM_UNDO };
 
-  self->semid = semget (self->ipc_key, SYSEM_SET_SIZE, IPC_CREAT | IPC_EXCL | 0600);
+  self->semid = semget (self->ipc_key, SYSEM_SET_SIZE_KICK, IPC_CREAT | IPC_EXCL | 0600);
   if (self->semid == -1)
     {
       if (errno == EEXIST)
@@ -500,6 +980,7 @@ sysem_sysv_create_set (SysemSysv  *self,
     }
 
   self->counted = TRUE;
+  self->kickable = TRUE;
   self->record = sysem_sysv_record_get (self->semid, TRUE);
   return 1;
 }
@@ -509,8 +990,6 @@ sysem_sysv_free (SysemSysv *self)
 {
   if (self->record != NULL)
     sysem_sysv_record_put (self->record, self->counted);
-  if (self->key_fd != -1)
-    close (self->key_fd);
   sysem_handle_clear (&self->parent);
   g_free (self);
 }
@@ -546,14 +1025,12 @@ sysem_sysv_leave (SysemSysv *self)
   return FALSE;
 }
 
+/* Leaves the set, under the key file's lock. */
 static void
-sysem_sysv_close (SysemHandle *handle)
+sysem_sysv_close_locked (SysemSysv *self)
 {
-  SysemSysv *self = (SysemSysv *) handle;
+  SysemHandle *handle = &self->parent;
   gboolean remove_set = FALSE;
-
-  if (self->lockable)
-    sysem_flock (self->key_fd, LOCK_EX);
 
   if (!sysem_handle_is_removed (handle) && self->counted && !sysem_sysv_drop_inherited (self))
     remove_set = sysem_sysv_leave (self);
@@ -573,14 +1050,23 @@ sysem_sysv_close (SysemHandle *handle)
       sysem_sysv_unlink_key_file (self);
     }
 
-  /* Closing the descriptor drops the lock. The rest stays for a call
-   * that may still be running on this handle (sysem-backend.h). */
-  if (self->key_fd != -1)
-    close (g_steal_fd (&self->key_fd));
+  /* The rest stays for a call that may still be running on this handle
+   * (sysem-backend.h). */
   if (self->record != NULL && self->counted)
     sysem_sysv_record_leave (self->record);
   self->counted = FALSE;
   sysem_handle_set_removed (handle);
+}
+
+static void
+sysem_sysv_close (SysemHandle *handle)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  SysemKeyFd kf = { -1, NULL, NULL };
+
+  sysem_sysv_lock_key_file (self, &kf);
+  sysem_sysv_close_locked (self);
+  sysem_key_fd_close (&kf);
 }
 
 static void
@@ -612,72 +1098,189 @@ sysem_sysv_set_lost (SysemSysv  *self,
  * sysem takes the unit without undo instead, so at most 32767 units of such
  * a process come back when it dies.
  *
- * One attempt: 1 when a unit was taken, 0 when not yet (errno is EAGAIN or
- * EINTR), -1 on error. */
-static inline int
-sysem_sysv_take (SysemSysv             *self,
-                 short                  flags,
-                 const struct timespec *timeout)
+ * One attempt, with @guard (n_guard operations on the kick semaphore)
+ * before the take: 1 when a unit was taken, 0 when not yet (errno is
+ * EAGAIN or EINTR), -1 on error. */
+static int
+sysem_sysv_take_guarded (SysemSysv             *self,
+                         struct sembuf         *ops,
+                         size_t                 n_guard,
+                         short                  flags,
+                         const struct timespec *timeout)
 {
-  gboolean undo = g_atomic_int_get (&self->record->held) < SYSEM_SYSV_MAX;
-  struct sembuf op = { SEM_VALUE, -1, flags | (undo ? SEM_UNDO : 0) };
-  int res = semtimedop (self->semid, &op, 1, timeout);
+  gboolean undo = sysem_sysv_held_get (self->record) < SYSEM_SYSV_MAX;
+  int res;
 
-  if (G_UNLIKELY (res == -1 && errno == ERANGE && undo))
+  ops[n_guard] = (struct sembuf) { SEM_VALUE, -1, flags | (undo ? SEM_UNDO : 0) };
+  res = sysem_sysv_semtimedop (self->semid, ops, n_guard + 1, timeout);
+
+  if (res == -1 && errno == ERANGE && undo)
     {
       /* Full although our count said not: another thread got there first. */
       undo = FALSE;
-      op.sem_flg &= ~SEM_UNDO;
-      res = semtimedop (self->semid, &op, 1, timeout);
+      ops[n_guard].sem_flg &= ~SEM_UNDO;
+      res = sysem_sysv_semtimedop (self->semid, ops, n_guard + 1, timeout);
     }
 
-  if (G_LIKELY (res == 0))
+  if (res == 0)
     {
       if (undo)
-        g_atomic_int_inc (&self->record->held);
+        sysem_sysv_held_add (self->record, 1);
       return 1;
     }
 
   return errno == EAGAIN || errno == EINTR ? 0 : -1;
 }
 
-static gboolean
-sysem_sysv_acquire (SysemHandle   *handle,
-                    gint64         deadline,
-                    GCancellable  *cancellable,
-                    GError       **error)
+static int
+sysem_sysv_take (SysemSysv             *self,
+                 short                  flags,
+                 const struct timespec *timeout)
 {
-  SysemSysv *self = (SysemSysv *) handle;
+  struct sembuf op;
+
+  return sysem_sysv_take_guarded (self, &op, 0, flags, timeout);
+}
+
+/* The time left until @deadline, for semtimedop(); FALSE if none is. */
+static gboolean
+sysem_sysv_time_left (gint64           deadline,
+                      struct timespec *ts)
+{
+  gint64 left = deadline - g_get_monotonic_time ();
+
+  if (left <= 0)
+    return FALSE;
+
+  ts->tv_sec = left / G_USEC_PER_SEC;
+  ts->tv_nsec = (left % G_USEC_PER_SEC) * 1000;
+  return TRUE;
+}
+
+/* A wait with a deadline and nothing to watch but the set: the kernel
+ * wakes us for a unit, and for a removal (EIDRM). */
+static int
+sysem_sysv_wait_until (SysemSysv *self,
+                       gint64     deadline)
+{
+  for (;;)
+    {
+      struct timespec ts;
+      int res;
+
+      if (!sysem_sysv_time_left (deadline, &ts))
+        {
+          do
+            res = sysem_sysv_take (self, IPC_NOWAIT, NULL);
+          while (res == 0 && errno == EINTR);
+          return res;
+        }
+
+      res = sysem_sysv_take (self, 0, &ts);
+      if (res != 0)
+        return res;
+      /* EAGAIN: the time ran out; EINTR: a signal. Look again. */
+    }
+}
+
+/* Cancelling a wait on a set with a kick semaphore: changing its value
+ * makes every guarded sleeper on the set fail at once with EAGAIN. It
+ * counts up and wraps to 0 at the maximum; only a change matters. */
+static void
+sysem_sysv_kick_cb (GCancellable *cancellable,
+                    gpointer      user_data)
+{
+  SysemSysv *self = user_data;
+  struct sembuf kick = { SEM_KICK, 1, IPC_NOWAIT };
+
+  if (sysem_semop (self->semid, &kick, 1) == -1 && errno == ERANGE)
+    {
+      union sysem_semun arg = { .val = 0 };
+
+      semctl (self->semid, SEM_KICK, SETVAL, arg);
+    }
+}
+
+/* A cancellable wait on a set made by sysem 1.1, without slices: the take
+ * is guarded by operations that require the kick semaphore to still have
+ * the value read before, so a cancel (which changes it) wakes the wait. */
+static int
+sysem_sysv_wait_kicked (SysemSysv     *self,
+                        gint64         deadline,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  gulong handler;
   int res;
 
-  sysem_sysv_check_fork (self);
+  /* Runs at once if already cancelled: the loop sees it. */
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_sysv_kick_cb), self, NULL);
 
-  if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
+  for (;;)
     {
-      short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
+      struct sembuf ops[4];
+      struct timespec ts;
+      size_t n = 0;
+      int generation;
+      short flags = 0;
 
-      do
-        res = sysem_sysv_take (self, flags, NULL);
-      while (res == 0 && errno == EINTR);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          res = -2;
+          break;
+        }
 
-      if (G_LIKELY (res == 1))
-        return TRUE;
-      if (res == 0)
-        return FALSE;
+      generation = semctl (self->semid, SEM_KICK, GETVAL);
+      if (generation == -1)
+        {
+          res = -1;
+          break;
+        }
+      /* A cancel from now on changes the value from this one. */
+      if (g_cancellable_is_cancelled (cancellable))
+        continue;
 
-      sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
-      return FALSE;
+      /* kick - generation, then kick == 0, then kick + generation: the
+       * kick semaphore holds @generation exactly, or EAGAIN at once. */
+      if (generation > 0)
+        ops[n++] = (struct sembuf) { SEM_KICK, (short) -generation, IPC_NOWAIT };
+      ops[n++] = (struct sembuf) { SEM_KICK, 0, IPC_NOWAIT };
+      if (generation > 0)
+        ops[n++] = (struct sembuf) { SEM_KICK, (short) generation, 0 };
+
+      if (deadline != SYSEM_DEADLINE_FOREVER && !sysem_sysv_time_left (deadline, &ts))
+        flags = IPC_NOWAIT;
+
+      res = sysem_sysv_take_guarded (self, ops, n,  flags,
+                                     deadline != SYSEM_DEADLINE_FOREVER && flags == 0 ? &ts : NULL);
+      if (res != 0)
+        break;
+      if (flags == IPC_NOWAIT && errno == EAGAIN)
+        break;   /* the deadline passed */
+      /* Kicked, timed out (the next pass sees it), or interrupted. */
     }
 
-  /* A wait that has an end or can be cancelled: the kernel cannot wake us
-   * for a GCancellable, so wait in slices and look between them. */
+  g_cancellable_disconnect (cancellable, handler);
+  return res;
+}
+
+/* A cancellable wait on a set without a kick semaphore (Qt's, or one made
+ * by sysem 1.0): the kernel cannot wake us for a GCancellable, so wait in
+ * slices and look between them. */
+static int
+sysem_sysv_wait_sliced (SysemSysv     *self,
+                        gint64         deadline,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
   for (;;)
     {
       gint64 slice_end, now;
       struct timespec ts;
+      int res;
 
       if (!sysem_wait_slice (deadline, cancellable, &slice_end, error))
-        return FALSE;
+        return -2;
 
       now = g_get_monotonic_time ();
       if (slice_end <= now)
@@ -693,19 +1296,128 @@ sysem_sysv_acquire (SysemHandle   *handle,
           res = sysem_sysv_take (self, 0, &ts);
         }
 
-      if (res == 1)
-        return TRUE;
-
-      if (res == 0)
-        {
-          if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
-            return FALSE;
-          continue;
-        }
-
-      sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
-      return FALSE;
+      if (res != 0)
+        return res;
+      if (deadline != SYSEM_DEADLINE_FOREVER && g_get_monotonic_time () >= deadline)
+        return 0;
     }
+}
+
+static G_GNUC_NO_INLINE gboolean
+sysem_sysv_acquire_slow (SysemSysv     *self,
+                         gint64         deadline,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  int res;
+
+  if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
+    {
+      short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
+
+      do
+        res = sysem_sysv_take (self, flags, NULL);
+      while (res == 0 && errno == EINTR);
+    }
+  else if (cancellable == NULL)
+    res = sysem_sysv_wait_until (self, deadline);
+  else if ((res = sysem_sysv_take (self, IPC_NOWAIT, NULL)) != 0)
+    ;   /* a free unit, or an error: no need to watch the cancellable */
+  else if (self->kickable)
+    res = sysem_sysv_wait_kicked (self, deadline, cancellable, error);
+  else
+    res = sysem_sysv_wait_sliced (self, deadline, cancellable, error);
+
+  if (res == 1)
+    return TRUE;
+  if (res == -1)
+    sysem_sysv_set_lost (self, SYSEM_OP_ACQUIRE, errno, error);
+  return FALSE;
+}
+
+static gboolean
+sysem_sysv_acquire (SysemHandle   *handle,
+                    gint64         deadline,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  SysemSysv *self = (SysemSysv *) handle;
+  SysemSysvRecord *record = self->record;
+
+  /* The uncontended path: one system call, no lock, no atomic. */
+  if (G_LIKELY (deadline == SYSEM_DEADLINE_NOW || deadline == SYSEM_DEADLINE_FOREVER) &&
+      G_LIKELY (cancellable == NULL || deadline == SYSEM_DEADLINE_NOW))
+    {
+      gboolean undo;
+      struct sembuf op;
+
+      sysem_sysv_check_fork (self);
+      undo = sysem_sysv_held_get (record) < SYSEM_SYSV_MAX;
+      op = (struct sembuf) { SEM_VALUE, -1,
+                             (deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0) |
+                             (undo ? SEM_UNDO : 0) };
+      if (G_LIKELY (undo && sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+        {
+          sysem_sysv_held_add (record, 1);
+          return TRUE;
+        }
+      if (deadline == SYSEM_DEADLINE_NOW && errno == EAGAIN)
+        return FALSE;
+    }
+  else
+    sysem_sysv_check_fork (self);
+
+  return sysem_sysv_acquire_slow (self, deadline, cancellable, error);
+}
+
+static G_GNUC_NO_INLINE gboolean
+sysem_sysv_release_slow (SysemSysv  *self,
+                         int         n,
+                         int         undone,
+                         GError    **error)
+{
+  struct sembuf ops[2];
+  size_t n_ops = 0;
+  int errsv;
+
+  if (undone > 0)
+    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) undone, SEM_UNDO };
+  if (n - undone > 0)
+    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) (n - undone), 0 };
+
+  /* Never blocks: an interruption only before it began. */
+  if (sysem_semop (self->semid, ops, n_ops) == 0)
+    return TRUE;
+
+  errsv = errno;
+  if (errsv == ERANGE && undone > 0)
+    {
+      int value = semctl (self->semid, SEM_VALUE, GETVAL);
+
+      /* The count has room, so our undo record is what overflowed: it
+       * was smaller than we counted, because someone reset the count
+       * (SETVAL clears every process's undo). Add the units plainly. */
+      if (value >= 0 && value <= SYSEM_SYSV_MAX - n)
+        {
+          struct sembuf plain = { SEM_VALUE, (short) n, 0 };
+
+          if (sysem_semop (self->semid, &plain, 1) == 0)
+            return TRUE;
+          errsv = errno;
+        }
+    }
+
+  /* Nothing was released: the units are still ours, and so are their
+   * undo entries. Forgetting them would make a later release plain and
+   * let the kernel add them again when we exit. */
+  if (undone > 0)
+    sysem_sysv_held_add (self->record, undone);
+
+  if (errsv == ERANGE)
+    sysem_set_error_too_many (error, SYSEM_OP_RELEASE, self->parent.display_key, SYSEM_SYSV_MAX);
+  else
+    sysem_sysv_set_lost (self, SYSEM_OP_RELEASE, errsv, error);
+  return FALSE;
 }
 
 static gboolean
@@ -714,68 +1426,28 @@ sysem_sysv_release (SysemHandle  *handle,
                     GError      **error)
 {
   SysemSysv *self = (SysemSysv *) handle;
-  struct sembuf ops[2];
-  size_t n_ops = 0;
-  int held, undone;
+  int undone;
 
-  if (n > SYSEM_SYSV_MAX)
-    goto too_many;
+  if (G_UNLIKELY (n > SYSEM_SYSV_MAX))
+    {
+      sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SYSEM_SYSV_MAX);
+      return FALSE;
+    }
 
   sysem_sysv_check_fork (self);
 
   /* Give back with SEM_UNDO the units this process took with it, so their
    * undo entries cancel out; the rest are new units that stay. */
-  do
+  undone = sysem_sysv_held_take (self->record, n);
+  if (G_LIKELY (undone == n))
     {
-      held = g_atomic_int_get (&self->record->held);
-      undone = MIN (held, n);
+      struct sembuf op = { SEM_VALUE, (short) n, SEM_UNDO };
+
+      if (G_LIKELY (sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+        return TRUE;
     }
-  while (undone > 0 &&
-         !g_atomic_int_compare_and_exchange (&self->record->held, held, held - undone));
 
-  if (undone > 0)
-    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) undone, SEM_UNDO };
-  if (n - undone > 0)
-    ops[n_ops++] = (struct sembuf) { SEM_VALUE, (short) (n - undone), 0 };
-
-  if (G_LIKELY (sysem_semop (self->semid, ops, n_ops) == 0))
-    return TRUE;
-
-  {
-    int errsv = errno;
-
-    if (errsv == ERANGE && undone > 0)
-      {
-        int value = semctl (self->semid, SEM_VALUE, GETVAL);
-
-        /* The count has room, so our undo record is what overflowed: it
-         * was smaller than we counted, because someone reset the count
-         * (SETVAL clears every process's undo). Add the units plainly. */
-        if (value >= 0 && value <= SYSEM_SYSV_MAX - n)
-          {
-            struct sembuf plain = { SEM_VALUE, (short) n, 0 };
-
-            if (sysem_semop (self->semid, &plain, 1) == 0)
-              return TRUE;
-            errsv = errno;
-          }
-      }
-
-    /* Nothing was released: the units are still ours, and so are their
-     * undo entries. Forgetting them would make a later release plain and
-     * let the kernel add them again when we exit. */
-    if (undone > 0)
-      g_atomic_int_add (&self->record->held, undone);
-
-    if (errsv == ERANGE)
-      goto too_many;
-    sysem_sysv_set_lost (self, SYSEM_OP_RELEASE, errsv, error);
-    return FALSE;
-  }
-
-too_many:
-  sysem_set_error_too_many (error, SYSEM_OP_RELEASE, handle->display_key, SYSEM_SYSV_MAX);
-  return FALSE;
+  return sysem_sysv_release_slow (self, n, undone, error);
 }
 
 static int
@@ -853,10 +1525,10 @@ sysem_sysv_remove (SysemHandle  *handle,
                    GError      **error)
 {
   SysemSysv *self = (SysemSysv *) handle;
+  SysemKeyFd kf = { -1, NULL, NULL };
   gboolean ok = TRUE;
 
-  if (self->lockable)
-    sysem_flock (self->key_fd, LOCK_EX);
+  sysem_sysv_lock_key_file (self, &kf);
 
   if (semctl (self->semid, 0, IPC_RMID) == -1)
     {
@@ -869,9 +1541,7 @@ sysem_sysv_remove (SysemHandle  *handle,
       sysem_sysv_unlink_key_file (self);
     }
 
-  if (self->lockable)
-    sysem_flock (self->key_fd, LOCK_UN);
-
+  sysem_key_fd_close (&kf);
   return ok;
 }
 
@@ -887,8 +1557,8 @@ sysem_sysv_open (const char       *display_key,
 
   sysem_handle_init (&self->parent, &sysem_sysv_backend, display_key, native);
   self->semid = -1;
-  self->key_fd = -1;
   self->generation = fork_generation;
+  sysem_sysv_atfork_init ();
 
   if (initial_value > SYSEM_SYSV_MAX)
     {
@@ -906,15 +1576,13 @@ sysem_sysv_open (const char       *display_key,
    * about to use; a few passes settle any such race. */
   for (guint tries = 0; tries < 64; tries++)
     {
+      SysemKeyFd kf = { -1, NULL, NULL };
       int res;
 
-      self->key_fd = sysem_sysv_open_key_file (self, &self->lockable, error);
-      if (self->key_fd == -2)
-        {
-          self->key_fd = -1;
-          continue;
-        }
-      if (self->key_fd == -1)
+      res = sysem_sysv_open_key_file (self, &kf, error);
+      if (res == 0)
+        continue;
+      if (res == -1)
         {
           sysem_sysv_free (self);
           return NULL;
@@ -924,23 +1592,21 @@ sysem_sysv_open (const char       *display_key,
       if (res == 0)
         res = sysem_sysv_join (self, initial_value, mode, error);
 
-      if (res == 1)
-        {
-          if (self->lockable)
-            sysem_flock (self->key_fd, LOCK_UN);
-          return &self->parent;
-        }
-
       if (res == -1)
         {
-          /* Leave what we joined, undo what we made. */
-          sysem_sysv_close (&self->parent);
+          /* Leave what we joined, undo what we made: also a key file
+           * made for a set we refused or could not make. */
+          sysem_sysv_close_locked (self);
+          if (self->made_key_file && self->semid == -1)
+            sysem_sysv_unlink_key_file (self);
+          sysem_key_fd_close (&kf);
           sysem_sysv_free (self);
           return NULL;
         }
 
-      close (self->key_fd);
-      self->key_fd = -1;
+      sysem_key_fd_close (&kf);
+      if (res == 1)
+        return &self->parent;
     }
 
   sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_UNKNOWN, SYSEM_OP_OPEN, display_key,
@@ -1040,6 +1706,16 @@ sysem_sysv_inspect (const char  *path,
     {
       if (errno == ENOENT)
         return NULL;
+      if (errno == ELOOP)
+        {
+          g_autofree char *dir = g_path_get_dirname (path);
+          g_autofree char *reason =
+            g_strdup_printf (_("the directory %s leads to a loop of symbolic links"), dir);
+
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, path,
+                           reason);
+          return NULL;
+        }
       sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, path, errno);
       return NULL;
     }
@@ -1123,7 +1799,11 @@ sysem_sysv_inspect (const char  *path,
   /* 0 means nobody changed it yet, or a process we cannot see. */
   info->last_pid_alive = info->stats.last_pid == 0 || sysem_inspect_pid_alive (info->stats.last_pid);
 
-  if (info->stats.waiters == 0 && !info->last_pid_alive)
+  /* Outside the key file's lock this may be a set being made this very
+   * moment: sysem_sysv_remove_stale() looks again under the lock. */
+  if (sysem_sysv_is_half_made (semid, &ds))
+    info->state = SYSEM_INSPECT_HALF_MADE;
+  else if (info->stats.waiters == 0 && !info->last_pid_alive)
     {
       if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0)
         info->state = SYSEM_INSPECT_NO_USERS;
@@ -1189,16 +1869,18 @@ sysem_sysv_remove_stale (SysemInfo  *info,
                          gboolean   *removed_object,
                          GError    **error)
 {
+  SysemKeyFd kf = { -1, NULL, NULL };
   gboolean lockable = TRUE;
   gboolean ok = FALSE;
   struct stat st;
   int semid;
   int fd;
 
-  fd = open (info->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  sysem_sysv_atfork_init ();
+  fd = sysem_key_fd_open (&kf, info->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd == -1 && (errno == EACCES || errno == EPERM))
     {
-      fd = open (info->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      fd = sysem_key_fd_open (&kf, info->path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
       lockable = FALSE;
     }
   if (fd == -1)
@@ -1220,7 +1902,7 @@ sysem_sysv_remove_stale (SysemInfo  *info,
     {
       sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_KEY_FILE, info->path,
                        _("the key file is not a regular file"));
-      close (fd);
+      sysem_key_fd_close (&kf);
       return FALSE;
     }
 
@@ -1272,7 +1954,7 @@ sysem_sysv_remove_stale (SysemInfo  *info,
   ok = TRUE;
 
 out:
-  close (fd);
+  sysem_key_fd_close (&kf);
   return ok;
 }
 

@@ -178,9 +178,7 @@ class ToolTest(unittest.TestCase):
         # The last run removed the set and its key file.
         self.assertGone(key)
 
-    def test_run_killed_gives_slot_back(self):
-        key = self.key('killed')
-
+    def killed_gives_slot_back(self, key):
         first = self.spawn([SYSEM, 'run', key, '--slots', '1', '--',
                             'sh', '-c', 'echo "$$"; exec cat'])
         child = int(first.stdout.readline())
@@ -202,6 +200,19 @@ class ToolTest(unittest.TestCase):
         # The command of the killed run did not go on without a slot.
         wait_until(lambda: not pid_alive(child), 'the orphaned command to die')
         self.assertGone(key)
+        for proc in (first, second):
+            proc.stdin.close()
+            proc.stdout.close()
+            self.procs.remove(proc)
+
+    def test_run_killed_gives_slot_back(self):
+        self.killed_gives_slot_back(self.key('killed'))
+
+    # The same, often enough to catch a race between the killed run's
+    # undo, the second run's leaving and its removal of the set.
+    def test_run_killed_gives_slot_back_loop(self):
+        for i in range(300):
+            self.killed_gives_slot_back(self.key('killed-loop'))
 
     def test_run_exit_status(self):
         key = self.key('status')
@@ -318,18 +329,26 @@ class ToolTest(unittest.TestCase):
 
     def test_native_file_survives(self):
         # A regular file that was there before, given as a native key, is
-        # never deleted: not by gc, run, or create then remove. As root,
-        # the file belongs to another user, as a system file would.
+        # never deleted: not by gc, run, or create then remove. (As root
+        # it is root's, as a system file would be: one of another user who
+        # is not root is refused, see below.)
         with tempfile.TemporaryDirectory(prefix='sysemtest-tool-') as tmp:
             path = os.path.join(tmp, 'sysemtest-precious')
             with open(path, 'w') as f:
                 f.write('keep me\n')
-            if os.geteuid() == 0:
-                os.chown(path, 65534, 65534)
 
             def check():
                 with open(path) as f:
                     self.assertEqual(f.read(), 'keep me\n')
+
+            if os.geteuid() == 0:
+                # Another user's file: refused, naming the owner, and kept.
+                os.chown(path, 65534, 65534)
+                proc = sysem('run', '--native', path, '--', 'true', check=125)
+                self.assertIn('belongs to another user', proc.stderr)
+                self.assertIn('(65534)', proc.stderr)
+                check()
+                os.chown(path, 0, 0)
 
             self.assertEqual(info(path, '--native')['state'], 'no-set')
             sysem('gc', '--native', path, check=0)

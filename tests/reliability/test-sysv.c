@@ -1,0 +1,998 @@
+/* test-sysv.c: the System V backend after fork(), in its crash windows,
+ * against squatters and with many objects
+ *
+ * SPDX-FileCopyrightText: 2026 The sysem authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Real processes on real kernel sets, synchronised through pipes: a forked
+ * child that lives on must not hold the key file's lock; an inherited
+ * object counts as a user from the fork on (a daemon's parent exits, the
+ * child's semaphore stays); a set whose creator died before it was made
+ * is recognised and finished or removed; a key file or set that another
+ * user made first is refused; 10,000 objects fit in 1024 descriptors.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sysem-test-util.h"
+
+/* Processes and pipes */
+
+static void
+make_pipe (int fds[2])
+{
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+}
+
+/* Reads one byte from @fd, waiting at most the tests' deadline: FALSE on
+ * end of file or when nothing came. */
+static gboolean
+read_byte (int   fd,
+           char *byte)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  int res;
+
+  do
+    res = poll (&pfd, 1, SYSEM_TEST_DEADLINE_USEC / 1000);
+  while (res == -1 && errno == EINTR);
+  if (res != 1)
+    return FALSE;
+
+  return read (fd, byte, 1) == 1;
+}
+
+static void
+write_byte (int  fd,
+            char byte)
+{
+  g_assert_cmpint (write (fd, &byte, 1), ==, 1);
+}
+
+typedef struct {
+  pid_t pid;
+  int   status;
+} Child;
+
+static gboolean
+child_exited_cb (gpointer data)
+{
+  Child *child = data;
+  pid_t res = waitpid (child->pid, &child->status, WNOHANG);
+
+  g_assert_cmpint (res, !=, -1);
+  return res == child->pid;
+}
+
+/* Waits for @pid to exit with status 0; fails the test if it does not
+ * within @timeout_usec. */
+static void
+assert_child_succeeds_within (pid_t        pid,
+                              gint64       timeout_usec,
+                              const char  *what)
+{
+  Child child = { pid, 0 };
+
+  if (!sysem_test_poll (child_exited_cb, &child, timeout_usec))
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      g_error ("%s did not finish in %d s", what, (int) (timeout_usec / G_USEC_PER_SEC));
+    }
+  if (!WIFEXITED (child.status) || WEXITSTATUS (child.status) != 0)
+    g_error ("%s ended with status 0x%x", what, (guint) child.status);
+}
+
+static void
+assert_child_succeeds (pid_t       pid,
+                       const char *what)
+{
+  assert_child_succeeds_within (pid, SYSEM_TEST_DEADLINE_USEC, what);
+}
+
+/* In a child: open and close @key once. */
+static pid_t
+fork_open_close (const char *key)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      SysemSemaphore *sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_OPEN, NULL);
+
+      if (sem == NULL)
+        _exit (1);
+      g_object_unref (sem);
+      _exit (0);
+    }
+
+  return pid;
+}
+
+/* Fork */
+
+/* A forked child that lives on, and never touches the object or drops its
+ * copy, holds no lock of the key file: other processes open and close the
+ * key while it lives (sysem 1.0 blocked them until the child exited). */
+static void
+fork_child_lives_on (SysemTestFixture *fixture,
+                     gboolean          child_drops_copy)
+{
+  g_autoptr(SysemSemaphore) keeper = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  int ready[2], go[2];
+  char byte;
+  pid_t child;
+
+  /* The keeper keeps the set alive, so that the key file stays. */
+  keeper = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  make_pipe (ready);
+  make_pipe (go);
+
+  child = fork ();
+  g_assert_cmpint (child, !=, -1);
+  if (child == 0)
+    {
+      if (child_drops_copy)
+        g_clear_object (&sem);
+      write_byte (ready[1], 'r');
+      read_byte (go[0], &byte);
+      _exit (0);
+    }
+
+  g_assert_true (read_byte (ready[0], &byte));
+
+  /* A third process comes and goes while the child lives: after the
+   * parent left (taking the key file's lock), or, when the child left
+   * (taking it), while the parent still has it open. */
+  if (!child_drops_copy)
+    g_clear_object (&sem);
+  assert_child_succeeds_within (fork_open_close (fixture->key), 10 * G_USEC_PER_SEC,
+                                "an open and close while a forked child lives");
+  g_assert_cmpint (kill (child, 0), ==, 0);
+
+  write_byte (go[1], 'g');
+  assert_child_succeeds (child, "the forked child");
+  g_clear_object (&sem);
+  g_clear_object (&keeper);
+
+  for (int i = 0; i < 2; i++)
+    {
+      close (ready[i]);
+      close (go[i]);
+    }
+}
+
+static void
+test_fork_child_lives_on (SysemTestFixture *fixture)
+{
+  fork_child_lives_on (fixture, FALSE);
+}
+
+static void
+test_fork_child_drops_copy (SysemTestFixture *fixture)
+{
+  fork_child_lives_on (fixture, TRUE);
+}
+
+/* Crash windows */
+
+/* What a creator that died between semget (IPC_CREAT) and setting the
+ * value leaves: the key file, and a sysem-sized set nobody ever operated
+ * on (sem_otime 0), with no user and a value of 0. */
+static int
+make_half_made_set (const char *key,
+                    int         n_sems)
+{
+  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  int fd, semid;
+
+  fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0640);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  semid = semget (ftok (file, 'Q'), n_sems, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (semid, >=, 0);
+
+  return semid;
+}
+
+/* The next opener finishes it with its initial value, in both modes. */
+static void
+test_half_made_finished (SysemTestFixture *fixture)
+{
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    for (int n_sems = 2; n_sems <= 3; n_sems++)
+      {
+        g_autoptr(SysemSemaphore) sem = NULL;
+        g_autoptr(SysemSemaphore) other = NULL;
+        g_autoptr(GError) error = NULL;
+        int semid = make_half_made_set (fixture->key, n_sems);
+
+        sem = sysem_test_fixture_open (fixture, 1, mode);
+        g_assert_cmpint (sysem_test_stats (sem).id, ==, semid);
+        sysem_test_assert_value (sem, 1);
+        g_assert_cmpint (sysem_test_stats (sem).users, ==, 1);
+
+        /* Finished: a later Open takes it as it is. */
+        other = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_OPEN);
+        g_assert_true (sysem_semaphore_try_acquire (other, 0, NULL, &error));
+        g_assert_no_error (error);
+        sysem_test_assert_value (sem, 0);
+        sysem_test_release (other, 1);
+
+        g_clear_object (&other);
+        g_clear_object (&sem);
+        g_assert_false (sysem_test_semid_exists (semid));
+        sysem_test_assert_key_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+      }
+}
+
+/* Inspection says what it is, and gc removes it and its key file. */
+static void
+test_half_made_gc (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean removed = FALSE;
+  int semid = make_half_made_set (fixture->key, 2);
+
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  g_assert_true (info->exists);
+  g_assert_cmpint (info->stats.id, ==, semid);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_HALF_MADE);
+  g_assert_true (info->stale);
+
+  g_assert_true (sysem_inspect_remove (info, TRUE, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_true (removed);
+  g_assert_false (sysem_test_semid_exists (semid));
+  g_assert_false (sysem_test_path_exists (file));
+}
+
+/* A set that was made and used is not half-made, whatever its counts. */
+static void
+test_half_made_not_confused (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_IN_USE);
+  g_assert_false (info->stale);
+}
+
+/* Squatting */
+
+#define OTHER_UID 12345   /* a user who is not root, not nobody, not us */
+
+/* In a child running as @uid: makes the key file of @key (when @file_mode
+ * is not 0) and, when @set_mode is not 0, a sysem-sized set on its key. */
+static void
+squat_as (uid_t       uid,
+          const char *key,
+          mode_t      file_mode,
+          mode_t      set_mode)
+{
+  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      if (setgroups (0, NULL) == -1 || setgid (uid) == -1 || setuid (uid) == -1)
+        _exit (1);
+      if (file_mode != 0)
+        {
+          int fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, file_mode);
+
+          if (fd == -1 || fchmod (fd, file_mode) == -1)
+            _exit (2);
+          close (fd);
+        }
+      if (set_mode != 0 &&
+          semget (ftok (file, 'Q'), 2, IPC_CREAT | IPC_EXCL | set_mode) == -1)
+        _exit (3);
+      _exit (0);
+    }
+
+  assert_child_succeeds (pid, "the squatter");
+}
+
+/* In a child running as @uid: opening @key in both modes is refused with
+ * PERMISSION_DENIED naming @owner. */
+static void
+assert_refused_as (uid_t       uid,
+                   const char *key,
+                   const char *owner)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      if (uid != 0 && (setgroups (0, NULL) == -1 || setgid (uid) == -1 || setuid (uid) == -1))
+        _exit (1);
+
+      for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+        {
+          g_autoptr(GError) error = NULL;
+          SysemSemaphore *sem = sysem_semaphore_new (key, 1, mode, &error);
+
+          if (sem != NULL)
+            _exit (10 + mode);
+          if (!g_error_matches (error, SYSEM_SEMAPHORE_ERROR,
+                                SYSEM_SEMAPHORE_ERROR_PERMISSION_DENIED) ||
+              strstr (error->message, key) == NULL || strstr (error->message, owner) == NULL)
+            {
+              g_printerr ("not the error expected: %s\n", error->message);
+              _exit (20 + mode);
+            }
+        }
+      _exit (0);
+    }
+
+  assert_child_succeeds (pid, "the victim");
+}
+
+/* Acting as other users needs root. */
+static gboolean
+require_root (void)
+{
+  if (geteuid () == 0)
+    return TRUE;
+
+  g_test_skip ("needs root, to act as other users");
+  return FALSE;
+}
+
+static uid_t
+nobody_uid (void)
+{
+  struct passwd *pw = getpwnam ("nobody");
+
+  g_assert_nonnull (pw);
+  g_assert_cmpuint (pw->pw_uid, !=, 0);
+  g_assert_cmpuint (pw->pw_uid, !=, OTHER_UID);
+  return pw->pw_uid;
+}
+
+/* Nothing the squatter made was deleted or changed; then it goes. */
+static void
+assert_squat_intact (const char *key,
+                     uid_t       file_owner,
+                     uid_t       set_owner)
+{
+  g_autofree char *file = sysem_test_key_path (key, SYSEM_KEY_TYPE_SYSTEM_V);
+  struct stat st;
+
+  g_assert_cmpint (lstat (file, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, file_owner);
+
+  if (set_owner != (uid_t) -1)
+    {
+      int semid = semget (ftok (file, 'Q'), 0, 0);
+      struct semid_ds ds;
+      union { int val; struct semid_ds *buf; } arg = { .buf = &ds };
+
+      g_assert_cmpint (semid, >=, 0);
+      g_assert_cmpint (semctl (semid, 0, IPC_STAT, arg), ==, 0);
+      g_assert_cmpuint (ds.sem_perm.cuid, ==, set_owner);
+      g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 0);
+      g_assert_cmpint (semctl (semid, 1, GETVAL), ==, 0);
+      g_assert_cmpint (semctl (semid, 0, IPC_RMID), ==, 0);
+    }
+
+  g_assert_cmpint (unlink (file), ==, 0);
+}
+
+/* Root refuses a key file made by nobody; nobody refuses one made by
+ * another user who is not root. */
+static void
+test_squat_key_file (SysemTestFixture *fixture)
+{
+  uid_t nobody;
+
+  if (!require_root ())
+    return;
+  nobody = nobody_uid ();
+
+  /* Readable or not, the file is refused. */
+  for (int readable = 0; readable < 2; readable++)
+    {
+      squat_as (nobody, fixture->key, readable ? 0644 : 0600, 0);
+      assert_refused_as (0, fixture->key, "nobody");
+      assert_squat_intact (fixture->key, nobody, (uid_t) -1);
+
+      squat_as (OTHER_UID, fixture->key, readable ? 0666 : 0600, 0);
+      assert_refused_as (nobody, fixture->key, G_STRINGIFY (OTHER_UID));
+      assert_squat_intact (fixture->key, OTHER_UID, (uid_t) -1);
+    }
+
+  /* The user's own and root's files are used. */
+  squat_as (nobody, fixture->key, 0644, 0);
+  {
+    pid_t pid = fork ();
+
+    g_assert_cmpint (pid, !=, -1);
+    if (pid == 0)
+      {
+        SysemSemaphore *sem;
+
+        if (setgroups (0, NULL) == -1 || setgid (nobody) == -1 || setuid (nobody) == -1)
+          _exit (1);
+        sem = sysem_semaphore_new (fixture->key, 1, SYSEM_ACCESS_MODE_OPEN, NULL);
+        if (sem == NULL)
+          _exit (2);
+        g_object_unref (sem);
+        _exit (0);
+      }
+    assert_child_succeeds (pid, "nobody opening its own key file");
+  }
+}
+
+/* A world-writable set on the key of the victim's key file, made first by
+ * another user, is refused: the victim's count is neither shared nor
+ * reset. */
+static void
+test_squat_set (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  uid_t nobody;
+  int fd;
+
+  if (!require_root ())
+    return;
+  nobody = nobody_uid ();
+
+  for (int world = 0; world < 2; world++)
+    {
+      mode_t set_mode = world ? 0666 : 0600;
+
+      /* Root's key file (as if left by an earlier root program), nobody's
+       * set: refused by root. */
+      fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0644);
+      g_assert_cmpint (fd, >=, 0);
+      close (fd);
+      squat_as (nobody, fixture->key, 0, set_mode);
+      assert_refused_as (0, fixture->key, "nobody");
+      assert_squat_intact (fixture->key, 0, nobody);
+
+      /* The same, with another user's set, refused by nobody. */
+      fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0644);
+      g_assert_cmpint (fd, >=, 0);
+      close (fd);
+      squat_as (OTHER_UID, fixture->key, 0, set_mode);
+      assert_refused_as (nobody, fixture->key, G_STRINGIFY (OTHER_UID));
+      assert_squat_intact (fixture->key, 0, OTHER_UID);
+    }
+}
+
+/* Hostile files */
+
+static void
+assert_open_fails_with (const char *key,
+                        int         code,
+                        const char *in_message)
+{
+  for (int mode = SYSEM_ACCESS_MODE_OPEN; mode <= SYSEM_ACCESS_MODE_CREATE; mode++)
+    {
+      g_autoptr(SysemSemaphore) sem = NULL;
+      g_autoptr(GError) error = NULL;
+
+      sem = sysem_semaphore_new (key, 1, mode, &error);
+      g_assert_null (sem);
+      sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, code, key);
+      if (strstr (error->message, in_message) == NULL)
+        g_error ("“%s” does not say “%s”", error->message, in_message);
+    }
+}
+
+/* A socket in place of the key file is a bad key file, not an unknown
+ * error; it stays. */
+static void
+test_key_file_socket (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct stat st;
+  int fd;
+
+  g_assert_cmpuint (strlen (file), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, file);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+
+  assert_open_fails_with (fixture->key, SYSEM_SEMAPHORE_ERROR_KEY_ERROR,
+                          "not a regular file");
+
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_null (info);
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+
+  g_assert_cmpint (lstat (file, &st), ==, 0);
+  g_assert_true (S_ISSOCK (st.st_mode));
+  close (fd);
+  g_assert_cmpint (unlink (file), ==, 0);
+}
+
+/* A TMPDIR that is a loop of symbolic links: the message says so, and does
+ * not blame a key file that is no link. */
+static void
+test_tmpdir_symlink_loop (SysemTestFixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *scratch = g_dir_make_tmp ("sysemtest-sysv-loop-XXXXXX", &error);
+  g_autofree char *a = g_build_filename (scratch, "a", NULL);
+  g_autofree char *b = g_build_filename (scratch, "b", NULL);
+  pid_t pid;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (symlink (b, a), ==, 0);
+  g_assert_cmpint (symlink (a, b), ==, 0);
+
+  pid = fork ();
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      g_autoptr(GError) child_error = NULL;
+      SysemSemaphore *sem;
+
+      g_setenv ("TMPDIR", a, TRUE);
+      sem = sysem_semaphore_new (fixture->key, 1, SYSEM_ACCESS_MODE_CREATE, &child_error);
+      if (sem != NULL)
+        _exit (1);
+      if (!g_error_matches (child_error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR) ||
+          strstr (child_error->message, "loop of symbolic links") == NULL ||
+          strstr (child_error->message, a) == NULL ||
+          strstr (child_error->message, "is a symbolic link") != NULL)
+        {
+          g_printerr ("not the error expected: %s\n", child_error->message);
+          _exit (2);
+        }
+      _exit (0);
+    }
+  assert_child_succeeds (pid, "the open in a looping TMPDIR");
+
+  g_assert_cmpint (unlink (a), ==, 0);
+  g_assert_cmpint (unlink (b), ==, 0);
+  g_assert_cmpint (rmdir (scratch), ==, 0);
+}
+
+/* Waiting without slices */
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  gint64          timeout;     /* -1: acquire () */
+  gint            tid;         /* atomic; 0 until the thread runs */
+  gboolean        acquired;
+  GError         *error;
+} SleepingWaiter;
+
+static gpointer
+sleeping_waiter_thread (gpointer data)
+{
+  SleepingWaiter *w = data;
+
+  g_atomic_int_set (&w->tid, (gint) gettid ());
+  if (w->timeout < 0)
+    w->acquired = sysem_semaphore_acquire (w->sem, w->cancellable, &w->error);
+  else
+    w->acquired = sysem_semaphore_try_acquire (w->sem, w->timeout, w->cancellable, &w->error);
+  return NULL;
+}
+
+/* How often the kernel switched away from a thread because it slept. */
+static guint64
+voluntary_switches (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/status", tid);
+  g_autofree char *contents = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  line = strstr (contents, "voluntary_ctxt_switches:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("voluntary_ctxt_switches:"), NULL, 10);
+}
+
+typedef struct {
+  SysemSemaphore *sem;
+  int             n;
+} WaitersAtLeast;
+
+static gboolean
+waiters_at_least_cb (gpointer data)
+{
+  WaitersAtLeast *w = data;
+
+  return sysem_test_waiters (w->sem) >= w->n;
+}
+
+/* A blocked waiter does not wake while nothing happens: over a quarter of
+ * a second, a waiter in 20 ms slices would wake a dozen times. Counted by
+ * the kernel's context switches of its thread; no time is asserted. */
+static void
+assert_sleeps_soundly (SysemSemaphore *sem,
+                       SleepingWaiter *w)
+{
+  WaitersAtLeast check = { sem, 1 };
+  guint64 before, after;
+
+  sysem_test_wait_for (waiters_at_least_cb, &check, "the waiter to sleep");
+  before = voluntary_switches (g_atomic_int_get (&w->tid));
+  g_usleep (250 * G_TIME_SPAN_MILLISECOND);
+  after = voluntary_switches (g_atomic_int_get (&w->tid));
+  g_test_message ("the waiter woke %" G_GUINT64_FORMAT " times", after - before);
+  if (!sysem_test_under_valgrind ())
+    g_assert_cmpuint (after - before, <=, 2);
+}
+
+static gboolean
+tid_known_cb (gpointer data)
+{
+  return g_atomic_int_get (&((SleepingWaiter *) data)->tid) != 0;
+}
+
+/* A cancellable acquire on a set made by sysem 1.1 sleeps until it is
+ * cancelled (the kick semaphore wakes it), and a timed one without a
+ * cancellable sleeps until its unit or its deadline. */
+static void
+test_wait_without_slices (SysemTestFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 3);
+
+  for (int timed = 0; timed < 2; timed++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      SleepingWaiter w = { sem, cancellable, timed ? 600 * G_USEC_PER_SEC : -1, 0, FALSE, NULL };
+      GThread *thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+
+      sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+      assert_sleeps_soundly (sem, &w);
+      g_cancellable_cancel (cancellable);
+      g_thread_join (thread);
+      g_assert_false (w.acquired);
+      g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&w.error);
+    }
+
+  {
+    SleepingWaiter w = { sem, NULL, 600 * G_USEC_PER_SEC, 0, FALSE, NULL };
+    GThread *thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+
+    sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+    assert_sleeps_soundly (sem, &w);
+    sysem_test_release (sem, 1);
+    g_thread_join (thread);
+    g_assert_true (w.acquired);
+    g_assert_no_error (w.error);
+  }
+
+  /* A deadline that passes is a timeout, not an error. */
+  g_assert_false (sysem_semaphore_try_acquire (sem, 20 * G_TIME_SPAN_MILLISECOND, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+    g_assert_false (sysem_semaphore_try_acquire (sem, 20 * G_TIME_SPAN_MILLISECOND, cancellable,
+                                                 &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  }
+  sysem_test_assert_value (sem, 0);
+}
+
+/* Cancels race units and other waiters: every cancel is seen, no unit is
+ * lost or made. Correctness only: no time is measured. */
+static void
+test_cancel_latency (SysemTestFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(SysemSemaphore) other = NULL;
+  int rounds = sysem_test_under_valgrind () ? 40 : 400;
+  int acquired = 0;
+
+  sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  other = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_OPEN);
+
+  for (int i = 0; i < rounds; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GCancellable) bystander_cancellable = g_cancellable_new ();
+      SleepingWaiter w = { sem, cancellable, i % 2 ? 600 * G_USEC_PER_SEC : -1, 0, FALSE, NULL };
+      SleepingWaiter bystander = { other, bystander_cancellable, -1, 0, FALSE, NULL };
+      WaitersAtLeast check = { sem, 2 };
+      GThread *thread, *bystander_thread;
+
+      /* Two guarded sleepers: a kick for one wakes both, and the other
+       * goes back to sleep. */
+      bystander_thread = g_thread_new ("bystander", sleeping_waiter_thread, &bystander);
+      thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+      sysem_test_wait_for (waiters_at_least_cb, &check, "two waiters");
+
+      if (i % 3 == 0)
+        sysem_test_release (other, 1);   /* a unit races the cancel */
+      g_cancellable_cancel (cancellable);
+      g_thread_join (thread);
+      if (w.acquired)
+        {
+          acquired++;
+          sysem_test_release (sem, 1);
+        }
+      else
+        g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&w.error);
+
+      /* The bystander got the unit, if any was left, or sleeps on. */
+      if (i % 3 == 0)
+        {
+          g_thread_join (bystander_thread);
+          g_assert_true (bystander.acquired);
+        }
+      else
+        {
+          g_cancellable_cancel (bystander_cancellable);
+          g_thread_join (bystander_thread);
+          g_assert_false (bystander.acquired);
+          g_clear_error (&bystander.error);
+        }
+      sysem_test_assert_value (sem, 0);
+    }
+
+  g_test_message ("%d of %d cancelled waiters got a unit first", acquired, rounds);
+}
+
+/* A set made by sysem 1.0 has no kick semaphore: cancellable waits fall
+ * back to slices and still work, and the set is used as before. */
+static void
+test_set_of_1_0 (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  struct sembuf pin = { 1, 1, 0 };
+  SleepingWaiter w;
+  GThread *thread;
+  int semid, fd;
+
+  /* What `sysem create` of 1.0 left: two semaphores, one pinned user. */
+  fd = open (file, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0640);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  semid = semget (ftok (file, 'Q'), 2, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (semid, >=, 0);
+  g_assert_cmpint (semop (semid, &pin, 1), ==, 0);
+
+  sem = sysem_test_fixture_open (fixture, 5, SYSEM_ACCESS_MODE_OPEN);
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 2);
+  g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
+  sysem_test_assert_value (sem, 0);
+
+  w = (SleepingWaiter) { sem, cancellable, -1, 0, FALSE, NULL };
+  thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+  sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+  g_cancellable_cancel (cancellable);
+  g_thread_join (thread);
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&w.error);
+
+  sysem_test_release (sem, 2);
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 1);
+  g_clear_object (&sem);
+
+  /* Still pinned: ours to remove. */
+  g_assert_true (sysem_test_semid_exists (semid));
+  g_assert_cmpint (semctl (semid, 0, GETVAL), ==, 1);
+  g_assert_cmpint (semctl (semid, 0, IPC_RMID), ==, 0);
+  g_assert_cmpint (unlink (file), ==, 0);
+}
+
+/* The held count across threads */
+
+#define HELD_THREADS 4
+
+typedef struct {
+  SysemSemaphore *sem;
+  int             rounds;
+  gboolean        ok;
+} HeldWorker;
+
+/* Each thread takes and gives back units, in ones and twos, and ends
+ * holding one. */
+static gpointer
+held_worker_thread (gpointer data)
+{
+  HeldWorker *hw = data;
+
+  hw->ok = TRUE;
+  for (int i = 0; i < hw->rounds && hw->ok; i++)
+    {
+      hw->ok = sysem_semaphore_acquire (hw->sem, NULL, NULL) &&
+               sysem_semaphore_acquire (hw->sem, NULL, NULL) &&
+               sysem_semaphore_release (hw->sem, 1 + (i % 2), NULL);
+      if (i % 2 == 0)
+        hw->ok = hw->ok && sysem_semaphore_release (hw->sem, 1, NULL);
+    }
+  hw->ok = hw->ok && sysem_semaphore_acquire (hw->sem, NULL, NULL);
+  return NULL;
+}
+
+/* Threads of a process share its held count, changed plainly by the
+ * thread that made it until the others come, atomically afterwards. Then
+ * the process gives back what its threads hold, creates units, takes one
+ * and exits without releasing it: the kernel gives back exactly the
+ * acquires, never the releases, so the count is the initial value plus
+ * the units created. A held count that lost an update on the way would
+ * count a created unit as given back, or the other way round. */
+static void
+test_held_across_threads (SysemTestFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = NULL;
+  int rounds = sysem_test_under_valgrind () ? 200 : 20000;
+  pid_t pid;
+
+  sem = sysem_test_fixture_open (fixture, 2 * HELD_THREADS, SYSEM_ACCESS_MODE_CREATE);
+
+  for (int pass = 0; pass < 3; pass++)
+    {
+      pid = fork ();
+      g_assert_cmpint (pid, !=, -1);
+      if (pid == 0)
+        {
+          SysemSemaphore *child_sem;
+          HeldWorker workers[HELD_THREADS];
+          GThread *threads[HELD_THREADS];
+
+          child_sem = sysem_semaphore_new (fixture->key, 0, SYSEM_ACCESS_MODE_OPEN, NULL);
+          if (child_sem == NULL)
+            _exit (1);
+          /* The thread that opened it uses it first, plainly; the others
+           * come while it runs. */
+          for (int i = 0; i < HELD_THREADS; i++)
+            {
+              workers[i] = (HeldWorker) { child_sem, rounds, FALSE };
+              threads[i] = i == 0 ? NULL : g_thread_new ("held", held_worker_thread, &workers[i]);
+            }
+          held_worker_thread (&workers[0]);
+          for (int i = 1; i < HELD_THREADS; i++)
+            g_thread_join (threads[i]);
+          for (int i = 0; i < HELD_THREADS; i++)
+            if (!workers[i].ok)
+              _exit (2);
+
+          if (!sysem_semaphore_release (child_sem, HELD_THREADS, NULL) ||  /* given back */
+              !sysem_semaphore_release (child_sem, HELD_THREADS, NULL) ||  /* created */
+              !sysem_semaphore_acquire (child_sem, NULL, NULL))            /* kept */
+            _exit (3);
+          _exit (0);   /* no close, no release: a crash as far as units go */
+        }
+      assert_child_succeeds (pid, "the threads");
+
+      sysem_test_assert_value (sem, 2 * HELD_THREADS + (pass + 1) * HELD_THREADS);
+    }
+}
+
+/* Many objects */
+
+/* 10,000 objects on distinct keys in one process whose descriptors are
+ * limited to 1024: an object keeps no descriptor. */
+static void
+test_many_objects (SysemTestFixture *fixture)
+{
+  int n = sysem_test_under_valgrind () ? 1500 : 10000;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, !=, -1);
+  if (pid == 0)
+    {
+      g_autoptr(GPtrArray) sems = g_ptr_array_new_with_free_func (g_object_unref);
+      g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+      struct rlimit rl = { 1024, 1024 };
+
+      if (setrlimit (RLIMIT_NOFILE, &rl) == -1)
+        _exit (1);
+
+      for (int i = 0; i < n; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          char *key = g_strdup_printf ("%s-%d", fixture->key, i);
+          SysemSemaphore *sem;
+
+          g_ptr_array_add (keys, key);
+          sem = sysem_semaphore_new (key, 1, SYSEM_ACCESS_MODE_CREATE, &error);
+          if (sem == NULL)
+            {
+              g_printerr ("object %d: %s\n", i, error->message);
+              _exit (2);
+            }
+          g_ptr_array_add (sems, sem);
+        }
+
+      for (int i = 0; i < n; i++)
+        if (!sysem_semaphore_acquire (sems->pdata[i], NULL, NULL) ||
+            !sysem_semaphore_release (sems->pdata[i], 1, NULL))
+          _exit (3);
+
+      g_ptr_array_set_size (sems, 0);
+      for (int i = 0; i < n; i++)
+        if (!sysem_test_key_is_clean (keys->pdata[i], SYSEM_KEY_TYPE_SYSTEM_V))
+          _exit (4);
+      _exit (0);
+    }
+
+  assert_child_succeeds (pid, "10,000 objects in 1024 descriptors");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  sysem_test_add ("/reliability/sysv/fork/child-lives-on", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_child_lives_on);
+  sysem_test_add ("/reliability/sysv/fork/child-drops-copy", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_child_drops_copy);
+
+  sysem_test_add ("/reliability/sysv/half-made/finished", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_half_made_finished);
+  sysem_test_add ("/reliability/sysv/half-made/gc", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_half_made_gc);
+  sysem_test_add ("/reliability/sysv/half-made/not-confused", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_half_made_not_confused);
+
+  sysem_test_add ("/reliability/sysv/squat/key-file", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_squat_key_file);
+  sysem_test_add ("/reliability/sysv/squat/set", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_squat_set);
+
+  sysem_test_add ("/reliability/sysv/hostile/key-file-socket", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_key_file_socket);
+  sysem_test_add ("/reliability/sysv/hostile/tmpdir-symlink-loop", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_tmpdir_symlink_loop);
+
+  sysem_test_add ("/reliability/sysv/wait/without-slices", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_wait_without_slices);
+  sysem_test_add ("/reliability/sysv/wait/cancel-latency", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_cancel_latency);
+  sysem_test_add ("/reliability/sysv/wait/set-of-1.0", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_set_of_1_0);
+  sysem_test_add ("/reliability/sysv/held-across-threads", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_held_across_threads);
+  sysem_test_add ("/reliability/sysv/many-objects", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_many_objects);
+
+  return g_test_run ();
+}
