@@ -782,6 +782,11 @@ sysem_etcd_watch_attempt (SysemEtcdClient  *client,
   if (first == NULL)
     {
       sysem_etcd_watch_free (watch);
+      if (g_error_matches (local_error, SYSEM_ETCD_GRPC_ERROR, SYSEM_ETCD_GRPC_UNAVAILABLE))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return SYSEM_ETCD_BUSY;
+        }
       if (local_error->domain == SYSEM_ETCD_GRPC_ERROR ||
           g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {

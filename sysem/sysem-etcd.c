@@ -886,7 +886,9 @@ sysem_etcd_wait (SysemEtcd       *self,
               result = WAIT_CANCELLED;
               break;
             }
-          if (local_error->domain == SYSEM_ETCD_GRPC_ERROR)
+          if (local_error->domain == SYSEM_ETCD_GRPC_ERROR &&
+              local_error->code != SYSEM_ETCD_GRPC_UNAVAILABLE &&
+              local_error->code != SYSEM_ETCD_GRPC_DEADLINE_EXCEEDED)
             {
               sysem_etcd_fail (self, lease, SYSEM_OP_ACQUIRE, g_steal_pointer (&local_error), error);
               break;

@@ -53,11 +53,11 @@ say (const char *format,
 }
 
 static void
-report (GError *error)
+report (GError **error)
 {
-  say ("error %s %d", g_quark_to_string (error->domain), error->code);
-  fprintf (stderr, "etcd-helper: %s\n", error->message);
-  g_error_free (error);
+  say ("error %s %d", g_quark_to_string ((*error)->domain), (*error)->code);
+  fprintf (stderr, "etcd-helper: %s\n", (*error)->message);
+  g_clear_error (error);
 }
 
 int
@@ -105,7 +105,7 @@ main (int    argc,
   sem = sysem_semaphore_new_native (argv[i], SYSEM_KEY_TYPE_ETCD, value, mode, &error);
   if (sem == NULL)
     {
-      report (error);
+      report (&error);
       return 1;
     }
   say ("opened");
@@ -120,7 +120,7 @@ main (int    argc,
           if (sysem_semaphore_acquire (sem, NULL, &error))
             say ("acquired");
           else
-            report (error);
+            report (&error);
         }
       else if (g_str_has_prefix (line, "try "))
         {
@@ -134,14 +134,14 @@ main (int    argc,
               say ("timeout");
             }
           else
-            report (error);
+            report (&error);
         }
       else if (g_str_has_prefix (line, "release "))
         {
           if (sysem_semaphore_release (sem, atoi (line + 8), &error))
             say ("released");
           else
-            report (error);
+            report (&error);
         }
       else if (g_str_equal (line, "value"))
         {
@@ -150,7 +150,7 @@ main (int    argc,
           if (v >= 0)
             say ("value %d", v);
           else
-            report (error);
+            report (&error);
         }
       else if (g_str_has_prefix (line, "rounds "))
         {
@@ -161,7 +161,7 @@ main (int    argc,
             {
               if (!sysem_semaphore_acquire (sem, NULL, &error))
                 {
-                  report (error);
+                  report (&error);
                   ok = FALSE;
                   break;
                 }
@@ -175,7 +175,7 @@ main (int    argc,
                 __atomic_sub_fetch (counter, 1, __ATOMIC_SEQ_CST);
               if (!sysem_semaphore_release (sem, 1, &error))
                 {
-                  report (error);
+                  report (&error);
                   ok = FALSE;
                 }
             }
@@ -191,13 +191,13 @@ main (int    argc,
             {
               if (!sysem_semaphore_acquire (sem, NULL, &error))
                 {
-                  report (error);
+                  report (&error);
                   _exit (1);
                 }
               say ("child acquired");
               if (!sysem_semaphore_release (sem, 1, &error))
                 {
-                  report (error);
+                  report (&error);
                   _exit (1);
                 }
               g_clear_object (&sem);
