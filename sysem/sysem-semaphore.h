@@ -42,6 +42,14 @@ typedef enum {
  * @SYSEM_KEY_TYPE_POSIX: a POSIX named semaphore in `/dev/shm`, as Qt uses it
  *   when built with `QT_POSIX_IPC`. Acquiring a free unit and releasing it
  *   take no system call.
+ * @SYSEM_KEY_TYPE_ETCD: a semaphore held in an etcd cluster, shared by
+ *   processes on every machine that reaches it. Native keys are URIs,
+ *   `etcd://HOST:PORT[,HOST:PORT…]/NAME`; string keys use the endpoints in
+ *   `SYSEM_ETCD_ENDPOINTS` (`127.0.0.1:2379` if unset). Units of a process
+ *   that crashes or is cut off come back when its lease expires. Only in
+ *   builds with libsoup 3 and json-glib: elsewhere opening one fails with
+ *   %SYSEM_SEMAPHORE_ERROR_KEY_ERROR. See the chapter “Across machines” of
+ *   the manual. Since: 1.1
  *
  * The kind of kernel object behind a #SysemSemaphore. See the overview of the
  * manual for how to choose.
@@ -51,6 +59,7 @@ typedef enum {
 typedef enum {
   SYSEM_KEY_TYPE_SYSTEM_V = 0,
   SYSEM_KEY_TYPE_POSIX    = 1,
+  SYSEM_KEY_TYPE_ETCD     = 2,
 } SysemKeyType;
 
 /**
