@@ -163,6 +163,35 @@ check_native (const char   *native_key,
     }
 }
 
+#if HAVE_ETCD
+/* An etcd key, derived or native, is a URI naming its endpoints. */
+static void
+check_etcd (const char *key)
+{
+  SysemKeyType key_type = SYSEM_KEY_TYPE_ETCD;
+  gboolean (* steps[]) (const char *, SysemKeyType, char **, GError **) = {
+    sysem_inspect_key_derive, sysem_inspect_key_check_native,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *native = NULL;
+
+      if (!steps[i] (key, key_type, &native, &error))
+        {
+          check_error (error, native);
+          CHECK (error->code == SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+          continue;
+        }
+
+      CHECK (error == NULL);
+      CHECK (g_str_has_prefix (native, "etcd://"));
+      CHECK (g_utf8_validate (native, -1, NULL));
+    }
+}
+#endif
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
@@ -194,6 +223,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   check_derive (key, SYSEM_KEY_TYPE_POSIX);
   check_native (key, SYSEM_KEY_TYPE_SYSTEM_V);
   check_native (key, SYSEM_KEY_TYPE_POSIX);
+#if HAVE_ETCD
+  check_etcd (key);
+#endif
 
   return 0;
 }

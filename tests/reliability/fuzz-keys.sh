@@ -17,8 +17,15 @@ runs=$5
 
 here=$src/tests/reliability
 # Key derivation goes through the backend table, so the fuzzer is built
-# with the whole library (but etcd, whose client it does not reach).
-sources="$here/fuzz-keys.c $(ls "$src"/sysem/*.c | grep -v -- -etcd) $build/sysem/sysem-enum-types.c"
+# with the whole library, etcd's URI parsing included when it is built.
+pkgs=gio-2.0
+if grep -q '^#define HAVE_ETCD 1' "$build/config.h"; then
+  sources="$here/fuzz-keys.c $(ls "$src"/sysem/*.c)"
+  pkgs="$pkgs libsoup-3.0 json-glib-1.0"
+else
+  sources="$here/fuzz-keys.c $(ls "$src"/sysem/*.c | grep -v -- -etcd)"
+fi
+sources="$sources $build/sysem/sysem-enum-types.c"
 exe=$out/fuzz-keys
 
 mkdir -p "$out"
@@ -37,9 +44,9 @@ if [ "$stale" = yes ]; then
   if ! "$clang" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
        -DSYSEM_COMPILATION -D_GNU_SOURCE \
        -I"$build" -I"$build/sysem" -I"$src" -I"$src/sysem" \
-       $(pkg-config --cflags gio-2.0) \
+       $(pkg-config --cflags $pkgs) \
        $sources \
-       $(pkg-config --libs gio-2.0) -lpthread \
+       $(pkg-config --libs $pkgs) -lpthread \
        -o "$exe.tmp"; then
     echo "fuzz-keys.sh: cannot build the fuzzer with $clang" >&2
     echo "fuzz-keys.sh: it needs clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes)" >&2
