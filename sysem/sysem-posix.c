@@ -123,6 +123,7 @@ typedef struct {
   gint             sleeping;  /* atomic; threads of this process in FUTEX_WAIT on it */
   gint             waiting;   /* atomic; threads waiting on it, -1 while the watcher unlists it */
   gboolean         watched;   /* atomic; in watch_recs (changed under watch_lock) */
+  gboolean         ever_watched; /* set under watch_lock: freeing takes watch_lock */
 } SysemPosixRecord;
 
 typedef struct {
@@ -301,7 +302,8 @@ sysem_posix_atfork_child (void)
   posix_self_id = 0;
   g_atomic_int_inc (&posix_fork_gen);
 
-  /* Only the forking thread came along: nobody waits, no watcher runs. */
+  /* Only the forking thread came along: nobody waits, no watcher runs
+   * (also no thread that was about to list its record). */
   if (watch_recs != NULL)
     {
       for (guint i = 0; i < watch_recs->len; i++)
@@ -313,6 +315,20 @@ sysem_posix_atfork_child (void)
           rec->watched = FALSE;
         }
       g_ptr_array_set_size (watch_recs, 0);
+    }
+  if (posix_records != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+
+      g_hash_table_iter_init (&iter, posix_records);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          SysemPosixRecord *rec = key;
+
+          rec->waiting = 0;
+          rec->sleeping = 0;
+        }
     }
   watch_running = FALSE;
   watch_idle = FALSE;
@@ -1017,10 +1033,11 @@ sysem_posix_record_unref_locked (SysemPosixRecord *rec)
     return;
 
   g_assert (!rec->listed);
-  if (g_atomic_int_get (&rec->watched))
+  if (rec->ever_watched)
     {
       /* Nobody waits on it any more (they hold references), but the
-       * watcher has not looked since. */
+       * watcher may not have looked since, or be taking it out of its
+       * list right now: wait for it. */
       g_mutex_lock (&watch_lock);
       g_ptr_array_remove_fast (watch_recs, rec);
       g_mutex_unlock (&watch_lock);
@@ -1511,6 +1528,7 @@ sysem_posix_watch (SysemPosixRecord *rec,
     {
       g_ptr_array_add (watch_recs, rec);
       g_atomic_int_set (&rec->watched, TRUE);
+      rec->ever_watched = TRUE;
       if (watch_idle)
         {
           watch_idle = FALSE;
@@ -1781,12 +1799,19 @@ sysem_posix_ledger_release (SysemPosix  *self,
           return FALSE;
         }
 
+      given += (int) step;
+      if (given < n)
+        {
+          acct = __atomic_load_n (&file->slots[rec->slot].acct, __ATOMIC_ACQUIRE);
+          held = (guint32) acct;
+        }
+
+      /* The last thing this call does with the mapping: a woken waiter
+       * may finish, and its program let the object go, before we return
+       * (a system call on memory unmapped meanwhile fails, it does not
+       * fault). */
       if (SYSEM_POSIX_WAITERS (data) > 0)
         sysem_posix_futex_wake (file, (int) MIN (step, MIN (SYSEM_POSIX_WAITERS (data), (guint32) INT_MAX)));
-
-      given += (int) step;
-      acct = __atomic_load_n (&file->slots[rec->slot].acct, __ATOMIC_ACQUIRE);
-      held = (guint32) acct;
     }
 
   return TRUE;
