@@ -12,7 +12,8 @@
  *   remove() and `sysem gc`, across processes. Never held while blocking
  *   for a unit.
  * - records_lock (a GMutex of this file): the table of records and each
- *   record's refs, joins and inherited. fork() takes it.
+ *   record's refs, joins, inherited and inheritance marks (mark_fd,
+ *   fork_fd). fork() takes it, and opens and closes the marks under it.
  * - key_fds_lock: the list of key-file descriptors open now, held across
  *   each open() and close() of one so that a child of fork() knows every
  *   copy it has. fork() takes it.
