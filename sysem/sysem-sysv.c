@@ -303,7 +303,11 @@ sysem_sysv_held_share (SysemSysvRecord *record)
     return;
 
   g_atomic_int_set (&record->shared, TRUE);
-  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1)
+  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1 &&
+      (errno != EPERM ||
+       /* Registered before a fork() whose child this may be. */
+       syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1 ||
+       syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1))
     g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
   while (__atomic_load_n (&record->in_plain, __ATOMIC_ACQUIRE))
     g_thread_yield ();
