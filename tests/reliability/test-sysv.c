@@ -1086,14 +1086,24 @@ static void
 test_many_objects (SysemTestFixture *fixture)
 {
   int n = sysem_test_under_valgrind () ? 1500 : 10000;
-  pid_t pid = fork ();
+  g_autofree char *dir = g_strdup ("/dev/shm/sysemtest-sysv-many-XXXXXX");
+  pid_t pid;
 
+  /* ftok() keeps 16 bits of an inode and 8 of the device: 10,000 key
+   * files in the shared temporary directory would give other tests
+   * running meanwhile the kernel keys of their own sets. A directory on
+   * another file system keeps them apart. */
+  g_assert_nonnull (g_mkdtemp (dir));
+
+  pid = fork ();
   g_assert_cmpint (pid, !=, -1);
   if (pid == 0)
     {
       g_autoptr(GPtrArray) sems = g_ptr_array_new_with_free_func (g_object_unref);
       g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
       struct rlimit rl;
+
+      g_setenv ("TMPDIR", dir, TRUE);
 
       /* The usual soft limit (valgrind keeps the hard one for itself). */
       if (getrlimit (RLIMIT_NOFILE, &rl) == -1)
@@ -1131,6 +1141,7 @@ test_many_objects (SysemTestFixture *fixture)
     }
 
   assert_child_succeeds (pid, "10,000 objects in 1024 descriptors");
+  g_assert_cmpint (rmdir (dir), ==, 0);
 }
 
 int
