@@ -209,11 +209,12 @@ sysem_key_fd_close (SysemKeyFd *kf)
 /* The system call itself: glibc's wrapper makes it a cancellation point,
  * which costs a pair of atomic operations in a process with threads. So
  * sysem's waits are no cancellation points for pthread_cancel(). */
-static inline int
-sysem_sysv_semtimedop (int                    semid,
-                       struct sembuf         *ops,
-                       size_t                 n_ops,
-                       const struct timespec *timeout)
+/* 0, or minus the errno, which is left alone: for the fast paths. */
+static inline long
+sysem_sysv_semtimedop_raw (int                    semid,
+                           struct sembuf         *ops,
+                           size_t                 n_ops,
+                           const struct timespec *timeout)
 {
 #if defined(__x86_64__) && defined(SYS_semtimedop)
   /* Even syscall() costs a call and a shuffle of every argument. */
@@ -225,6 +226,23 @@ sysem_sysv_semtimedop (int                    semid,
                     : "0" ((long) SYS_semtimedop), "D" ((long) semid), "S" (ops),
                       "d" (n_ops), "r" (r10)
                     : "rcx", "r11", "memory");
+  return ret;
+#else
+  int res = sysem_sysv_semtimedop (semid, ops, n_ops, timeout);
+
+  return res == -1 ? -errno : res;
+#endif
+}
+
+static inline int
+sysem_sysv_semtimedop (int                    semid,
+                       struct sembuf         *ops,
+                       size_t                 n_ops,
+                       const struct timespec *timeout)
+{
+#if defined(__x86_64__) && defined(SYS_semtimedop)
+  long ret = sysem_sysv_semtimedop_raw (semid, ops, n_ops, timeout);
+
   if (G_UNLIKELY ((unsigned long) ret > -4096UL))
     {
       errno = (int) -ret;
@@ -916,6 +934,78 @@ sysem_sysv_open_key_file (SysemSysv   *self,
   return 1;
 }
 
+/* ftok() keeps 8 bits of the device and 16 of the inode, so two key files
+ * can have one kernel key, and with it one set: two keys would share a
+ * count. When the key file is one we have just made, nobody can have made
+ * a set for it (it is locked, and its makers hold the lock while they
+ * make one), so a set on its key belongs to another file. Then we make a
+ * new file beside it, locked, with another kernel key, and rename it into
+ * place: the newcomers waiting for the old file's lock see the file
+ * changed and start again. Returns FALSE if that could not be done; the
+ * set found is joined then, as Qt would. */
+static gboolean
+sysem_sysv_remake_key_file (SysemSysv  *self,
+                            SysemKeyFd *kf)
+{
+  for (guint tries = 0; tries < 16; tries++)
+    {
+      g_autofree char *name = g_strconcat (self->parent.native, ".XXXXXX", NULL);
+      SysemKeyFd new_kf = { -1, NULL, NULL };
+      struct stat st;
+      int fd;
+
+      fd = g_mkstemp_full (name, O_RDONLY | O_CLOEXEC, 0640);
+      if (fd == -1)
+        return FALSE;
+      close (fd);
+
+      /* Opened again through the list, which a child of fork() closes. */
+      if (sysem_key_fd_open (&new_kf, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) == -1 ||
+          fstat (new_kf.fd, &st) == -1)
+        {
+          sysem_key_fd_close (&new_kf);
+          unlink (name);
+          return FALSE;
+        }
+
+      if (semget (sysem_ftok_fd (&st), 0, 0) != -1 || errno != ENOENT)
+        {
+          /* Its key is taken too: try another inode. */
+          sysem_key_fd_close (&new_kf);
+          unlink (name);
+          continue;
+        }
+
+      sysem_sysv_mark_key_file (new_kf.fd);
+      sysem_flock (new_kf.fd, LOCK_EX);
+      if (rename (name, self->parent.native) == -1)
+        {
+          sysem_key_fd_close (&new_kf);
+          unlink (name);
+          return FALSE;
+        }
+
+      sysem_key_fd_close (kf);
+      /* The list holds the entry's address: move it to *kf. */
+      g_mutex_lock (&key_fds_lock);
+      *kf = new_kf;
+      if (kf->prev != NULL)
+        kf->prev->next = kf;
+      else
+        key_fds = kf;
+      if (kf->next != NULL)
+        kf->next->prev = kf;
+      g_mutex_unlock (&key_fds_lock);
+
+      self->file_dev = st.st_dev;
+      self->file_ino = st.st_ino;
+      self->ipc_key = sysem_ftok_fd (&st);
+      return TRUE;
+    }
+
+  return FALSE;
+}
+
 /* Locks the key file through which newcomers reach our set, for leaving
  * or removing it: the file in the directory, if its key is still ours.
  * Without one (deleted, replaced, another user's we may not read) nobody
@@ -1441,6 +1531,8 @@ sysem_sysv_acquire_slow (SysemSysv     *self,
 {
   int res;
 
+  sysem_sysv_check_fork (self);
+
   if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
     {
       short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
@@ -1474,28 +1566,26 @@ sysem_sysv_acquire (SysemHandle   *handle,
   SysemSysv *self = (SysemSysv *) handle;
   SysemSysvRecord *record = self->record;
 
-  /* The uncontended path: one system call, no lock, no atomic. */
+  /* The uncontended path: one system call, no lock, no atomic. Anything
+   * else (a child of fork() that has not joined yet, a full undo record,
+   * a wait that must watch something, an error) is the slow path's. */
   if (G_LIKELY (deadline == SYSEM_DEADLINE_NOW || deadline == SYSEM_DEADLINE_FOREVER) &&
-      G_LIKELY (cancellable == NULL || deadline == SYSEM_DEADLINE_NOW))
+      G_LIKELY (cancellable == NULL || deadline == SYSEM_DEADLINE_NOW) &&
+      G_LIKELY (__atomic_load_n (&record->inherited, __ATOMIC_RELAXED) == 0) &&
+      G_LIKELY (sysem_sysv_held_get (record) < SYSEM_SYSV_MAX))
     {
-      gboolean undo;
-      struct sembuf op;
+      struct sembuf op = { SEM_VALUE, -1,
+                           SEM_UNDO | (deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0) };
+      long res = sysem_sysv_semtimedop_raw (self->semid, &op, 1, NULL);
 
-      sysem_sysv_check_fork (self);
-      undo = sysem_sysv_held_get (record) < SYSEM_SYSV_MAX;
-      op = (struct sembuf) { SEM_VALUE, -1,
-                             (deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0) |
-                             (undo ? SEM_UNDO : 0) };
-      if (G_LIKELY (undo && sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+      if (G_LIKELY (res == 0))
         {
           sysem_sysv_held_add (record, 1);
           return TRUE;
         }
-      if (deadline == SYSEM_DEADLINE_NOW && errno == EAGAIN)
+      if (res == -EAGAIN && deadline == SYSEM_DEADLINE_NOW)
         return FALSE;
     }
-  else
-    sysem_sysv_check_fork (self);
 
   return sysem_sysv_acquire_slow (self, deadline, cancellable, error);
 }
@@ -1573,7 +1663,7 @@ sysem_sysv_release (SysemHandle  *handle,
     {
       struct sembuf op = { SEM_VALUE, (short) n, SEM_UNDO };
 
-      if (G_LIKELY (sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+      if (G_LIKELY (sysem_sysv_semtimedop_raw (self->semid, &op, 1, NULL) == 0))
         return TRUE;
     }
 
@@ -1719,6 +1809,14 @@ sysem_sysv_open (const char       *display_key,
         }
 
       res = sysem_sysv_create_set (self, initial_value, error);
+      for (guint other = 0; res == 0 && self->made_key_file && other < 16; other++)
+        {
+          /* A set on the key of a file we have just made is another
+           * key's: give ours another inode, and so another key. */
+          if (!sysem_sysv_remake_key_file (self, &kf))
+            break;
+          res = sysem_sysv_create_set (self, initial_value, error);
+        }
       if (res == 0)
         res = sysem_sysv_join (self, initial_value, mode, error);
 

@@ -664,6 +664,52 @@ test_squat_set (SysemTestFixture *fixture)
     }
 }
 
+/* Two key files, one kernel key */
+
+/* ftok() keeps 16 bits of the inode: a key file made where another key's
+ * file was (file systems reuse a freed inode at once) gets that key's
+ * kernel key. sysem gives its new file another inode instead of sharing
+ * the other key's set and count. */
+static void
+test_ftok_collision (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autofree char *dir = g_path_get_dirname (file);
+  g_autofree char *probe = g_build_filename (dir, "sysemtest-sysv-probe-XXXXXX", NULL);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  struct stat st;
+  int fd, other, sem_id;
+  key_t other_key;
+
+  /* Another key's set, whose key file was just deleted. */
+  fd = g_mkstemp (probe);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  other_key = ftok (probe, 'Q');
+  other = semget (other_key, 1, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (other, >=, 0);
+  g_assert_cmpint (semctl (other, 0, SETVAL, 7), ==, 0);
+  g_assert_cmpint (unlink (probe), ==, 0);
+
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  sem_id = sysem_test_stats (sem).id;
+  g_assert_cmpint (lstat (file, &st), ==, 0);
+  g_test_message ("the key file %s the probe's kernel key",
+                  ftok (file, 'Q') == other_key ? "has" : "does not have");
+
+  /* A set of its own, and the other one untouched. */
+  g_assert_cmpint (sem_id, !=, other);
+  g_assert_cmpint (ftok (file, 'Q'), !=, other_key);
+  sysem_test_assert_value (sem, 1);
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 3);
+  g_assert_cmpint (semctl (other, 0, GETVAL), ==, 7);
+
+  g_clear_object (&sem);
+  g_assert_false (sysem_test_semid_exists (sem_id));
+  g_assert_cmpint (semctl (other, 0, GETVAL), ==, 7);
+  g_assert_cmpint (semctl (other, 0, IPC_RMID), ==, 0);
+}
+
 /* Hostile files */
 
 static void
@@ -1171,6 +1217,8 @@ main (int   argc,
   sysem_test_add ("/reliability/sysv/squat/set", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_squat_set);
 
+  sysem_test_add ("/reliability/sysv/ftok-collision", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_ftok_collision);
   sysem_test_add ("/reliability/sysv/hostile/key-file-socket", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_key_file_socket);
   sysem_test_add ("/reliability/sysv/hostile/tmpdir-symlink-loop", SYSEM_KEY_TYPE_SYSTEM_V,
