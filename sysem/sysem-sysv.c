@@ -12,7 +12,8 @@
  *   remove() and `sysem gc`, across processes. Never held while blocking
  *   for a unit.
  * - records_lock (a GMutex of this file): the table of records and each
- *   record's refs, joins and inherited. fork() takes it.
+ *   record's refs, joins, inherited and inheritance marks (mark_fd,
+ *   fork_fd). fork() takes it, and opens and closes the marks under it.
  * - key_fds_lock: the list of key-file descriptors open now, held across
  *   each open() and close() of one so that a child of fork() knows every
  *   copy it has. fork() takes it.
@@ -119,6 +120,11 @@ typedef struct {
   guintptr  owner;     /* the one thread that may change held plainly */
   gint      shared;    /* atomic: set for good once another thread came */
   gint      in_plain;  /* the owner is changing held plainly */
+  /* fork() (see sysem_sysv_atfork_prepare()): */
+  char     *path;      /* the key file, for the inheritance marks */
+  key_t     ipc_key;
+  int       mark_fd;   /* in a child: the mark of its inherited objects */
+  int       fork_fd;   /* in a fork() under way: the child's mark */
 } SysemSysvRecord;
 
 typedef struct {
@@ -203,11 +209,12 @@ sysem_key_fd_close (SysemKeyFd *kf)
 /* The system call itself: glibc's wrapper makes it a cancellation point,
  * which costs a pair of atomic operations in a process with threads. So
  * sysem's waits are no cancellation points for pthread_cancel(). */
-static inline int
-sysem_sysv_semtimedop (int                    semid,
-                       struct sembuf         *ops,
-                       size_t                 n_ops,
-                       const struct timespec *timeout)
+/* 0, or minus the errno, which is left alone: for the fast paths. */
+static inline long
+sysem_sysv_semtimedop_raw (int                    semid,
+                           struct sembuf         *ops,
+                           size_t                 n_ops,
+                           const struct timespec *timeout)
 {
 #if defined(__x86_64__) && defined(SYS_semtimedop)
   /* Even syscall() costs a call and a shuffle of every argument. */
@@ -219,6 +226,23 @@ sysem_sysv_semtimedop (int                    semid,
                     : "0" ((long) SYS_semtimedop), "D" ((long) semid), "S" (ops),
                       "d" (n_ops), "r" (r10)
                     : "rcx", "r11", "memory");
+  return ret;
+#else
+  int res = sysem_sysv_semtimedop (semid, ops, n_ops, timeout);
+
+  return res == -1 ? -errno : res;
+#endif
+}
+
+static inline int
+sysem_sysv_semtimedop (int                    semid,
+                       struct sembuf         *ops,
+                       size_t                 n_ops,
+                       const struct timespec *timeout)
+{
+#if defined(__x86_64__) && defined(SYS_semtimedop)
+  long ret = sysem_sysv_semtimedop_raw (semid, ops, n_ops, timeout);
+
   if (G_UNLIKELY ((unsigned long) ret > -4096UL))
     {
       errno = (int) -ret;
@@ -297,7 +321,11 @@ sysem_sysv_held_share (SysemSysvRecord *record)
     return;
 
   g_atomic_int_set (&record->shared, TRUE);
-  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1)
+  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1 &&
+      (errno != EPERM ||
+       /* Registered before a fork() whose child this may be. */
+       syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1 ||
+       syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1))
     g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
   while (__atomic_load_n (&record->in_plain, __ATOMIC_ACQUIRE))
     g_thread_yield ();
@@ -451,17 +479,95 @@ sysem_sysv_unlink_key_file (SysemSysv *self)
  * so that they can leave normally and the child's death is undone like
  * any other. Not at fork() itself: a child that only calls exec(), as
  * g_spawn() does, keeps its undo entries in the new program and would
- * keep the set alive, uncounted by anyone, until it exits. */
+ * keep the set alive, uncounted by anyone, until it exits.
+ *
+ * Until that first use the child is no user, but the set must not go
+ * under it (the daemon shape: open, fork, the parent closes and exits).
+ * So the child holds a mark that ends when it exits or calls exec(): an
+ * open file description of the key file with a shared OFD lock on its
+ * first byte, opened close-on-exec just before fork() and closed in the
+ * parent right after, so that only the child has it. Whoever would remove
+ * the set as its last user, and `sysem gc`, look for such a lock first
+ * (sysem_sysv_inherited_elsewhere()), and leave the set to the child, who
+ * removes it when it leaves in its turn. These are not flock() locks, so
+ * they never block a join or a leave. */
+static gboolean
+sysem_sysv_mark_lock (int fd,
+                      short type,
+                      int   cmd)
+{
+  struct flock lock = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+
+  if (fcntl (fd, cmd, &lock) == -1)
+    return FALSE;
+  return cmd != F_OFD_GETLK || lock.l_type != F_UNLCK;
+}
+
+/* Some other process holds an inheritance mark on the key file open in
+ * @fd: a child of fork() that has not used its object yet. */
+static gboolean
+sysem_sysv_inherited_elsewhere (int fd)
+{
+  return fd != -1 && sysem_sysv_mark_lock (fd, F_WRLCK, F_OFD_GETLK);
+}
+
 static void
 sysem_sysv_atfork_prepare (void)
 {
   g_mutex_lock (&records_lock);
   g_mutex_lock (&key_fds_lock);
+
+  if (records != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, records);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          SysemSysvRecord *record = value;
+          struct stat st;
+          int fd;
+
+          if (record->joins == 0)
+            continue;
+
+          /* Best effort: without a mark (no descriptor left, the key
+           * file replaced) the child is only protected once it used the
+           * object. */
+          fd = open (record->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          if (fd == -1)
+            continue;
+          if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode) ||
+              sysem_ftok_fd (&st) != record->ipc_key ||
+              !sysem_sysv_mark_lock (fd, F_RDLCK, F_OFD_SETLK))
+            {
+              close (fd);
+              continue;
+            }
+          record->fork_fd = fd;
+        }
+    }
 }
 
 static void
 sysem_sysv_atfork_parent (void)
 {
+  if (records != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, records);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          SysemSysvRecord *record = value;
+
+          if (record->fork_fd != -1)
+            close (g_steal_fd (&record->fork_fd));
+        }
+    }
+
   g_mutex_unlock (&key_fds_lock);
   g_mutex_unlock (&records_lock);
 }
@@ -483,6 +589,14 @@ sysem_sysv_atfork_child (void)
           /* A thread that was changing it plainly is not in the child. */
           record->in_plain = FALSE;
           record->inherited = record->joins;
+          /* One mark is enough: the one just made, or one inherited from
+           * a grandparent along with objects never used since. */
+          if (record->fork_fd != -1)
+            {
+              if (record->mark_fd != -1)
+                close (record->mark_fd);
+              record->mark_fd = g_steal_fd (&record->fork_fd);
+            }
         }
     }
 
@@ -526,6 +640,9 @@ sysem_sysv_adopt (SysemSysv *self)
       sysem_semop (record->semid, &op, 1);
       g_atomic_int_set (&record->inherited, 0);
     }
+  /* A user now: the mark has done its work. */
+  if (record->mark_fd != -1)
+    close (g_steal_fd (&record->mark_fd));
   g_mutex_unlock (&records_lock);
 }
 
@@ -546,7 +663,8 @@ sysem_sysv_drop_inherited (SysemSysv *self)
   g_mutex_lock (&records_lock);
   if (self->generation != fork_generation && self->record->inherited > 0)
     {
-      self->record->inherited--;
+      if (--self->record->inherited == 0 && self->record->mark_fd != -1)
+        close (g_steal_fd (&self->record->mark_fd));
       dropped = TRUE;
     }
   g_mutex_unlock (&records_lock);
@@ -554,22 +672,38 @@ sysem_sysv_drop_inherited (SysemSysv *self)
   return dropped;
 }
 
+static void
+sysem_sysv_record_free (gpointer data)
+{
+  SysemSysvRecord *record = data;
+
+  if (record->mark_fd != -1)
+    close (record->mark_fd);
+  g_free (record->path);
+  g_free (record);
+}
+
 static SysemSysvRecord *
-sysem_sysv_record_get (int      semid,
-                       gboolean counted)
+sysem_sysv_record_get (SysemSysv *self,
+                       gboolean   counted)
 {
   SysemSysvRecord *record;
+  int semid = self->semid;
 
   g_mutex_lock (&records_lock);
 
   if (records == NULL)
-    records = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+    records = g_hash_table_new_full (NULL, NULL, NULL, sysem_sysv_record_free);
 
   record = g_hash_table_lookup (records, GINT_TO_POINTER (semid));
   if (record == NULL)
     {
       record = g_new0 (SysemSysvRecord, 1);
       record->semid = semid;
+      record->path = g_strdup (self->parent.native);
+      record->ipc_key = self->ipc_key;
+      record->mark_fd = -1;
+      record->fork_fd = -1;
       record->owner = sysem_sysv_thread_self ();
       record->shared = !sysem_sysv_plain_allowed ();
       g_hash_table_insert (records, GINT_TO_POINTER (semid), record);
@@ -800,6 +934,78 @@ sysem_sysv_open_key_file (SysemSysv   *self,
   return 1;
 }
 
+/* ftok() keeps 8 bits of the device and 16 of the inode, so two key files
+ * can have one kernel key, and with it one set: two keys would share a
+ * count. When the key file is one we have just made, nobody can have made
+ * a set for it (it is locked, and its makers hold the lock while they
+ * make one), so a set on its key belongs to another file. Then we make a
+ * new file beside it, locked, with another kernel key, and rename it into
+ * place: the newcomers waiting for the old file's lock see the file
+ * changed and start again. Returns FALSE if that could not be done; the
+ * set found is joined then, as Qt would. */
+static gboolean
+sysem_sysv_remake_key_file (SysemSysv  *self,
+                            SysemKeyFd *kf)
+{
+  for (guint tries = 0; tries < 16; tries++)
+    {
+      g_autofree char *name = g_strconcat (self->parent.native, ".XXXXXX", NULL);
+      SysemKeyFd new_kf = { -1, NULL, NULL };
+      struct stat st;
+      int fd;
+
+      fd = g_mkstemp_full (name, O_RDONLY | O_CLOEXEC, 0640);
+      if (fd == -1)
+        return FALSE;
+      close (fd);
+
+      /* Opened again through the list, which a child of fork() closes. */
+      if (sysem_key_fd_open (&new_kf, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) == -1 ||
+          fstat (new_kf.fd, &st) == -1)
+        {
+          sysem_key_fd_close (&new_kf);
+          unlink (name);
+          return FALSE;
+        }
+
+      if (semget (sysem_ftok_fd (&st), 0, 0) != -1 || errno != ENOENT)
+        {
+          /* Its key is taken too: try another inode. */
+          sysem_key_fd_close (&new_kf);
+          unlink (name);
+          continue;
+        }
+
+      sysem_sysv_mark_key_file (new_kf.fd);
+      sysem_flock (new_kf.fd, LOCK_EX);
+      if (rename (name, self->parent.native) == -1)
+        {
+          sysem_key_fd_close (&new_kf);
+          unlink (name);
+          return FALSE;
+        }
+
+      sysem_key_fd_close (kf);
+      /* The list holds the entry's address: move it to *kf. */
+      g_mutex_lock (&key_fds_lock);
+      *kf = new_kf;
+      if (kf->prev != NULL)
+        kf->prev->next = kf;
+      else
+        key_fds = kf;
+      if (kf->next != NULL)
+        kf->next->prev = kf;
+      g_mutex_unlock (&key_fds_lock);
+
+      self->file_dev = st.st_dev;
+      self->file_ino = st.st_ino;
+      self->ipc_key = sysem_ftok_fd (&st);
+      return TRUE;
+    }
+
+  return FALSE;
+}
+
 /* Locks the key file through which newcomers reach our set, for leaving
  * or removing it: the file in the directory, if its key is still ours.
  * Without one (deleted, replaced, another user's we may not read) nobody
@@ -944,7 +1150,7 @@ sysem_sysv_join (SysemSysv        *self,
       self->owner = TRUE;
     }
 
-  self->record = sysem_sysv_record_get (self->semid, self->counted);
+  self->record = sysem_sysv_record_get (self, self->counted);
 
   if (mode == SYSEM_ACCESS_MODE_CREATE &&
       !sysem_sysv_set_value (self, initial_value, error))
@@ -981,7 +1187,7 @@ sysem_sysv_create_set (SysemSysv  *self,
 
   self->counted = TRUE;
   self->kickable = TRUE;
-  self->record = sysem_sysv_record_get (self->semid, TRUE);
+  self->record = sysem_sysv_record_get (self, TRUE);
   return 1;
 }
 
@@ -1025,15 +1231,29 @@ sysem_sysv_leave (SysemSysv *self)
   return FALSE;
 }
 
-/* Leaves the set, under the key file's lock. */
+/* Leaves the set, under the key file's lock, which is on @key_fd (-1: no
+ * file to lock, see sysem_sysv_lock_key_file()). */
 static void
-sysem_sysv_close_locked (SysemSysv *self)
+sysem_sysv_close_locked (SysemSysv *self,
+                         int        key_fd)
 {
   SysemHandle *handle = &self->parent;
   gboolean remove_set = FALSE;
 
-  if (!sysem_handle_is_removed (handle) && self->counted && !sysem_sysv_drop_inherited (self))
-    remove_set = sysem_sysv_leave (self);
+  if (!sysem_handle_is_removed (handle) && self->counted)
+    {
+      if (!sysem_sysv_drop_inherited (self))
+        remove_set = sysem_sysv_leave (self);
+      else
+        /* Inherited and never used: no user of ours to take away, but
+         * the last one, if the parent left already. */
+        remove_set = semctl (self->semid, SEM_USERS, GETVAL) == 0;
+
+      /* A child of fork() that has not used its object yet still needs
+       * the set: it removes it when it leaves. */
+      if (remove_set && sysem_sysv_inherited_elsewhere (key_fd))
+        remove_set = FALSE;
+    }
   else if (!sysem_handle_is_removed (handle) && self->owner)
     remove_set = TRUE;
 
@@ -1065,7 +1285,7 @@ sysem_sysv_close (SysemHandle *handle)
   SysemKeyFd kf = { -1, NULL, NULL };
 
   sysem_sysv_lock_key_file (self, &kf);
-  sysem_sysv_close_locked (self);
+  sysem_sysv_close_locked (self, kf.fd);
   sysem_key_fd_close (&kf);
 }
 
@@ -1311,6 +1531,8 @@ sysem_sysv_acquire_slow (SysemSysv     *self,
 {
   int res;
 
+  sysem_sysv_check_fork (self);
+
   if (deadline == SYSEM_DEADLINE_NOW || (deadline == SYSEM_DEADLINE_FOREVER && cancellable == NULL))
     {
       short flags = deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0;
@@ -1344,28 +1566,26 @@ sysem_sysv_acquire (SysemHandle   *handle,
   SysemSysv *self = (SysemSysv *) handle;
   SysemSysvRecord *record = self->record;
 
-  /* The uncontended path: one system call, no lock, no atomic. */
+  /* The uncontended path: one system call, no lock, no atomic. Anything
+   * else (a child of fork() that has not joined yet, a full undo record,
+   * a wait that must watch something, an error) is the slow path's. */
   if (G_LIKELY (deadline == SYSEM_DEADLINE_NOW || deadline == SYSEM_DEADLINE_FOREVER) &&
-      G_LIKELY (cancellable == NULL || deadline == SYSEM_DEADLINE_NOW))
+      G_LIKELY (cancellable == NULL || deadline == SYSEM_DEADLINE_NOW) &&
+      G_LIKELY (__atomic_load_n (&record->inherited, __ATOMIC_RELAXED) == 0) &&
+      G_LIKELY (sysem_sysv_held_get (record) < SYSEM_SYSV_MAX))
     {
-      gboolean undo;
-      struct sembuf op;
+      struct sembuf op = { SEM_VALUE, -1,
+                           SEM_UNDO | (deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0) };
+      long res = sysem_sysv_semtimedop_raw (self->semid, &op, 1, NULL);
 
-      sysem_sysv_check_fork (self);
-      undo = sysem_sysv_held_get (record) < SYSEM_SYSV_MAX;
-      op = (struct sembuf) { SEM_VALUE, -1,
-                             (deadline == SYSEM_DEADLINE_NOW ? IPC_NOWAIT : 0) |
-                             (undo ? SEM_UNDO : 0) };
-      if (G_LIKELY (undo && sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+      if (G_LIKELY (res == 0))
         {
           sysem_sysv_held_add (record, 1);
           return TRUE;
         }
-      if (deadline == SYSEM_DEADLINE_NOW && errno == EAGAIN)
+      if (res == -EAGAIN && deadline == SYSEM_DEADLINE_NOW)
         return FALSE;
     }
-  else
-    sysem_sysv_check_fork (self);
 
   return sysem_sysv_acquire_slow (self, deadline, cancellable, error);
 }
@@ -1443,7 +1663,7 @@ sysem_sysv_release (SysemHandle  *handle,
     {
       struct sembuf op = { SEM_VALUE, (short) n, SEM_UNDO };
 
-      if (G_LIKELY (sysem_sysv_semtimedop (self->semid, &op, 1, NULL) == 0))
+      if (G_LIKELY (sysem_sysv_semtimedop_raw (self->semid, &op, 1, NULL) == 0))
         return TRUE;
     }
 
@@ -1589,6 +1809,14 @@ sysem_sysv_open (const char       *display_key,
         }
 
       res = sysem_sysv_create_set (self, initial_value, error);
+      for (guint other = 0; res == 0 && self->made_key_file && other < 16; other++)
+        {
+          /* A set on the key of a file we have just made is another
+           * key's: give ours another inode, and so another key. */
+          if (!sysem_sysv_remake_key_file (self, &kf))
+            break;
+          res = sysem_sysv_create_set (self, initial_value, error);
+        }
       if (res == 0)
         res = sysem_sysv_join (self, initial_value, mode, error);
 
@@ -1596,7 +1824,7 @@ sysem_sysv_open (const char       *display_key,
         {
           /* Leave what we joined, undo what we made: also a key file
            * made for a set we refused or could not make. */
-          sysem_sysv_close_locked (self);
+          sysem_sysv_close_locked (self, kf.fd);
           if (self->made_key_file && self->semid == -1)
             sysem_sysv_unlink_key_file (self);
           sysem_key_fd_close (&kf);
@@ -1690,6 +1918,21 @@ sysem_sysv_info_set_gone (SysemInfo *info)
   info->stats.id = -1;
   info->state = SYSEM_INSPECT_NO_SET;
   info->stale = TRUE;
+}
+
+/* A child of fork() holds an object on this key file that it has not used
+ * yet (see the fork() handlers): the set is in use. */
+static gboolean
+sysem_sysv_path_inherited_elsewhere (const char *path)
+{
+  gboolean inherited;
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+  if (fd == -1)
+    return FALSE;
+  inherited = sysem_sysv_inherited_elsewhere (fd);
+  close (fd);
+  return inherited;
 }
 
 static SysemInfo *
@@ -1805,7 +2048,8 @@ sysem_sysv_inspect (const char  *path,
     info->state = SYSEM_INSPECT_HALF_MADE;
   else if (info->stats.waiters == 0 && !info->last_pid_alive)
     {
-      if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0)
+      if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0 &&
+          !sysem_sysv_path_inherited_elsewhere (path))
         info->state = SYSEM_INSPECT_NO_USERS;
       else if (ds.sem_nsems == 1)
         info->state = SYSEM_INSPECT_OWNER_GONE;

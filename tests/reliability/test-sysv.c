@@ -191,6 +191,180 @@ test_fork_child_drops_copy (SysemTestFixture *fixture)
   fork_child_lives_on (fixture, TRUE);
 }
 
+static gboolean
+key_clean_cb (gpointer data)
+{
+  return sysem_test_key_is_clean (data, SYSEM_KEY_TYPE_SYSTEM_V);
+}
+
+/* The daemon shape: open, fork, the parent closes and exits. The child's
+ * semaphore stays, `sysem gc` does not call it stale, and it works. */
+static void
+test_fork_daemon (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean removed = FALSE;
+  int go[2], result[2];
+  char byte;
+  pid_t parent;
+
+  make_pipe (go);
+  make_pipe (result);
+
+  parent = fork ();
+  g_assert_cmpint (parent, !=, -1);
+  if (parent == 0)
+    {
+      SysemSemaphore *sem;
+      pid_t daemon;
+
+      sem = sysem_semaphore_new (fixture->key, 2, SYSEM_ACCESS_MODE_CREATE, NULL);
+      if (sem == NULL || !sysem_semaphore_acquire (sem, NULL, NULL))
+        _exit (1);
+
+      daemon = fork ();
+      if (daemon == -1)
+        _exit (2);
+      if (daemon == 0)
+        {
+          GError *daemon_error = NULL;
+          gboolean ok;
+
+          if (!read_byte (go[0], &byte))
+            _exit (3);
+
+          /* The parent's unit came back when it exited; the daemon's
+           * object works on the same set. */
+          ok = sysem_semaphore_get_value (sem, &daemon_error) == 2 &&
+               sysem_semaphore_acquire (sem, NULL, &daemon_error) &&
+               sysem_semaphore_get_value (sem, &daemon_error) == 1 &&
+               sysem_semaphore_release (sem, 1, &daemon_error);
+          if (daemon_error != NULL)
+            g_printerr ("daemon: %s\n", daemon_error->message);
+          g_object_unref (sem);
+          write_byte (result[1], ok ? 'y' : 'n');
+          _exit (0);
+        }
+
+      g_object_unref (sem);
+      _exit (0);
+    }
+
+  assert_child_succeeds (parent, "the daemon's parent");
+
+  /* The daemon holds its object: the set is there, in use, although the
+   * daemon joins the user count only when it first uses the object. */
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  g_assert_true (info->exists);
+  g_assert_false (info->stale);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_IN_USE);
+  g_assert_false (sysem_inspect_remove (info, TRUE, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (removed);
+
+  write_byte (go[1], 'g');
+  g_assert_true (read_byte (result[0], &byte));
+  g_assert_cmpint (byte, ==, 'y');
+
+  /* The daemon was the last user. */
+  sysem_test_wait_for (key_clean_cb, fixture->key, "the daemon's set to go");
+  g_assert_false (sysem_test_sysv_set_alive (info->stats.id, info->ipc_key));
+
+  for (int i = 0; i < 2; i++)
+    {
+      close (go[i]);
+      close (result[i]);
+    }
+}
+
+/* The daemon shape again, with a daemon that drops its object without
+ * ever using it: as the last one holding the set, it removes it. And a
+ * child that calls exec() holds nothing: the parent's close removes the
+ * set at once. */
+static void
+test_fork_daemon_drops_unused (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  int go[2], result[2];
+  char byte;
+  pid_t parent;
+
+  make_pipe (go);
+  make_pipe (result);
+
+  parent = fork ();
+  g_assert_cmpint (parent, !=, -1);
+  if (parent == 0)
+    {
+      SysemSemaphore *sem = sysem_semaphore_new (fixture->key, 1, SYSEM_ACCESS_MODE_CREATE, NULL);
+      pid_t daemon;
+
+      if (sem == NULL)
+        _exit (1);
+      daemon = fork ();
+      if (daemon == -1)
+        _exit (2);
+      if (daemon == 0)
+        {
+          if (!read_byte (go[0], &byte))
+            _exit (3);
+          g_object_unref (sem);
+          write_byte (result[1], 'y');
+          _exit (0);
+        }
+      g_object_unref (sem);
+      _exit (0);
+    }
+  assert_child_succeeds (parent, "the daemon's parent");
+
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  g_assert_false (info->stale);
+
+  write_byte (go[1], 'g');
+  g_assert_true (read_byte (result[0], &byte));
+  sysem_test_wait_for (key_clean_cb, fixture->key, "the daemon's set to go");
+  g_assert_false (sysem_test_sysv_set_alive (info->stats.id, info->ipc_key));
+
+  /* fork() then exec(): the program run holds nothing. */
+  {
+    g_autoptr(SysemSemaphore) sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+    int out[2];
+    pid_t child;
+
+    make_pipe (out);
+    child = fork ();
+    g_assert_cmpint (child, !=, -1);
+    if (child == 0)
+      {
+        dup2 (out[1], STDOUT_FILENO);
+        execl ("/bin/sh", "sh", "-c", "echo x; exec sleep 600", (char *) NULL);
+        _exit (127);
+      }
+    /* The program runs: the child's mark went with the exec. */
+    g_assert_true (read_byte (out[0], &byte));
+    g_clear_object (&sem);
+    g_assert_true (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
+    kill (child, SIGKILL);
+    waitpid (child, NULL, 0);
+    close (out[0]);
+    close (out[1]);
+  }
+
+  for (int i = 0; i < 2; i++)
+    {
+      close (go[i]);
+      close (result[i]);
+    }
+}
+
 /* Crash windows */
 
 /* What a creator that died between semget (IPC_CREAT) and setting the
@@ -488,6 +662,52 @@ test_squat_set (SysemTestFixture *fixture)
       assert_refused_as (nobody, fixture->key, G_STRINGIFY (OTHER_UID));
       assert_squat_intact (fixture->key, 0, OTHER_UID);
     }
+}
+
+/* Two key files, one kernel key */
+
+/* ftok() keeps 16 bits of the inode: a key file made where another key's
+ * file was (file systems reuse a freed inode at once) gets that key's
+ * kernel key. sysem gives its new file another inode instead of sharing
+ * the other key's set and count. */
+static void
+test_ftok_collision (SysemTestFixture *fixture)
+{
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  g_autofree char *dir = g_path_get_dirname (file);
+  g_autofree char *probe = g_build_filename (dir, "sysemtest-sysv-probe-XXXXXX", NULL);
+  g_autoptr(SysemSemaphore) sem = NULL;
+  struct stat st;
+  int fd, other, sem_id;
+  key_t other_key;
+
+  /* Another key's set, whose key file was just deleted. */
+  fd = g_mkstemp (probe);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  other_key = ftok (probe, 'Q');
+  other = semget (other_key, 1, IPC_CREAT | IPC_EXCL | 0600);
+  g_assert_cmpint (other, >=, 0);
+  g_assert_cmpint (semctl (other, 0, SETVAL, 7), ==, 0);
+  g_assert_cmpint (unlink (probe), ==, 0);
+
+  sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_OPEN);
+  sem_id = sysem_test_stats (sem).id;
+  g_assert_cmpint (lstat (file, &st), ==, 0);
+  g_test_message ("the key file %s the probe's kernel key",
+                  ftok (file, 'Q') == other_key ? "has" : "does not have");
+
+  /* A set of its own, and the other one untouched. */
+  g_assert_cmpint (sem_id, !=, other);
+  g_assert_cmpint (ftok (file, 'Q'), !=, other_key);
+  sysem_test_assert_value (sem, 1);
+  g_assert_cmpint (sysem_test_stats (sem).n_sems, ==, 3);
+  g_assert_cmpint (semctl (other, 0, GETVAL), ==, 7);
+
+  g_clear_object (&sem);
+  g_assert_false (sysem_test_semid_exists (sem_id));
+  g_assert_cmpint (semctl (other, 0, GETVAL), ==, 7);
+  g_assert_cmpint (semctl (other, 0, IPC_RMID), ==, 0);
 }
 
 /* Hostile files */
@@ -912,15 +1132,29 @@ static void
 test_many_objects (SysemTestFixture *fixture)
 {
   int n = sysem_test_under_valgrind () ? 1500 : 10000;
-  pid_t pid = fork ();
+  g_autofree char *dir = g_strdup ("/dev/shm/sysemtest-sysv-many-XXXXXX");
+  pid_t pid;
 
+  /* ftok() keeps 16 bits of an inode and 8 of the device: 10,000 key
+   * files in the shared temporary directory would give other tests
+   * running meanwhile the kernel keys of their own sets. A directory on
+   * another file system keeps them apart. */
+  g_assert_nonnull (g_mkdtemp (dir));
+
+  pid = fork ();
   g_assert_cmpint (pid, !=, -1);
   if (pid == 0)
     {
       g_autoptr(GPtrArray) sems = g_ptr_array_new_with_free_func (g_object_unref);
       g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
-      struct rlimit rl = { 1024, 1024 };
+      struct rlimit rl;
 
+      g_setenv ("TMPDIR", dir, TRUE);
+
+      /* The usual soft limit (valgrind keeps the hard one for itself). */
+      if (getrlimit (RLIMIT_NOFILE, &rl) == -1)
+        _exit (1);
+      rl.rlim_cur = MIN (1024, rl.rlim_max);
       if (setrlimit (RLIMIT_NOFILE, &rl) == -1)
         _exit (1);
 
@@ -953,6 +1187,7 @@ test_many_objects (SysemTestFixture *fixture)
     }
 
   assert_child_succeeds (pid, "10,000 objects in 1024 descriptors");
+  g_assert_cmpint (rmdir (dir), ==, 0);
 }
 
 int
@@ -966,6 +1201,10 @@ main (int   argc,
   sysem_test_add ("/reliability/sysv/fork/child-drops-copy", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_fork_child_drops_copy);
 
+  sysem_test_add ("/reliability/sysv/fork/daemon", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_daemon);
+  sysem_test_add ("/reliability/sysv/fork/daemon-drops-unused", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_daemon_drops_unused);
   sysem_test_add ("/reliability/sysv/half-made/finished", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_half_made_finished);
   sysem_test_add ("/reliability/sysv/half-made/gc", SYSEM_KEY_TYPE_SYSTEM_V,
@@ -978,6 +1217,8 @@ main (int   argc,
   sysem_test_add ("/reliability/sysv/squat/set", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_squat_set);
 
+  sysem_test_add ("/reliability/sysv/ftok-collision", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_ftok_collision);
   sysem_test_add ("/reliability/sysv/hostile/key-file-socket", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_key_file_socket);
   sysem_test_add ("/reliability/sysv/hostile/tmpdir-symlink-loop", SYSEM_KEY_TYPE_SYSTEM_V,
