@@ -887,8 +887,7 @@ sysem_etcd_wait (SysemEtcd       *self,
               break;
             }
           if (local_error->domain == SYSEM_ETCD_GRPC_ERROR &&
-              local_error->code != SYSEM_ETCD_GRPC_UNAVAILABLE &&
-              local_error->code != SYSEM_ETCD_GRPC_DEADLINE_EXCEEDED)
+              !SYSEM_ETCD_GRPC_IS_TRANSIENT (local_error->code))
             {
               sysem_etcd_fail (self, lease, SYSEM_OP_ACQUIRE, g_steal_pointer (&local_error), error);
               break;
