@@ -22,6 +22,8 @@ G_BEGIN_DECLS
 GQuark sysem_etcd_grpc_error_quark (void);
 
 enum {
+  SYSEM_ETCD_GRPC_CANCELLED           = 1,
+  SYSEM_ETCD_GRPC_UNKNOWN             = 2,
   SYSEM_ETCD_GRPC_INVALID_ARGUMENT    = 3,
   SYSEM_ETCD_GRPC_DEADLINE_EXCEEDED   = 4,
   SYSEM_ETCD_GRPC_NOT_FOUND           = 5,
@@ -31,6 +33,12 @@ enum {
   SYSEM_ETCD_GRPC_UNAVAILABLE         = 14,
   SYSEM_ETCD_GRPC_UNAUTHENTICATED     = 16,
 };
+
+/* Codes that say a member cannot answer now (stopping, electing a
+ * leader): another member, or the same one later, may. */
+#define SYSEM_ETCD_GRPC_IS_TRANSIENT(code) \
+  ((code) == SYSEM_ETCD_GRPC_CANCELLED || (code) == SYSEM_ETCD_GRPC_UNKNOWN || \
+   (code) == SYSEM_ETCD_GRPC_DEADLINE_EXCEEDED || (code) == SYSEM_ETCD_GRPC_UNAVAILABLE)
 
 /* The default endpoint of a string key, and the variables that change
  * the endpoints and the lease's time to live (documented in the manual,

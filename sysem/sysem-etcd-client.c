@@ -453,7 +453,7 @@ sysem_etcd_answer_error (SysemEtcdClient  *client,
                    /* Translators: the first %s is an etcd endpoint, the second
                     * etcd's own message (in English) */
                    _("etcd at %s refused the request: %s"), endpoint, message);
-      if (code == SYSEM_ETCD_GRPC_UNAVAILABLE || code == SYSEM_ETCD_GRPC_DEADLINE_EXCEEDED)
+      if (SYSEM_ETCD_GRPC_IS_TRANSIENT (code))
         return SYSEM_ETCD_BUSY;
       return SYSEM_ETCD_FAILED;
     }
@@ -481,6 +481,10 @@ sysem_etcd_message_new (SysemEtcdClient *client,
     return NULL;
 
   soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+  /* libsoup opens a new connection for every POST unless told that it may
+   * reuse one: a request that may reach etcd twice does no harm here
+   * (sysem-etcd.c makes each one safe to repeat, see its release). */
+  soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
   return msg;
 }
 
@@ -782,7 +786,8 @@ sysem_etcd_watch_attempt (SysemEtcdClient  *client,
   if (first == NULL)
     {
       sysem_etcd_watch_free (watch);
-      if (g_error_matches (local_error, SYSEM_ETCD_GRPC_ERROR, SYSEM_ETCD_GRPC_UNAVAILABLE))
+      if (local_error->domain == SYSEM_ETCD_GRPC_ERROR &&
+          SYSEM_ETCD_GRPC_IS_TRANSIENT (local_error->code))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return SYSEM_ETCD_BUSY;

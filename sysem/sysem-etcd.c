@@ -708,6 +708,8 @@ sysem_etcd_join (SysemEtcd        *self,
   foreign = sysem_etcd_foreign_key (self, check);
   if (foreign != NULL)
     {
+      g_autofree char *reason = NULL;
+
       if (succeeded && create_total && kv != NULL && !sysem_etcd_range_has (self, check, "total"))
         {
           /* We made total beside them: take it away again. */
@@ -719,10 +721,9 @@ sysem_etcd_join (SysemEtcd        *self,
                                                                  0, NULL, NULL);
         }
 
-      g_autofree char *reason =
-        /* Translators: %s is a key in etcd */
-        g_strdup_printf (_("its name in etcd holds keys that sysem did not make, such as “%s”"),
-                         foreign);
+      /* Translators: %s is a key in etcd */
+      reason = g_strdup_printf (_("its name in etcd holds keys that sysem did not make, such as “%s”"),
+                                foreign);
 
       sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
                        self->parent.display_key, reason);
@@ -887,8 +888,7 @@ sysem_etcd_wait (SysemEtcd       *self,
               break;
             }
           if (local_error->domain == SYSEM_ETCD_GRPC_ERROR &&
-              local_error->code != SYSEM_ETCD_GRPC_UNAVAILABLE &&
-              local_error->code != SYSEM_ETCD_GRPC_DEADLINE_EXCEEDED)
+              !SYSEM_ETCD_GRPC_IS_TRANSIENT (local_error->code))
             {
               sysem_etcd_fail (self, lease, SYSEM_OP_ACQUIRE, g_steal_pointer (&local_error), error);
               break;
@@ -1604,7 +1604,7 @@ sysem_etcd_check_name (const char  *key,
               p += 2;
               continue;
             }
-          reason = _("the name of an etcd key may hold only letters, digits, “-._~!$&'()*+,;=:@” and %-escapes");
+          reason = _("the name of an etcd key may hold only letters, digits, “-._~!$&'()*+,;=:@” and percent escapes");
           break;
         }
     }

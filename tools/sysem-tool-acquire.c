@@ -76,6 +76,9 @@ handle_acquire (int    argc,
   if (key->key_type == SYSEM_KEY_TYPE_SYSTEM_V && isatty (STDERR_FILENO))
     sysem_tool_error ("%s", _("note: the kernel gives a System V unit back when sysem exits; "
                               "use “sysem run” to hold it while a command runs"));
+  else if (key->key_type == SYSEM_TOOL_KEY_TYPE_ETCD && isatty (STDERR_FILENO))
+    sysem_tool_error ("%s", _("note: an etcd unit goes back when sysem exits, with its lease; "
+                              "use “sysem run” to hold it while a command runs"));
 
   return EXIT_OK;
 }

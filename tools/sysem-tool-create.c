@@ -117,10 +117,33 @@ find_given (char      **keys,
 
   for (guint i = 0; keys[i] != NULL; i++)
     {
-      g_autoptr(SysemToolKey) key = sysem_tool_key_new (keys[i]);
+      g_autoptr(SysemToolKey) key = NULL;
       g_autoptr(GError) error = NULL;
       SysemInfo *info;
 
+      /* etcd://HOST:PORT: every semaphore in that cluster. */
+      if (sysem_tool_etcd_is_cluster (keys[i]))
+        {
+          g_autoptr(GPtrArray) all = NULL;
+
+          if (!sysem_tool_etcd_use_endpoints (keys[i]))
+            {
+              ok = FALSE;
+              continue;
+            }
+          all = sysem_tool_list (SYSEM_TOOL_KEY_TYPE_ETCD, &error);
+          if (all == NULL)
+            {
+              sysem_tool_error ("%s", error->message);
+              ok = FALSE;
+              continue;
+            }
+          for (guint k = 0; k < all->len; k++)
+            g_ptr_array_add (infos, g_steal_pointer (&all->pdata[k]));
+          continue;
+        }
+
+      key = sysem_tool_key_new (keys[i]);
       if (key == NULL)
         {
           ok = FALSE;

@@ -72,8 +72,11 @@ print_table (GPtrArray *infos)
       row[COL_WAITERS] = sysem_tool_number_or_dash (info->stats.waiters);
       row[COL_USERS] = sysem_tool_users_string (info);
       row[COL_PID] = sysem_tool_number_or_dash (info->stats.last_pid);
-      row[COL_MODE] = sysem_tool_mode_string (info->stats.mode);
-      row[COL_OWNER] = sysem_tool_owner_string (info->stats.uid);
+      /* etcd has no modes nor owners of its own keys. */
+      row[COL_MODE] = info->stats.key_type == SYSEM_TOOL_KEY_TYPE_ETCD
+        ? g_strdup ("-") : sysem_tool_mode_string (info->stats.mode);
+      row[COL_OWNER] = info->stats.key_type == SYSEM_TOOL_KEY_TYPE_ETCD
+        ? g_strdup ("-") : sysem_tool_owner_string (info->stats.uid);
       row[COL_STATE] = g_strdup (SYSEM_PRIVATE_CALL (state_label) (info->state));
       row[COL_NAME] = g_utf8_make_valid (info->name, -1);
       g_ptr_array_add (rows, row);
@@ -122,19 +125,27 @@ handle_list (int    argc,
   gboolean names = FALSE;
   GOptionEntry entries[] = {
     { "type", 0, 0, G_OPTION_ARG_STRING, &type_id,
-      N_("Only semaphores of TYPE: systemv or posix"), N_("TYPE") },
+      N_("Only semaphores of TYPE: systemv, posix or etcd (at SYSEM_ETCD_ENDPOINTS)"), N_("TYPE") },
     { "names", 0, 0, G_OPTION_ARG_NONE, &names,
       N_("Print only the names, one a line"), NULL },
     G_OPTION_ENTRY_NULL
   };
 
-  context = sysem_tool_context_new ("",
+  context = sysem_tool_context_new (_("[etcd://HOST:PORT[,HOST:PORT…]]"),
                                     _("Lists every System V and POSIX semaphore that sysem or Qt\n"
-                                      "programs made, with its value, waiters, users and state."),
+                                      "programs made, with its value, waiters, users and state.\n"
+                                      "With an etcd URI, the semaphores held in that etcd cluster."),
                                     entries, SYSEM_TOOL_OPTIONS_JSON);
   if (!sysem_tool_parse (context, &argc, &argv))
     return EXIT_USAGE;
-  if (sysem_tool_n_rest () > 0)
+  if (sysem_tool_n_rest () == 1 && g_str_has_prefix (opt_rest[0], SYSEM_TOOL_ETCD_PREFIX))
+    {
+      if (!sysem_tool_etcd_use_endpoints (opt_rest[0]))
+        return EXIT_USAGE;
+      g_free (type_id);
+      type_id = g_strdup ("etcd");
+    }
+  else if (sysem_tool_n_rest () > 0)
     return sysem_tool_usage_error (_("Unexpected argument “%s”"), opt_rest[0]);
   if (names && opt_json)
     return sysem_tool_usage_error ("%s", _("--names and --json cannot be used together"));
@@ -263,7 +274,8 @@ print_info (const SysemInfo *info,
 
       print_field (_("Last pid:"), pid);
     }
-  print_field (_("Permissions:"), perms_owner);
+  if (info->stats.key_type != SYSEM_TOOL_KEY_TYPE_ETCD)
+    print_field (_("Permissions:"), perms_owner);
   if (info->stats.changed > 0)
     {
       g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local (info->stats.changed);

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -294,6 +295,49 @@ sysem_tool_key_new (const char *key)
     }
 
   return g_steal_pointer (&self);
+}
+
+/* An etcd URI with endpoints and no NAME: a whole cluster, for `list`
+ * and `gc`. */
+gboolean
+sysem_tool_etcd_is_cluster (const char *key)
+{
+  const char *rest;
+  const char *slash;
+
+  if (!g_str_has_prefix (key, SYSEM_TOOL_ETCD_PREFIX))
+    return FALSE;
+
+  rest = key + strlen (SYSEM_TOOL_ETCD_PREFIX);
+  slash = strchr (rest, '/');
+  return slash == NULL || slash[1] == '\0';
+}
+
+/* Points the library's etcd listing at the endpoints of @uri
+ * ("etcd://HOST:PORT[,HOST:PORT…][/]"), which it finds in
+ * SYSEM_ETCD_ENDPOINTS. FALSE after a message. */
+gboolean
+sysem_tool_etcd_use_endpoints (const char *uri)
+{
+  const char *rest = uri + strlen (SYSEM_TOOL_ETCD_PREFIX);
+  const char *slash = strchr (rest, '/');
+  g_autofree char *endpoints = slash != NULL ? g_strndup (rest, slash - rest) : g_strdup (rest);
+
+  if (!sysem_tool_etcd_is_cluster (uri) || *endpoints == '\0')
+    {
+      /* Translators: %s is what the user gave; do not translate the URI form */
+      sysem_tool_usage_error (_("“%s” is not an etcd cluster: give etcd://HOST:PORT[,HOST:PORT…]"),
+                              uri);
+      return FALSE;
+    }
+  if (SYSEM_PRIVATE_CALL (key_type_name) (SYSEM_TOOL_KEY_TYPE_ETCD) == NULL)
+    {
+      sysem_tool_error (_("“%s” is an etcd key, but this build of sysem has no etcd support"), uri);
+      return FALSE;
+    }
+
+  g_setenv ("SYSEM_ETCD_ENDPOINTS", endpoints, TRUE);
+  return TRUE;
 }
 
 int

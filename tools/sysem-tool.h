@@ -98,6 +98,8 @@ gboolean      sysem_tool_parse_timeout  (const char    *text,
 
 /* Keys and semaphores */
 SysemToolKey *sysem_tool_key_new        (const char    *key);
+gboolean      sysem_tool_etcd_is_cluster (const char   *key);
+gboolean      sysem_tool_etcd_use_endpoints (const char *uri);
 int           sysem_tool_key_max        (const SysemToolKey *key);
 const char   *sysem_tool_key_type_id    (SysemKeyType   key_type);
 const char   *sysem_tool_key_type_short_id (SysemKeyType key_type);

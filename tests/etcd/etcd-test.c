@@ -99,7 +99,7 @@ etcd_test_helper (const char *uri,
                   ...)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, "etcd-helper", NULL);
+  g_autofree char *path = g_strdup (ETCD_HELPER);
   SysemTestHelper *helper;
   const char *arg;
   va_list args;
