@@ -475,6 +475,41 @@ etcd_server_delete_prefix (EtcdServer *server,
   g_autoptr(JsonObject) o = call (server, "/v3/kv/deleterange", body);
 }
 
+gint64
+etcd_server_kv_requests (EtcdServer *server)
+{
+  gint64 total = 0;
+
+  for (guint i = 0; i < server->n_members; i++)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_auto(GStrv) lines = NULL;
+      g_autofree char *text = NULL;
+      gsize len;
+
+      if (server->members[i].pid == 0)
+        continue;
+      bytes = member_get (server, &server->members[i], "GET", "/metrics", NULL);
+      g_assert_nonnull (bytes);
+      text = g_strndup (g_bytes_get_data (bytes, &len), g_bytes_get_size (bytes));
+      lines = g_strsplit (text, "\n", -1);
+      for (guint k = 0; lines[k] != NULL; k++)
+        {
+          const char *value;
+
+          if (!g_str_has_prefix (lines[k], "grpc_server_started_total{") ||
+              (strstr (lines[k], "grpc_service=\"etcdserverpb.KV\"") == NULL &&
+               strstr (lines[k], "grpc_service=\"etcdserverpb.Watch\"") == NULL))
+            continue;
+          value = strrchr (lines[k], ' ');
+          if (value != NULL)
+            total += (gint64) g_ascii_strtod (value + 1, NULL);
+        }
+    }
+
+  return total;
+}
+
 void
 etcd_server_assert_clean (EtcdServer *server)
 {
