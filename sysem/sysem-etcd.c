@@ -848,6 +848,7 @@ sysem_etcd_wait (SysemEtcd       *self,
 
       if (watch == NULL)
         {
+          g_free (body);
           body = g_strdup_printf ("{\"create_request\":{\"key\":\"%s\",\"range_end\":\"%s\",\"start_revision\":\"%" G_GINT64_FORMAT "\"}}",
                                   self->k_prefix, self->k_prefix_end, from);
           watch = sysem_etcd_watch_new (self->client, body, sysem_etcd_lease_alive_until (lease),

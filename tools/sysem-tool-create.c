@@ -200,7 +200,8 @@ handle_gc (int    argc,
   context = sysem_tool_context_new (_("[KEY…]"),
                                     _("Removes stale semaphores and key files: those that no running\n"
                                       "process uses, left by crashed sysem or Qt programs. With KEYs,\n"
-                                      "looks only at those."),
+                                      "looks only at those; etcd://HOST:PORT is every semaphore in\n"
+                                      "that etcd cluster."),
                                     entries,
                                     SYSEM_TOOL_OPTIONS_KEY_TYPE | SYSEM_TOOL_OPTIONS_JSON);
   if (!sysem_tool_parse (context, &argc, &argv))

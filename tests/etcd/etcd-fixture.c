@@ -240,13 +240,45 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
+/* The data directories of test programs that died (an assertion aborts
+ * them before they can remove theirs): sysem-etcd-PID-XXXXXX. */
+static void
+remove_dead_dirs (void)
+{
+  GDir *dir = g_dir_open (g_get_tmp_dir (), 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      guint64 pid;
+      g_auto(GStrv) parts = NULL;
+
+      if (!g_str_has_prefix (name, "sysem-etcd-"))
+        continue;
+      parts = g_strsplit (name + strlen ("sysem-etcd-"), "-", 2);
+      if (parts[0] == NULL || parts[1] == NULL ||
+          !g_ascii_string_to_unsigned (parts[0], 10, 1, G_MAXINT, &pid, NULL))
+        continue;
+      if (kill ((pid_t) pid, 0) == -1 && errno == ESRCH)
+        {
+          g_autofree char *path = g_build_filename (g_get_tmp_dir (), name, NULL);
+
+          remove_tree (path);
+        }
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
+}
+
 EtcdServer *
 etcd_server_new (guint n_members)
 {
   EtcdServer *server = g_new0 (EtcdServer, 1);
   g_autoptr(GError) error = NULL;
+  g_autofree char *template = g_strdup_printf ("sysem-etcd-%d-XXXXXX", (int) getpid ());
 
-  server->dir = g_dir_make_tmp ("sysem-etcd-XXXXXX", &error);
+  remove_dead_dirs ();
+  server->dir = g_dir_make_tmp (template, &error);
   g_assert_no_error (error);
   server->token = g_strdup_printf ("sysemtest-%d", (int) getpid ());
   server->n_members = n_members;
@@ -473,6 +505,41 @@ etcd_server_delete_prefix (EtcdServer *server,
   g_autofree char *e = b64_end (prefix);
   g_autofree char *body = g_strdup_printf ("{\"key\":\"%s\",\"range_end\":\"%s\"}", k, e);
   g_autoptr(JsonObject) o = call (server, "/v3/kv/deleterange", body);
+}
+
+gint64
+etcd_server_kv_requests (EtcdServer *server)
+{
+  gint64 total = 0;
+
+  for (guint i = 0; i < server->n_members; i++)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_auto(GStrv) lines = NULL;
+      g_autofree char *text = NULL;
+      gsize len;
+
+      if (server->members[i].pid == 0)
+        continue;
+      bytes = member_get (server, &server->members[i], "GET", "/metrics", NULL);
+      g_assert_nonnull (bytes);
+      text = g_strndup (g_bytes_get_data (bytes, &len), g_bytes_get_size (bytes));
+      lines = g_strsplit (text, "\n", -1);
+      for (guint k = 0; lines[k] != NULL; k++)
+        {
+          const char *value;
+
+          if (!g_str_has_prefix (lines[k], "grpc_server_started_total{") ||
+              (strstr (lines[k], "grpc_service=\"etcdserverpb.KV\"") == NULL &&
+               strstr (lines[k], "grpc_service=\"etcdserverpb.Watch\"") == NULL))
+            continue;
+          value = strrchr (lines[k], ' ');
+          if (value != NULL)
+            total += (gint64) g_ascii_strtod (value + 1, NULL);
+        }
+    }
+
+  return total;
 }
 
 void

@@ -44,6 +44,9 @@ void        etcd_server_put              (EtcdServer  *server,
                                           const char  *value);
 void        etcd_server_delete_prefix    (EtcdServer  *server,
                                           const char  *prefix);
+/* How many KV requests and watches (etcd's own count, from /metrics)
+ * all members have begun: a waiter that polls would show. */
+gint64      etcd_server_kv_requests      (EtcdServer  *server);
 /* Fails the test, listing them, if any key under /sysem/ is left. */
 void        etcd_server_assert_clean     (EtcdServer  *server);
 

@@ -29,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,6 +191,8 @@ main (int    argc,
 
           if (pid == 0)
             {
+              /* Never outlive the test, as the helper itself does not. */
+              prctl (PR_SET_PDEATHSIG, SIGKILL);
               if (!sysem_semaphore_acquire (sem, NULL, &error))
                 {
                   report (&error);

@@ -500,6 +500,30 @@ test_remove_under_waiter (EtcdFixture *fixture)
   }
 }
 
+/* A waiter makes no request while nothing happens: it waits on its watch
+ * (the keepalives of its lease aside, which are not KV requests). */
+static void
+test_no_polling (EtcdFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = etcd_test_open (fixture->uri, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemTestHelper *helper = etcd_test_helper (fixture->uri, NULL);
+  gint64 before, after;
+
+  /* Three seconds of waiting, in vain. */
+  sysem_test_helper_send (helper, "try 3000000");
+  etcd_test_wait_queue (fixture, 1);
+  before = etcd_server_kv_requests (etcd_test_server);
+  sysem_test_helper_expect_line (helper, "timeout");
+  after = etcd_server_kv_requests (etcd_test_server);
+
+  g_test_message ("KV requests and watches while the helper waited: %" G_GINT64_FORMAT, after - before);
+  /* What the helper did when its time ran out: delete its key. */
+  g_assert_cmpint (after - before, <=, 1);
+
+  sysem_test_helper_complete (helper, NULL);
+  sysem_test_assert_value (sem, 0);
+}
+
 /* Several processes: the count is never passed. */
 static void
 test_count_never_exceeded (EtcdFixture *fixture)
@@ -846,6 +870,7 @@ main (int    argc,
   etcd_test_add ("/etcd/release-beyond-initial", test_release_beyond_initial);
   etcd_test_add ("/etcd/fifo", test_fifo);
   etcd_test_add ("/etcd/remove-under-waiter", test_remove_under_waiter);
+  etcd_test_add ("/etcd/no-polling", test_no_polling);
   etcd_test_add ("/etcd/processes/count-never-exceeded", test_count_never_exceeded);
   etcd_test_add ("/etcd/hostile/unreachable", test_unreachable);
   etcd_test_add ("/etcd/hostile/foreign-keys", test_foreign_keys);
