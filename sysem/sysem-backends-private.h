@@ -14,9 +14,11 @@
 
 G_BEGIN_DECLS
 
-/* The backend of @key_type, or NULL with an error when this build has none
- * (etcd without libsoup) or the number is not a key type. */
+/* The backend of @key_type, or NULL with an error naming @key (may be
+ * NULL) when this build has none (etcd without libsoup) or the number is
+ * not a key type. */
 const SysemBackend *sysem_backend_get          (SysemKeyType      key_type,
+                                                const char       *key,
                                                 GError          **error);
 
 SysemHandle        *sysem_backend_open         (SysemKeyType      key_type,

@@ -27,6 +27,7 @@ static const SysemBackend * const sysem_backends[] = {
 
 const SysemBackend *
 sysem_backend_get (SysemKeyType   key_type,
+                   const char    *key,
                    GError       **error)
 {
   const SysemBackend *backend = NULL;
@@ -38,11 +39,12 @@ sysem_backend_get (SysemKeyType   key_type,
     {
       g_autofree char *reason = NULL;
 
-      if (key_type == 2)
+      if (key_type == SYSEM_KEY_TYPE_ETCD)
         reason = g_strdup (_("this build of sysem has no etcd support (it needs libsoup 3 and json-glib)"));
       else
         reason = g_strdup_printf (_("%d is not a key type"), (int) key_type);
-      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, "", reason);
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN,
+                       key != NULL ? key : "", reason);
     }
 
   return backend;
@@ -56,7 +58,7 @@ sysem_backend_open (SysemKeyType      key_type,
                     SysemAccessMode   mode,
                     GError          **error)
 {
-  const SysemBackend *backend = sysem_backend_get (key_type, error);
+  const SysemBackend *backend = sysem_backend_get (key_type, display_key, error);
 
   if (backend == NULL)
     return NULL;
@@ -78,7 +80,7 @@ sysem_backend_derive_key (const char    *key,
   if (!sysem_key_validate (key, error))
     return FALSE;
 
-  backend = sysem_backend_get (key_type, error);
+  backend = sysem_backend_get (key_type, key, error);
   if (backend == NULL)
     return FALSE;
 
@@ -103,7 +105,7 @@ sysem_backend_check_native (const char    *native_key,
       return FALSE;
     }
 
-  backend = sysem_backend_get (key_type, error);
+  backend = sysem_backend_get (key_type, native_key, error);
   if (backend == NULL)
     return FALSE;
 

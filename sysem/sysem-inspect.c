@@ -101,7 +101,7 @@ sysem_inspect_list (SysemKeyType   key_type,
 {
   g_autoptr(GPtrArray) infos =
     g_ptr_array_new_with_free_func ((GDestroyNotify) sysem_info_free);
-  const SysemBackend *backend = sysem_backend_get (key_type, error);
+  const SysemBackend *backend = sysem_backend_get (key_type, NULL, error);
 
   if (backend == NULL || !backend->list (infos, error))
     return NULL;
@@ -115,7 +115,7 @@ sysem_inspect_native (SysemKeyType   key_type,
                       const char    *native,
                       GError       **error)
 {
-  const SysemBackend *backend = sysem_backend_get (key_type, error);
+  const SysemBackend *backend = sysem_backend_get (key_type, native, error);
 
   if (backend == NULL)
     return NULL;
@@ -129,7 +129,7 @@ sysem_inspect_remove (SysemInfo  *info,
                       gboolean   *removed_object,
                       GError    **error)
 {
-  const SysemBackend *backend = sysem_backend_get (info->stats.key_type, error);
+  const SysemBackend *backend = sysem_backend_get (info->stats.key_type, info->name, error);
   gboolean removed = FALSE;
   gboolean ok;
 
@@ -164,7 +164,7 @@ sysem_inspect_key_check_native (const char    *native_key,
 const char *
 sysem_inspect_key_type_name (SysemKeyType key_type)
 {
-  const SysemBackend *backend = sysem_backend_get (key_type, NULL);
+  const SysemBackend *backend = sysem_backend_get (key_type, NULL, NULL);
 
   return backend != NULL ? backend->name : NULL;
 }
@@ -172,7 +172,7 @@ sysem_inspect_key_type_name (SysemKeyType key_type)
 int
 sysem_inspect_key_type_max (SysemKeyType key_type)
 {
-  const SysemBackend *backend = sysem_backend_get (key_type, NULL);
+  const SysemBackend *backend = sysem_backend_get (key_type, NULL, NULL);
 
   return backend != NULL ? backend->max_value : -1;
 }

@@ -342,6 +342,30 @@ test_programmer_errors (SysemTestFixture *fixture)
   g_object_unref (sem);
 }
 
+#if !HAVE_ETCD
+/* A build without libsoup has no etcd key type: every way in says so, and
+ * names the key. */
+static void
+test_no_etcd (void)
+{
+  const char *native = "etcd://127.0.0.1:2379/sysemtest-no-etcd";
+  g_autofree char *key = sysem_test_key ("no-etcd");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_ETCD, 1,
+                                           SYSEM_ACCESS_MODE_OPEN, &error));
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+  g_assert_nonnull (strstr (error->message, key));
+  g_assert_nonnull (strstr (error->message, "etcd"));
+  g_clear_error (&error);
+
+  g_assert_null (sysem_semaphore_new_native (native, SYSEM_KEY_TYPE_ETCD, 1,
+                                             SYSEM_ACCESS_MODE_OPEN, &error));
+  g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_KEY_ERROR);
+  g_assert_nonnull (strstr (error->message, native));
+}
+#endif
+
 int
 main (int    argc,
       char **argv)
@@ -357,6 +381,9 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/errors/key-error/bad-native-keys", test_bad_native_keys);
   sysem_test_add_both_types ("/core/{system-v}/errors/not-found/after-remove", test_not_found_after_remove);
   sysem_test_add_both_types ("/core/{system-v}/errors/programmer-errors", test_programmer_errors);
+#if !HAVE_ETCD
+  g_test_add_func ("/core/etcd/errors/not-built", test_no_etcd);
+#endif
 
   return g_test_run ();
 }
