@@ -133,6 +133,7 @@ typedef struct {
   key_t            ipc_key;
   gboolean         counted;     /* a sysem set: we are in its user count */
   gboolean         made_key_file; /* this open() made the key file */
+  gboolean         key_file_fresh; /* ... and nobody saw it before it was locked */
   gboolean         kickable;    /* the set has a kick semaphore */
   gboolean         owner;       /* a Qt set we created or reset: ours to remove */
   dev_t            file_dev;
@@ -852,6 +853,42 @@ sysem_sysv_set_open_error (SysemSysv  *self,
   sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
 }
 
+/* Makes the key file already locked: with no name (O_TMPFILE), locked,
+ * then linked into place, which fails with EEXIST if a file is there. So
+ * nobody else can have locked it, or made a set for it, before us (see
+ * sysem_sysv_remake_key_file()). -1 with errno EOPNOTSUPP where that
+ * cannot be done: the caller makes it the usual way. */
+static int
+sysem_sysv_make_key_file_locked (SysemSysv  *self,
+                                 SysemKeyFd *kf)
+{
+  g_autofree char *dir = g_path_get_dirname (self->parent.native);
+  char proc_path[64];
+  int errsv;
+
+  if (sysem_key_fd_open (kf, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0640) == -1)
+    {
+      /* No O_TMPFILE here; any other error shows again on the usual way. */
+      errno = EOPNOTSUPP;
+      return -1;
+    }
+
+  sysem_flock (kf->fd, LOCK_EX);
+  g_snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", kf->fd);
+  if (linkat (AT_FDCWD, proc_path, AT_FDCWD, self->parent.native, AT_SYMLINK_FOLLOW) == 0)
+    {
+      self->key_file_fresh = TRUE;
+      return kf->fd;
+    }
+
+  errsv = errno;
+  sysem_key_fd_close (kf);
+  /* EEXIST: someone's file is there, opened the usual way. No /proc, or
+   * a link refused: the usual way too. */
+  errno = errsv == EEXIST ? EEXIST : EOPNOTSUPP;
+  return -1;
+}
+
 /* Opens or creates the key file into @kf and locks it. Returns 1 when
  * done, -1 with an error, 0 to start again (the file vanished). */
 static int
@@ -864,7 +901,10 @@ sysem_sysv_open_key_file (SysemSysv   *self,
   struct stat st;
   int fd;
 
-  fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
+  self->key_file_fresh = FALSE;
+  fd = sysem_sysv_make_key_file_locked (self, kf);
+  if (fd == -1 && errno == EOPNOTSUPP)
+    fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
   self->made_key_file = fd != -1;
   if (fd != -1)
     sysem_sysv_mark_key_file (fd);
@@ -1809,7 +1849,7 @@ sysem_sysv_open (const char       *display_key,
         }
 
       res = sysem_sysv_create_set (self, initial_value, error);
-      for (guint other = 0; res == 0 && self->made_key_file && other < 16; other++)
+      for (guint other = 0; res == 0 && self->key_file_fresh && other < 16; other++)
         {
           /* A set on the key of a file we have just made is another
            * key's: give ours another inode, and so another key. */

@@ -710,6 +710,78 @@ test_ftok_collision (SysemTestFixture *fixture)
   g_assert_cmpint (semctl (other, 0, IPC_RMID), ==, 0);
 }
 
+/* Many processes that open a new key at the same moment all end on one
+ * set, whatever the order in which they make and lock its key file. */
+static void
+test_open_race (SysemTestFixture *fixture)
+{
+  int rounds = sysem_test_under_valgrind () ? 5 : 100;
+
+  for (int round = 0; round < rounds; round++)
+    {
+      g_autofree char *key = g_strdup_printf ("%s-%d", fixture->key, round);
+      int go[2], ids[2], done[2];
+      pid_t pids[8];
+      int first = -1;
+      char byte;
+
+      make_pipe (go);
+      make_pipe (ids);
+      make_pipe (done);
+
+      for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+        {
+          pids[i] = fork ();
+          g_assert_cmpint (pids[i], !=, -1);
+          if (pids[i] == 0)
+            {
+              SysemSemaphore *sem;
+              SysemStats stats;
+              int id;
+
+              /* The end of file is the signal. */
+              close (go[1]);
+              read_byte (go[0], &byte);
+              sem = sysem_semaphore_new (key, 3, SYSEM_ACCESS_MODE_OPEN, NULL);
+              if (sem == NULL || !sysem_semaphore_get_stats (sem, &stats, NULL))
+                _exit (2);
+              id = stats.id;
+              if (write (ids[1], &id, sizeof id) != sizeof id)
+                _exit (3);
+              /* Stay until all have opened. */
+              close (done[1]);
+              read_byte (done[0], &byte);
+              g_object_unref (sem);
+              _exit (0);
+            }
+        }
+
+      /* All at once: every child sees the end of file together. */
+      close (go[1]);
+      close (ids[1]);
+      for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+        {
+          struct pollfd pfd = { ids[0], POLLIN, 0 };
+          int id;
+
+          g_assert_cmpint (poll (&pfd, 1, SYSEM_TEST_DEADLINE_USEC / 1000), ==, 1);
+          g_assert_cmpint (read (ids[0], &id, sizeof id), ==, sizeof id);
+          if (first == -1)
+            first = id;
+          g_assert_cmpint (id, ==, first);
+        }
+      close (done[1]);
+      for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+        assert_child_succeeds (pids[i], "a racing opener");
+
+      g_assert_true (sysem_test_key_is_clean (key, SYSEM_KEY_TYPE_SYSTEM_V));
+      g_assert_false (sysem_test_semid_exists (first));
+      close (go[0]);
+      close (ids[0]);
+      close (done[0]);
+    }
+}
+
 /* Hostile files */
 
 static void
@@ -1219,6 +1291,8 @@ main (int   argc,
 
   sysem_test_add ("/reliability/sysv/ftok-collision", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_ftok_collision);
+  sysem_test_add ("/reliability/sysv/open-race", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_open_race);
   sysem_test_add ("/reliability/sysv/hostile/key-file-socket", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_key_file_socket);
   sysem_test_add ("/reliability/sysv/hostile/tmpdir-symlink-loop", SYSEM_KEY_TYPE_SYSTEM_V,
