@@ -7,8 +7,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -836,6 +839,186 @@ test_fork_pending_finalize (SysemTestFixture *fixture)
   g_object_unref (sem);
 }
 
+/* Undo only the acquires (DESIGN §3, issue 15): in each of several
+ * processes, units are created first (released while the process holds
+ * none), then one thread acquires units and hands them to another, which
+ * releases them, and at the end the process acquires a unit more and
+ * exits without releasing it. Once all have exited, the count is exactly
+ * the initial value plus the created units: every acquire was undone,
+ * no release was.
+ *
+ * The same scenario through a deliberately broken worker shows that the
+ * check can fail: for System V one that creates its units with SEM_UNDO,
+ * as Qt's code does (the kernel then takes them back at exit); for POSIX
+ * one that takes its last unit through glibc's sem_wait(), which nobody
+ * gives back. */
+
+#define UNDO_CHILDREN 4
+#define UNDO_HANDOFFS 200
+#define UNDO_INITIAL 2
+
+typedef enum {
+  WORKER_SYSEM,
+  WORKER_UNDOES_RELEASES,   /* System V, as Qt */
+  WORKER_KEEPS_ACQUIRES,    /* POSIX, through glibc */
+} WorkerKind;
+
+typedef struct {
+  SysemSemaphore *sem;
+  GAsyncQueue    *tokens;
+  gint            failures;
+} Handoff;
+
+static gpointer
+handoff_releaser (gpointer data)
+{
+  Handoff *h = data;
+
+  for (int i = 0; i < UNDO_HANDOFFS; i++)
+    {
+      g_async_queue_pop (h->tokens);
+      if (!sysem_semaphore_release (h->sem, 1, NULL))
+        g_atomic_int_inc (&h->failures);
+    }
+
+  return NULL;
+}
+
+/* The child: 0 when all went well. */
+static int
+undo_child (const char   *key,
+            SysemKeyType  key_type,
+            int           created,
+            WorkerKind    kind)
+{
+  g_autoptr(GError) error = NULL;
+  SysemSemaphore *sem;
+  Handoff h = { NULL, NULL, 0 };
+  GThread *thread;
+
+  sem = sysem_semaphore_new_full (key, key_type, UNDO_INITIAL, SYSEM_ACCESS_MODE_OPEN, &error);
+  if (sem == NULL)
+    return 40;
+
+  /* Created: this process holds nothing yet. */
+  if (kind == WORKER_UNDOES_RELEASES)
+    {
+      int semid;
+      key_t ipc_key;
+      struct sembuf op = { 0, (short) created, SEM_UNDO };
+
+      sysem_test_sysv_ids (sem, &semid, &ipc_key);
+      if (semop (semid, &op, 1) == -1)
+        return 41;
+    }
+  else if (!sysem_semaphore_release (sem, created, NULL))
+    return 41;
+
+  h.sem = sem;
+  h.tokens = g_async_queue_new ();
+  thread = g_thread_new ("releaser", handoff_releaser, &h);
+  for (int i = 0; i < UNDO_HANDOFFS; i++)
+    {
+      if (!sysem_semaphore_acquire (sem, NULL, NULL))
+        return 42;
+      g_async_queue_push (h.tokens, GINT_TO_POINTER (1));
+    }
+  g_thread_join (thread);
+  g_async_queue_unref (h.tokens);
+  if (h.failures > 0)
+    return 43;
+
+  /* One unit more, kept: the process exits holding it. */
+  if (kind == WORKER_KEEPS_ACQUIRES)
+    {
+      g_autofree char *name = g_strdup (sysem_semaphore_get_native_key (sem));
+      sem_t *raw = sem_open (name, 0);
+
+      if (raw == SEM_FAILED)
+        return 44;
+      while (sem_wait (raw) == -1)
+        if (errno != EINTR)
+          return 45;
+    }
+  else if (!sysem_semaphore_acquire (sem, NULL, NULL))
+    return 46;
+
+  return 0;
+}
+
+/* Runs a round of children; the count it leaves. */
+static int
+undo_round (SysemSemaphore *sem,
+            const char     *key,
+            SysemKeyType    key_type,
+            WorkerKind      kind,
+            int            *created_out)
+{
+  pid_t pids[UNDO_CHILDREN];
+  int created = 0;
+
+  for (int i = 0; i < UNDO_CHILDREN; i++)
+    {
+      int mine = 1 + i % 3;
+
+      created += mine;
+      pids[i] = fork ();
+      g_assert_cmpint (pids[i], !=, -1);
+      if (pids[i] == 0)
+        _exit (undo_child (key, key_type, mine, kind));
+    }
+
+  for (int i = 0; i < UNDO_CHILDREN; i++)
+    {
+      int status;
+
+      g_assert_cmpint (waitpid (pids[i], &status, 0), ==, pids[i]);
+      /* Valgrind does not follow these children (--trace-children=no). */
+      g_assert_true (WIFEXITED (status));
+      if (WEXITSTATUS (status) != 0)
+        g_error ("a child failed with %d", WEXITSTATUS (status));
+    }
+
+  *created_out = created;
+  return sysem_test_value (sem);
+}
+
+static void
+test_undo_only_acquires (SysemTestFixture *fixture)
+{
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, UNDO_INITIAL, SYSEM_ACCESS_MODE_CREATE);
+  int rounds = sysem_test_under_valgrind () ? 2 : 10;
+  int expected = UNDO_INITIAL;
+  int created, value;
+
+  for (int i = 0; i < rounds; i++)
+    {
+      value = undo_round (sem, fixture->key, fixture->key_type, WORKER_SYSEM, &created);
+      expected += created;
+      if (value != expected)
+        g_error ("round %d: the count is %d, not the initial %d plus the %d units created",
+                 i + 1, value, UNDO_INITIAL, expected - UNDO_INITIAL);
+    }
+
+  /* The broken worker gives another count, and the check sees it. */
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    {
+      value = undo_round (sem, fixture->key, fixture->key_type, WORKER_UNDOES_RELEASES, &created);
+      g_assert_cmpint (value, !=, expected + created);
+      /* The kernel took back what the children created. */
+      g_assert_cmpint (value, ==, expected);
+    }
+  else
+    {
+      value = undo_round (sem, fixture->key, fixture->key_type, WORKER_KEEPS_ACQUIRES, &created);
+      g_assert_cmpint (value, !=, expected + created);
+      /* The units taken through glibc never came back. */
+      g_assert_cmpint (value, ==, expected + created - UNDO_CHILDREN);
+    }
+
+  g_object_unref (sem);
+}
+
 /* A helper started while this process has the set open counts once. */
 static void
 test_spawned_helper_counts_once (SysemTestFixture *fixture)
@@ -878,6 +1061,7 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
   sysem_test_add_both_types ("/core/{system-v}/fork/threads-hammer", test_fork_hammer);
   sysem_test_add_both_types ("/core/{system-v}/fork/pending-finalize", test_fork_pending_finalize);
+  sysem_test_add_both_types ("/core/{system-v}/threads/undo-only-acquires", test_undo_only_acquires);
   sysem_test_add ("/core/system-v/fork/spawned-helper-counts-once", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_spawned_helper_counts_once);
 
