@@ -811,18 +811,24 @@ measure_sysem_try_empty (gpointer data,
 {
   SysemSemaphore *sem = data;
   g_autoptr(GError) error = NULL;
-  guint64 start = now_ns ();
+  guint64 start;
 
+  /* What a miss says, once: since 1.1 it is G_IO_ERROR_TIMED_OUT. */
+  if (sysem_semaphore_try_acquire (sem, 0, NULL, &error) ||
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      row_fail (row, "%s", error ? error->message : "try_acquire took a unit of an empty semaphore");
+      return -1;
+    }
+
+  /* The loop passes no error, as a caller that only wants the result
+   * does: the miss then costs nothing. */
+  start = now_ns ();
   for (guint64 i = 0; i < iters; i++)
     {
-      if (G_UNLIKELY (sysem_semaphore_try_acquire (sem, 0, NULL, &error)))
+      if (G_UNLIKELY (sysem_semaphore_try_acquire (sem, 0, NULL, NULL)))
         {
           row_fail (row, "try_acquire took a unit of an empty semaphore");
-          return -1;
-        }
-      if (G_UNLIKELY (error != NULL))
-        {
-          row_fail (row, "%s", error->message);
           return -1;
         }
     }
