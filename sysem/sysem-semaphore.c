@@ -1041,7 +1041,9 @@ sysem_semaphore_acquire_async (SysemSemaphore      *self,
   if ((cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, &error)) ||
       (handle = sysem_semaphore_get_handle (self, &error)) == NULL)
     {
+      sysem_gate_enter ();
       g_task_report_error (self, callback, user_data, sysem_semaphore_acquire_async, error);
+      sysem_gate_leave ();
       return;
     }
 

@@ -33,14 +33,27 @@
  * Each request holds the handle it was made on: set_key() moves the object
  * but not the requests already made.
  *
- * fork(): the child has no waiter thread, but a copy of the queue. The
- * requests in it belong to the parent; the child forgets its copies the
- * first time it touches the waiter (a new request, the pending count, or
- * dispose, so that the child's object is finalized as usual) and starts a
- * thread of its own when it needs one.
+ * fork(): the child has no waiter thread, but a copy of every queue and of
+ * every request, some of them scheduled in a main context. They belong to
+ * the parent. The child's fork handler marks each of them inherited and
+ * drops, in the child, the reference each held on its semaphore, so that
+ * the child's object leaves its semaphore when it is finalized as it would
+ * without them; a handle only they held is closed at the child's first
+ * call here. Inherited requests are never freed nor completed in the child
+ * (their cancel handlers and sources ignore them), and a waiter forgets
+ * their queue the first time the child touches it.
  *
- * Lock map: sysem_lock() guards every field of SysemWaiter and the queued,
- * completed and cancel_id fields of SysemRequest; n_queued is also read
+ * So that the child can use GLib at all, fork() also waits at the gate
+ * (sysem-waiter-private.h) until no thread is in one of sysem's calls into
+ * GLib that take GLib's global locks: the child never inherits a
+ * GCancellable, GObject, GTask type or main-context lock held by sysem.
+ * What other threads of the program do with GLib at that moment is the
+ * program's to fence.
+ *
+ * Lock map: sysem_lock() guards every field of SysemWaiter, the list of
+ * requests holding handles (sysem_requests, with their all_prev, all_next
+ * and handle fields), the child's lists, and the queued, completed,
+ * inherited and cancel_id fields of SysemRequest; n_queued is also read
  * without it (atomic) by the fast path, which only uses it to decide
  * whether to try a free unit first. The other fields of a request are set
  * before it is queued and read-only until it completes. */
@@ -63,54 +76,132 @@ struct _SysemWaiter
   gpointer      head;           /* the request the thread waits for */
   gboolean      thread_running;
   gboolean      keeping_owner;  /* holds a reference on owner */
-  pid_t         pid;            /* the process the requests belong to */
+  guint         fork_gen;       /* the process the state belongs to */
 };
 
-typedef struct
+typedef struct _SysemRequest SysemRequest;
+
+struct _SysemRequest
 {
   GList                link;        /* in waiter->queue; data: the request */
+  SysemRequest        *all_prev;    /* in sysem_requests while it holds handle */
+  SysemRequest        *all_next;
   gint                 ref_count;   /* atomic: its maker and its completion */
   SysemWaiter         *waiter;
-  SysemHandle         *handle;
+  SysemHandle         *handle;      /* a reference; under the lock */
   GCancellable        *cancellable;
   GMainContext        *context;
   GAsyncReadyCallback  callback;
   gpointer             user_data;
   gpointer             source_tag;
   gulong               cancel_id;
-  pid_t                pid;         /* the process it was made in */
   gboolean             queued;
   gboolean             completed;
+  gboolean             inherited;   /* made by the parent of this process */
   GError              *error;       /* the result: NULL for a unit */
-} SysemRequest;
+};
 
 static GMutex sysem_global_lock;
+
+/* The fork gate (see sysem-waiter-private.h). readers counts the threads in
+ * a section; closed is set by a fork() that waits for them to leave, and
+ * stays set until it is done. gate_mutex is held by the forking thread from
+ * its prepare handler to its parent or child handler: a thread that comes
+ * to the gate meanwhile waits on it, counted nowhere. */
+static gint sysem_gate_readers;   /* atomic */
+static gint sysem_gate_closed;    /* atomic */
+static GMutex sysem_gate_mutex;
+static GCond sysem_gate_drained;
+static GCond sysem_gate_opened;
 
 static void
 sysem_atfork_prepare (void)
 {
+  /* First the gate, so that no section waits for a lock taken below. */
+  g_mutex_lock (&sysem_gate_mutex);
+  g_atomic_int_set (&sysem_gate_closed, TRUE);
+  while (g_atomic_int_get (&sysem_gate_readers) > 0)
+    g_cond_wait (&sysem_gate_drained, &sysem_gate_mutex);
+
   g_mutex_lock (&sysem_global_lock);
 }
+
+/* Every request that holds a reference on its handle, under the lock;
+ * and, in a child of fork(), the parent's requests (never freed here: a
+ * handler of theirs may still be connected to a cancellable, a source of
+ * theirs attached to a main context) and the handles only they held, to
+ * be closed at the first chance. */
+static SysemRequest *sysem_requests;
+static GPtrArray *sysem_inherited;
+static GPtrArray *sysem_orphans;
+static guint sysem_fork_gen = 1;   /* a child of fork() adds one */
 
 static void
 sysem_atfork_release (void)
 {
   /* In the child too: a GMutex does not check which thread unlocks it
-   * (a futex on Linux), and the thread that forked took it. */
+   * (a futex on Linux), and the thread that forked took both. A GCond
+   * keeps no list of waiters, so the threads that waited at the gate in
+   * the parent leave nothing behind in the child. */
   g_mutex_unlock (&sysem_global_lock);
+
+  g_atomic_int_set (&sysem_gate_closed, FALSE);
+  g_cond_broadcast (&sysem_gate_opened);
+  g_mutex_unlock (&sysem_gate_mutex);
 }
 
-void
-sysem_lock (void)
+/* In the child, single-threaded, with the lock held. Only atomics and
+ * memory here: the backends' own locks are still held until their child
+ * handlers run, after this one. */
+static void
+sysem_atfork_child (void)
+{
+  sysem_fork_gen++;
+
+  while (sysem_requests != NULL)
+    {
+      SysemRequest *request = sysem_requests;
+      SysemHandle *handle = request->handle;
+
+      sysem_requests = request->all_next;
+      request->all_prev = request->all_next = NULL;
+      request->inherited = TRUE;
+      request->handle = NULL;
+
+      /* Its reference on the semaphore was the parent's. */
+      if (g_atomic_int_dec_and_test (&handle->ref_count))
+        {
+          if (sysem_orphans == NULL)
+            sysem_orphans = g_ptr_array_new ();
+          g_ptr_array_add (sysem_orphans, handle);
+        }
+      else
+        sysem_handle_release_memory (handle);
+
+      if (sysem_inherited == NULL)
+        sysem_inherited = g_ptr_array_new ();
+      g_ptr_array_add (sysem_inherited, request);
+    }
+
+  sysem_atfork_release ();
+}
+
+static inline void
+sysem_atfork_ensure (void)
 {
   static gsize atfork_once = 0;
 
   if (G_UNLIKELY (g_once_init_enter (&atfork_once)))
     {
-      pthread_atfork (sysem_atfork_prepare, sysem_atfork_release, sysem_atfork_release);
+      pthread_atfork (sysem_atfork_prepare, sysem_atfork_release, sysem_atfork_child);
       g_once_init_leave (&atfork_once, 1);
     }
+}
 
+void
+sysem_lock (void)
+{
+  sysem_atfork_ensure ();
   g_mutex_lock (&sysem_global_lock);
 }
 
@@ -120,6 +211,39 @@ sysem_unlock (void)
   g_mutex_unlock (&sysem_global_lock);
 }
 
+void
+sysem_gate_enter (void)
+{
+  sysem_atfork_ensure ();
+
+  for (;;)
+    {
+      /* A full barrier, then the flag: a fork() that set it before
+       * counting us waits for us, one that set it after sees us. */
+      g_atomic_int_inc (&sysem_gate_readers);
+      if (G_LIKELY (!g_atomic_int_get (&sysem_gate_closed)))
+        return;
+
+      sysem_gate_leave ();
+      g_mutex_lock (&sysem_gate_mutex);
+      while (g_atomic_int_get (&sysem_gate_closed))
+        g_cond_wait (&sysem_gate_opened, &sysem_gate_mutex);
+      g_mutex_unlock (&sysem_gate_mutex);
+    }
+}
+
+void
+sysem_gate_leave (void)
+{
+  if (g_atomic_int_dec_and_test (&sysem_gate_readers) &&
+      G_UNLIKELY (g_atomic_int_get (&sysem_gate_closed)))
+    {
+      g_mutex_lock (&sysem_gate_mutex);
+      g_cond_broadcast (&sysem_gate_drained);
+      g_mutex_unlock (&sysem_gate_mutex);
+    }
+}
+
 static SysemWaiter *
 sysem_waiter_ref (SysemWaiter *waiter)
 {
@@ -127,50 +251,118 @@ sysem_waiter_ref (SysemWaiter *waiter)
   return waiter;
 }
 
+/* Closes, outside the lock, the handles a child of fork() inherited that
+ * only the parent's requests held. */
+static void
+sysem_close_orphans (void)
+{
+  GPtrArray *orphans;
+
+  if (G_LIKELY (g_atomic_pointer_get (&sysem_orphans) == NULL))
+    return;
+
+  sysem_lock ();
+  orphans = g_steal_pointer (&sysem_orphans);
+  sysem_unlock ();
+
+  if (orphans == NULL)
+    return;
+  for (guint i = 0; i < orphans->len; i++)
+    {
+      SysemHandle *handle = orphans->pdata[i];
+
+      handle->backend->close (handle);
+      sysem_handle_release_memory (handle);
+    }
+  g_ptr_array_unref (orphans);
+}
+
+/* Called with the lock held: @request now holds a reference on @handle. */
+static void
+sysem_request_take_handle_locked (SysemRequest *request,
+                                  SysemHandle  *handle)
+{
+  request->handle = sysem_handle_ref (handle);
+  request->all_next = sysem_requests;
+  if (sysem_requests != NULL)
+    sysem_requests->all_prev = request;
+  sysem_requests = request;
+}
+
+/* Called with the lock held: the request lets go of its handle. TRUE if
+ * that was the semaphore's last reference, and the caller must close it
+ * once the lock is released. The count drops under the lock, so that a
+ * child of fork() finds every reference it inherited in sysem_requests. */
+static gboolean
+sysem_request_drop_handle_locked (SysemRequest  *request,
+                                  SysemHandle  **handle_out)
+{
+  SysemHandle *handle = request->handle;
+
+  *handle_out = handle;
+  if (handle == NULL)
+    return FALSE;
+
+  if (request->all_prev != NULL)
+    request->all_prev->all_next = request->all_next;
+  else
+    sysem_requests = request->all_next;
+  if (request->all_next != NULL)
+    request->all_next->all_prev = request->all_prev;
+  request->all_prev = request->all_next = NULL;
+  request->handle = NULL;
+
+  return g_atomic_int_dec_and_test (&handle->ref_count);
+}
+
+/* Never called in a section of the gate. */
 static void
 sysem_request_unref (SysemRequest *request)
 {
+  SysemHandle *handle;
+  gboolean last;
+
   if (!g_atomic_int_dec_and_test (&request->ref_count))
     return;
 
-  g_clear_pointer (&request->handle, sysem_handle_unref);
+  sysem_lock ();
+  last = sysem_request_drop_handle_locked (request, &handle);
+  sysem_unlock ();
+
+  if (last)
+    handle->backend->close (handle);
+  if (handle != NULL)
+    sysem_handle_release_memory (handle);
+
+  sysem_gate_enter ();
   g_clear_object (&request->cancellable);
-  g_clear_pointer (&request->context, g_main_context_unref);
   g_clear_error (&request->error);
+  sysem_gate_leave ();
+
+  g_clear_pointer (&request->context, g_main_context_unref);
   g_clear_pointer (&request->waiter, sysem_waiter_unref);
   g_free (request);
 }
 
-/* Called with the lock held. In a child of fork(), forgets the requests
- * inherited from the parent and returns them, to be dropped with
- * sysem_waiter_drop_inherited() once the lock is released. */
-static GList *
+/* Called with the lock held. In a child of fork(), forgets the parent's
+ * requests (sysem_atfork_child() took them) and the parent's thread; TRUE
+ * in *@drop_owner if the parent kept the owner for them, a reference the
+ * caller drops once the lock is released. */
+static void
 sysem_waiter_forget_inherited_locked (SysemWaiter *waiter,
                                       gboolean    *drop_owner)
 {
-  GList *inherited = NULL;
-  GList *link;
+  if (G_LIKELY (waiter->fork_gen == sysem_fork_gen))
+    return;
 
-  if (G_LIKELY (waiter->pid == getpid ()))
-    return NULL;
-
-  while ((link = g_queue_pop_head_link (&waiter->queue)) != NULL)
-    {
-      SysemRequest *request = link->data;
-
-      request->queued = FALSE;
-      request->completed = TRUE;
-      inherited = g_list_prepend (inherited, request);
-    }
-
+  g_queue_init (&waiter->queue);
   g_atomic_int_set (&waiter->n_queued, 0);
   waiter->outstanding = 0;
   waiter->head = NULL;
-  waiter->pid = getpid ();
+  waiter->fork_gen = sysem_fork_gen;
 
-  /* The references the parent's thread and the parent's keeping of the
-   * owner held: nobody in this process would drop them. The owner has a
-   * reference of the caller's, so this is not its last. */
+  /* The reference the parent's thread held: nobody here would drop it.
+   * The owner holds one too, so this is not the last. */
   if (waiter->thread_running)
     {
       waiter->thread_running = FALSE;
@@ -181,34 +373,9 @@ sysem_waiter_forget_inherited_locked (SysemWaiter *waiter,
       waiter->keeping_owner = FALSE;
       *drop_owner = TRUE;
     }
-
-  return inherited;
 }
 
-static void
-sysem_waiter_drop_inherited (SysemWaiter *waiter,
-                             GList       *inherited,
-                             gboolean     drop_owner)
-{
-  if (drop_owner)
-    g_object_unref (waiter->owner);
-
-  for (GList *l = inherited; l != NULL; l = l->next)
-    {
-      SysemRequest *request = l->data;
-
-      /* Its handler's cancellable is the child's copy: the handler is
-       * ours to remove. Both references: the maker's was dropped in the
-       * parent before the fork, or will never be here. */
-      if (request->cancel_id != 0)
-        g_cancellable_disconnect (request->cancellable, request->cancel_id);
-      g_atomic_int_set (&request->ref_count, 1);
-      sysem_request_unref (request);
-    }
-
-  g_list_free (inherited);
-}
-
+/* Called in a section of the gate. */
 static void
 sysem_waiter_return (SysemWaiter         *waiter,
                      GCancellable        *cancellable,
@@ -243,17 +410,18 @@ sysem_request_complete_cb (gpointer user_data)
   gulong cancel_id;
 
   sysem_lock ();
-  if (request->pid != getpid ())
+  if (request->inherited)
     {
-      /* Inherited through fork() before it ran: the parent's to finish. */
+      /* The parent's, scheduled before the fork: the parent finishes it. */
       sysem_unlock ();
-      sysem_request_unref (request);
       return G_SOURCE_REMOVE;
     }
   request->completed = TRUE;
   cancel_id = request->cancel_id;
   request->cancel_id = 0;
   sysem_unlock ();
+
+  sysem_gate_enter ();
 
   /* Not under the lock: this waits for a handler running in another
    * thread, and handlers take the lock. */
@@ -266,6 +434,8 @@ sysem_request_complete_cb (gpointer user_data)
   sysem_waiter_return (waiter, request->cancellable, request->callback, request->user_data,
                        request->source_tag, g_steal_pointer (&request->error));
   g_main_context_pop_thread_default (request->context);
+
+  sysem_gate_leave ();
 
   sysem_lock ();
   if (--waiter->outstanding == 0 && waiter->keeping_owner)
@@ -283,7 +453,9 @@ sysem_request_complete_cb (gpointer user_data)
 }
 
 /* Hands the request, and the queue's reference on it, to its context. The
- * caller does not touch it afterwards. */
+ * caller does not touch it afterwards. Called in a section of the gate,
+ * or in a cancel handler, which is part of the caller's
+ * g_cancellable_cancel(). */
 static void
 sysem_request_schedule (SysemRequest *request)
 {
@@ -302,12 +474,14 @@ sysem_request_cancelled_cb (GCancellable *cancellable,
                             gpointer      user_data)
 {
   SysemRequest *request = user_data;
-  SysemWaiter *waiter = request->waiter;
   gboolean removed = FALSE;
 
   sysem_lock ();
-  if (request->queued && request != waiter->head && request->pid == getpid ())
+  /* An inherited request is the parent's: its waiter may be gone here. */
+  if (!request->inherited && request->queued && request != request->waiter->head)
     {
+      SysemWaiter *waiter = request->waiter;
+
       g_queue_unlink (&waiter->queue, &request->link);
       g_atomic_int_add (&waiter->n_queued, -1);
       request->queued = FALSE;
@@ -345,9 +519,10 @@ sysem_waiter_thread (gpointer data)
       sysem_unlock ();
 
       /* The head is ours until we take it off the queue: the cancel
-       * handler leaves it alone while it is the head. A wait without a
-       * deadline ends with a unit or an error; loop all the same rather
-       * than report success without a unit. */
+       * handler leaves it alone while it is the head, and its handle
+       * reference stays until it is freed. A wait without a deadline ends
+       * with a unit or an error; loop all the same rather than report
+       * success without a unit. */
       do
         acquired = sysem_handle_acquire (request->handle, SYSEM_DEADLINE_FOREVER,
                                          request->cancellable, &error);
@@ -359,8 +534,12 @@ sysem_waiter_thread (gpointer data)
           /* Cancelled while the unit came: give it back, so that a
            * cancelled request never keeps a unit. */
           sysem_handle_release (request->handle, 1, NULL);
-          g_cancellable_set_error_if_cancelled (request->cancellable, &error);
+          acquired = FALSE;
         }
+
+      sysem_gate_enter ();
+      if (!acquired && error == NULL)
+        g_cancellable_set_error_if_cancelled (request->cancellable, &error);
 
       sysem_lock ();
       g_queue_unlink (&waiter->queue, &request->link);
@@ -371,13 +550,15 @@ sysem_waiter_thread (gpointer data)
 
       request->error = error;
       sysem_request_schedule (request);
+      sysem_gate_leave ();
     }
 
   sysem_waiter_unref (waiter);
   return NULL;
 }
 
-/* Called with the lock held, with a request queued. */
+/* Called with the lock held, in a section of the gate, with a request
+ * queued. */
 static gboolean
 sysem_waiter_start_locked (SysemWaiter  *waiter,
                            GError      **error)
@@ -408,7 +589,7 @@ sysem_waiter_new (GObject *owner)
 
   waiter->ref_count = 1;
   waiter->owner = owner;
-  waiter->pid = getpid ();
+  waiter->fork_gen = sysem_fork_gen;
   g_queue_init (&waiter->queue);
 
   return waiter;
@@ -431,7 +612,6 @@ sysem_waiter_acquire (SysemWaiter         *waiter,
 {
   g_autoptr(GError) thread_error = NULL;
   SysemRequest *request;
-  GList *inherited;
   GError *error = NULL;
   gulong cancel_id;
   gboolean drop_owner = FALSE;
@@ -441,27 +621,32 @@ sysem_waiter_acquire (SysemWaiter         *waiter,
   if (g_atomic_int_get (&waiter->n_queued) == 0 &&
       (sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error) || error != NULL))
     {
+      sysem_gate_enter ();
       sysem_waiter_return (waiter, cancellable, callback, user_data, source_tag, error);
+      sysem_gate_leave ();
       return;
     }
+
+  sysem_close_orphans ();
 
   request = g_new0 (SysemRequest, 1);
   request->ref_count = 2;   /* ours, until set up; the queue's */
   request->link.data = request;
   request->waiter = sysem_waiter_ref (waiter);
-  request->handle = sysem_handle_ref (handle);
-  request->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  request->context = g_main_context_ref_thread_default ();
   request->callback = callback;
   request->user_data = user_data;
   request->source_tag = source_tag;
-  request->pid = getpid ();
+
+  sysem_gate_enter ();
+  request->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  request->context = g_main_context_ref_thread_default ();
 
   sysem_lock ();
-  inherited = sysem_waiter_forget_inherited_locked (waiter, &drop_owner);
+  sysem_waiter_forget_inherited_locked (waiter, &drop_owner);
   started = sysem_waiter_start_locked (waiter, &thread_error);
   if (started)
     {
+      sysem_request_take_handle_locked (request, handle);
       request->queued = TRUE;
       g_queue_push_tail_link (&waiter->queue, &request->link);
       g_atomic_int_inc (&waiter->n_queued);
@@ -469,40 +654,42 @@ sysem_waiter_acquire (SysemWaiter         *waiter,
     }
   sysem_unlock ();
 
-  sysem_waiter_drop_inherited (waiter, inherited, drop_owner);
-
   if (!started)
     {
       sysem_set_error (&error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_ACQUIRE,
                        handle->display_key, thread_error->message);
       sysem_waiter_return (waiter, cancellable, callback, user_data, source_tag, error);
+      sysem_gate_leave ();
       g_atomic_int_set (&request->ref_count, 1);
-      sysem_request_unref (request);
-      return;
     }
-
-  if (cancellable == NULL)
+  else if (cancellable != NULL)
     {
-      sysem_request_unref (request);
-      return;
+      /* Not under the lock: a cancellable that is already cancelled runs
+       * the handler here, and the handler takes the lock. */
+      cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (sysem_request_cancelled_cb),
+                                         request, NULL);
+
+      sysem_lock ();
+      if (!request->completed)
+        {
+          request->cancel_id = cancel_id;
+          cancel_id = 0;
+        }
+      sysem_unlock ();
+
+      /* Completed in another thread meanwhile: the handler is ours to
+       * remove. */
+      if (cancel_id != 0)
+        g_cancellable_disconnect (cancellable, cancel_id);
+      sysem_gate_leave ();
     }
+  else
+    sysem_gate_leave ();
 
-  /* Not under the lock: a cancellable that is already cancelled runs the
-   * handler here, and the handler takes the lock. */
-  cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (sysem_request_cancelled_cb),
-                                     request, NULL);
-
-  sysem_lock ();
-  if (!request->completed)
-    {
-      request->cancel_id = cancel_id;
-      cancel_id = 0;
-    }
-  sysem_unlock ();
-
-  /* Completed in another thread meanwhile: the handler is ours to remove. */
-  if (cancel_id != 0)
-    g_cancellable_disconnect (cancellable, cancel_id);
+  /* Outside the gate: this may be the last reference of an object that a
+   * parent kept. */
+  if (drop_owner)
+    g_object_unref (waiter->owner);
 
   sysem_request_unref (request);
 }
@@ -511,15 +698,17 @@ guint
 sysem_waiter_get_n_pending (SysemWaiter *waiter)
 {
   gboolean drop_owner = FALSE;
-  GList *inherited;
   guint n;
 
   sysem_lock ();
-  inherited = sysem_waiter_forget_inherited_locked (waiter, &drop_owner);
+  sysem_waiter_forget_inherited_locked (waiter, &drop_owner);
   n = g_queue_get_length (&waiter->queue);
   sysem_unlock ();
 
-  sysem_waiter_drop_inherited (waiter, inherited, drop_owner);
+  if (drop_owner)
+    g_object_unref (waiter->owner);
+  sysem_close_orphans ();
+
   return n;
 }
 
@@ -528,12 +717,12 @@ sysem_waiter_keep_owner (SysemWaiter *waiter)
 {
   gboolean drop_owner = FALSE;
   gboolean keep = FALSE;
-  GList *inherited;
 
   sysem_lock ();
   /* An owner kept by the parent is never disposed here: that reference
    * would still be held. */
-  inherited = sysem_waiter_forget_inherited_locked (waiter, &drop_owner);
+  sysem_waiter_forget_inherited_locked (waiter, &drop_owner);
+  g_assert (!drop_owner);
   if (waiter->outstanding > 0 && !waiter->keeping_owner)
     {
       waiter->keeping_owner = TRUE;
@@ -541,7 +730,7 @@ sysem_waiter_keep_owner (SysemWaiter *waiter)
     }
   sysem_unlock ();
 
-  sysem_waiter_drop_inherited (waiter, inherited, FALSE);
+  sysem_close_orphans ();
 
   if (keep)
     g_object_ref (waiter->owner);
