@@ -229,7 +229,11 @@ sysem_sysv_semtimedop_raw (int                    semid,
                     : "rcx", "r11", "memory");
   return ret;
 #else
-  int res = sysem_sysv_semtimedop (semid, ops, n_ops, timeout);
+# ifdef SYS_semtimedop
+  int res = (int) syscall (SYS_semtimedop, semid, ops, n_ops, timeout);
+# else
+  int res = semtimedop (semid, ops, n_ops, timeout);
+# endif
 
   return res == -1 ? -errno : res;
 #endif
