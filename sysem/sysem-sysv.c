@@ -229,7 +229,11 @@ sysem_sysv_semtimedop_raw (int                    semid,
                     : "rcx", "r11", "memory");
   return ret;
 #else
-  int res = sysem_sysv_semtimedop (semid, ops, n_ops, timeout);
+# ifdef SYS_semtimedop
+  int res = (int) syscall (SYS_semtimedop, semid, ops, n_ops, timeout);
+# else
+  int res = semtimedop (semid, ops, n_ops, timeout);
+# endif
 
   return res == -1 ? -errno : res;
 #endif
@@ -853,38 +857,55 @@ sysem_sysv_set_open_error (SysemSysv  *self,
   sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
 }
 
-/* Makes the key file already locked: with no name (O_TMPFILE), locked,
- * then linked into place, which fails with EEXIST if a file is there. So
- * nobody else can have locked it, or made a set for it, before us (see
- * sysem_sysv_remake_key_file()). -1 with errno EOPNOTSUPP where that
- * cannot be done: the caller makes it the usual way. */
+/* Makes the key file already locked: under a temporary name (which
+ * neither sysem nor Qt looks for), locked, then linked into place, which
+ * fails with EEXIST if a file is there. So nobody else can have locked it,
+ * or made a set for it, before us (see sysem_sysv_remake_key_file()).
+ * O_TMPFILE would do the same at twice the cost of a file system's usual
+ * create. -1 with errno EOPNOTSUPP where this cannot be done (a name too
+ * long for the temporary one): the caller makes it the usual way. */
 static int
 sysem_sysv_make_key_file_locked (SysemSysv  *self,
                                  SysemKeyFd *kf)
 {
   g_autofree char *dir = g_path_get_dirname (self->parent.native);
-  char proc_path[64];
+  g_autofree char *tmp = g_build_filename (dir, ".sysem-key-XXXXXX", NULL);
   int errsv;
 
-  if (sysem_key_fd_open (kf, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0640) == -1)
+  /* Made and put on the list in one step, for fork(). */
+  g_mutex_lock (&key_fds_lock);
+  kf->fd = g_mkstemp_full (tmp, O_RDONLY | O_CLOEXEC, 0640);
+  errsv = errno;
+  if (kf->fd != -1)
     {
-      /* No O_TMPFILE here; any other error shows again on the usual way. */
+      kf->prev = NULL;
+      kf->next = key_fds;
+      if (key_fds != NULL)
+        key_fds->prev = kf;
+      key_fds = kf;
+    }
+  g_mutex_unlock (&key_fds_lock);
+  if (kf->fd == -1)
+    {
+      /* Any error shows again on the usual way. */
       errno = EOPNOTSUPP;
       return -1;
     }
 
+  sysem_sysv_mark_key_file (kf->fd);
   sysem_flock (kf->fd, LOCK_EX);
-  g_snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", kf->fd);
-  if (linkat (AT_FDCWD, proc_path, AT_FDCWD, self->parent.native, AT_SYMLINK_FOLLOW) == 0)
+  if (link (tmp, self->parent.native) == 0)
     {
+      unlink (tmp);
       self->key_file_fresh = TRUE;
       return kf->fd;
     }
 
   errsv = errno;
+  unlink (tmp);
   sysem_key_fd_close (kf);
-  /* EEXIST: someone's file is there, opened the usual way. No /proc, or
-   * a link refused: the usual way too. */
+  /* EEXIST: someone's file is there, opened the usual way. A link
+   * refused (a file system without hard links): the usual way too. */
   errno = errsv == EEXIST ? EEXIST : EOPNOTSUPP;
   return -1;
 }
@@ -902,25 +923,27 @@ sysem_sysv_open_key_file (SysemSysv   *self,
   int fd;
 
   self->key_file_fresh = FALSE;
-  fd = sysem_sysv_make_key_file_locked (self, kf);
-  if (fd == -1 && errno == EOPNOTSUPP)
-    fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
-  self->made_key_file = fd != -1;
-  if (fd != -1)
-    sysem_sysv_mark_key_file (fd);
+  self->made_key_file = FALSE;
 
-  if (fd == -1 && errno == EEXIST)
+  /* Most opens find the file there. */
+  fd = sysem_key_fd_open (kf, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd == -1 && errno == ENOENT)
     {
-      fd = sysem_key_fd_open (kf, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
-      if (fd == -1 && errno == EACCES)
-        {
-          /* Another user's file we may not read: it still names the key,
-           * and the set's own permissions decide. We cannot lock it. */
-          fd = sysem_key_fd_open (kf, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
-          lockable = FALSE;
-        }
-      if (fd == -1 && errno == ENOENT)
-        return 0;
+      fd = sysem_sysv_make_key_file_locked (self, kf);
+      if (fd == -1 && errno == EOPNOTSUPP)
+        fd = sysem_key_fd_open (kf, path, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0640);
+      self->made_key_file = fd != -1;
+      if (fd != -1 && !self->key_file_fresh)
+        sysem_sysv_mark_key_file (fd);
+      if (fd == -1 && errno == EEXIST)
+        return 0;   /* made by another meanwhile: open that one */
+    }
+  else if (fd == -1 && errno == EACCES)
+    {
+      /* A file we may not read: it still names the key, and the set's
+       * own permissions decide. We cannot lock it. */
+      fd = sysem_key_fd_open (kf, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+      lockable = FALSE;
     }
 
   if (fd == -1)
