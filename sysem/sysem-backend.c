@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include "sysem-backend.h"
@@ -54,6 +55,136 @@ sysem_wait_slice (gint64         deadline,
     *slice_end = deadline;
 
   return TRUE;
+}
+
+/* The fork gate. readers counts the threads in a section; closed is set by
+ * a fork() that waits for them to leave, and stays set until it is done.
+ * gate_mutex is held by the forking thread from sysem_gate_close() to
+ * sysem_gate_open(): a thread that comes to the gate meanwhile waits on
+ * it, counted nowhere. A GMutex does not check which thread unlocks it (a
+ * futex on Linux) and a GCond keeps no list of waiters, so the child,
+ * whose thread opens the gate, inherits nothing of the parent's waiters. */
+static gint sysem_gate_readers;   /* atomic */
+static gint sysem_gate_closed;    /* atomic */
+static GMutex sysem_gate_mutex;
+static GCond sysem_gate_drained;
+static GCond sysem_gate_opened;
+
+static GMutex sysem_global_lock;
+static void (* sysem_fork_child_hook) (void);
+
+static void sysem_atfork_ensure (void);
+
+void
+sysem_gate_enter (void)
+{
+  sysem_atfork_ensure ();
+
+  for (;;)
+    {
+      /* A full barrier, then the flag: a fork() that set it before
+       * counting us waits for us, one that set it after sees us. */
+      g_atomic_int_inc (&sysem_gate_readers);
+      if (G_LIKELY (!g_atomic_int_get (&sysem_gate_closed)))
+        return;
+
+      sysem_gate_leave ();
+      g_mutex_lock (&sysem_gate_mutex);
+      while (g_atomic_int_get (&sysem_gate_closed))
+        g_cond_wait (&sysem_gate_opened, &sysem_gate_mutex);
+      g_mutex_unlock (&sysem_gate_mutex);
+    }
+}
+
+void
+sysem_gate_leave (void)
+{
+  if (g_atomic_int_dec_and_test (&sysem_gate_readers) &&
+      G_UNLIKELY (g_atomic_int_get (&sysem_gate_closed)))
+    {
+      g_mutex_lock (&sysem_gate_mutex);
+      g_cond_broadcast (&sysem_gate_drained);
+      g_mutex_unlock (&sysem_gate_mutex);
+    }
+}
+
+/* From fork()'s prepare handler: waits until no thread is in a section. */
+static void
+sysem_gate_close (void)
+{
+  g_mutex_lock (&sysem_gate_mutex);
+  g_atomic_int_set (&sysem_gate_closed, TRUE);
+  while (g_atomic_int_get (&sysem_gate_readers) > 0)
+    g_cond_wait (&sysem_gate_drained, &sysem_gate_mutex);
+}
+
+/* From fork()'s parent and child handlers. */
+static void
+sysem_gate_open (void)
+{
+  g_atomic_int_set (&sysem_gate_closed, FALSE);
+  g_cond_broadcast (&sysem_gate_opened);
+  g_mutex_unlock (&sysem_gate_mutex);
+}
+
+static void
+sysem_atfork_prepare (void)
+{
+  /* First the gate, so that no section waits for a lock taken below. */
+  sysem_gate_close ();
+  g_mutex_lock (&sysem_global_lock);
+}
+
+static void
+sysem_atfork_parent (void)
+{
+  /* In the child too: a GMutex does not check which thread unlocks it
+   * (a futex on Linux), and the thread that forked took it. */
+  g_mutex_unlock (&sysem_global_lock);
+  sysem_gate_open ();
+}
+
+static void
+sysem_atfork_child (void)
+{
+  void (* hook) (void) = sysem_fork_child_hook;
+
+  if (hook != NULL)
+    hook ();
+  sysem_atfork_parent ();
+}
+
+/* Registered before any backend's handlers (sysem_lock() comes before the
+ * first open), so that fork() runs this prepare handler after theirs. */
+static void
+sysem_atfork_ensure (void)
+{
+  static gsize atfork_once = 0;
+
+  if (G_UNLIKELY (g_once_init_enter (&atfork_once)))
+    {
+      pthread_atfork (sysem_atfork_prepare, sysem_atfork_parent, sysem_atfork_child);
+      g_once_init_leave (&atfork_once, 1);
+    }
+}
+
+void
+sysem_lock (void)
+{
+  sysem_atfork_ensure ();
+  g_mutex_lock (&sysem_global_lock);
+}
+
+void
+sysem_unlock (void)
+{
+  g_mutex_unlock (&sysem_global_lock);
+}
+
+void
+sysem_fork_set_child_hook (void (* hook) (void))
+{
+  g_atomic_pointer_set (&sysem_fork_child_hook, hook);
 }
 
 SysemInfo *

@@ -141,6 +141,28 @@ SysemInfo *sysem_info_new   (SysemKeyType        key_type,
                              const char         *name,
                              const char         *path);
 
+/* The lock of every object's state and of every waiter's queue. Only short
+ * sections hold it, never a wait or a system call that can block, and
+ * fork() takes it, so that a child never inherits it held. A backend does
+ * not take it. */
+void     sysem_lock         (void);
+void     sysem_unlock       (void);
+/* What the waiter does in a child of fork(), with the lock held. */
+void     sysem_fork_set_child_hook (void (* hook) (void));
+
+/* The fork gate, for the waiter and the backends alike: sysem's calls into
+ * GLib that take GLib's own global locks (making, returning and finishing
+ * a GTask, g_cancellable_connect() and g_cancellable_disconnect(),
+ * attaching a source to a main context, starting a thread) run between
+ * sysem_gate_enter() and sysem_gate_leave(), and fork() waits until no
+ * thread is between them, so that a child never inherits one of those
+ * locks held by sysem. A section never waits for anything but such a
+ * lock, never nests, is never entered with a lock of sysem's held (the
+ * waiter's sysem_lock(), a backend's own), and never calls a backend.
+ * The fork handler of sysem_lock() closes it first and opens it last. */
+void     sysem_gate_enter   (void);
+void     sysem_gate_leave   (void);
+
 /* For SysemSemaphore and the waiter: the only way to a backend's handle
  * (sysem-backends-private.h opens one). */
 

@@ -85,7 +85,7 @@
  * Since: 1.0
  */
 
-/* Lock map: sysem_lock() (sysem-waiter-private.h) guards the key fields,
+/* Lock map: sysem_lock() (sysem-backend.h) guards the key fields,
  * generation and owned. handle is written under it and read without it
  * (atomic) by every call; what a handle needs to survive such a read is in
  * sysem-backend.h. Replaced key strings are kept in garbage until finalize,

@@ -18,23 +18,6 @@ G_BEGIN_DECLS
 
 typedef struct _SysemWaiter SysemWaiter;
 
-/* The lock of every object's state and of every waiter's queue. Only short
- * sections hold it, never a wait or a system call that can block, and
- * fork() takes it, so that a child never inherits it held. */
-void         sysem_lock                  (void);
-void         sysem_unlock                (void);
-
-/* The fork gate: sysem's calls into GLib that take GLib's own global
- * locks (making, returning and finishing a GTask, connecting to and
- * disconnecting from a GCancellable, attaching a source to a main context,
- * starting a thread) run between sysem_gate_enter() and sysem_gate_leave(),
- * and fork() waits until no thread is between them, so that a child never
- * inherits one of those locks held by sysem. A section never calls a
- * backend, never waits for anything but such a lock, never nests, and is
- * never entered with sysem_lock() held. */
-void         sysem_gate_enter            (void);
-void         sysem_gate_leave            (void);
-
 /* @owner is the object the requests are made on; not a reference. */
 SysemWaiter *sysem_waiter_new            (GObject             *owner);
 void         sysem_waiter_unref          (SysemWaiter         *waiter);

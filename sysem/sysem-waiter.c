@@ -44,7 +44,7 @@
  * their queue the first time the child touches it.
  *
  * So that the child can use GLib at all, fork() also waits at the gate
- * (sysem-waiter-private.h) until no thread is in one of sysem's calls into
+ * (sysem-backend.h) until no thread is in one of sysem's calls into
  * GLib that take GLib's global locks: the child never inherits a
  * GCancellable, GObject, GTask type or main-context lock held by sysem.
  * What other threads of the program do with GLib at that moment is the
@@ -101,31 +101,6 @@ struct _SysemRequest
   GError              *error;       /* the result: NULL for a unit */
 };
 
-static GMutex sysem_global_lock;
-
-/* The fork gate (see sysem-waiter-private.h). readers counts the threads in
- * a section; closed is set by a fork() that waits for them to leave, and
- * stays set until it is done. gate_mutex is held by the forking thread from
- * its prepare handler to its parent or child handler: a thread that comes
- * to the gate meanwhile waits on it, counted nowhere. */
-static gint sysem_gate_readers;   /* atomic */
-static gint sysem_gate_closed;    /* atomic */
-static GMutex sysem_gate_mutex;
-static GCond sysem_gate_drained;
-static GCond sysem_gate_opened;
-
-static void
-sysem_atfork_prepare (void)
-{
-  /* First the gate, so that no section waits for a lock taken below. */
-  g_mutex_lock (&sysem_gate_mutex);
-  g_atomic_int_set (&sysem_gate_closed, TRUE);
-  while (g_atomic_int_get (&sysem_gate_readers) > 0)
-    g_cond_wait (&sysem_gate_drained, &sysem_gate_mutex);
-
-  g_mutex_lock (&sysem_global_lock);
-}
-
 /* Every request that holds a reference on its handle, under the lock;
  * and, in a child of fork(), the parent's requests (never freed here: a
  * handler of theirs may still be connected to a cancellable, a source of
@@ -136,25 +111,11 @@ static GPtrArray *sysem_inherited;
 static GPtrArray *sysem_orphans;
 static guint sysem_fork_gen = 1;   /* a child of fork() adds one */
 
+/* In the child, single-threaded, with the lock held (sysem-backend.c's
+ * fork handler calls it). Only atomics and memory here: the backends' own
+ * locks are still held until their child handlers run, after this one. */
 static void
-sysem_atfork_release (void)
-{
-  /* In the child too: a GMutex does not check which thread unlocks it
-   * (a futex on Linux), and the thread that forked took both. A GCond
-   * keeps no list of waiters, so the threads that waited at the gate in
-   * the parent leave nothing behind in the child. */
-  g_mutex_unlock (&sysem_global_lock);
-
-  g_atomic_int_set (&sysem_gate_closed, FALSE);
-  g_cond_broadcast (&sysem_gate_opened);
-  g_mutex_unlock (&sysem_gate_mutex);
-}
-
-/* In the child, single-threaded, with the lock held. Only atomics and
- * memory here: the backends' own locks are still held until their child
- * handlers run, after this one. */
-static void
-sysem_atfork_child (void)
+sysem_waiter_forked_locked (void)
 {
   sysem_fork_gen++;
 
@@ -181,66 +142,6 @@ sysem_atfork_child (void)
       if (sysem_inherited == NULL)
         sysem_inherited = g_ptr_array_new ();
       g_ptr_array_add (sysem_inherited, request);
-    }
-
-  sysem_atfork_release ();
-}
-
-static inline void
-sysem_atfork_ensure (void)
-{
-  static gsize atfork_once = 0;
-
-  if (G_UNLIKELY (g_once_init_enter (&atfork_once)))
-    {
-      pthread_atfork (sysem_atfork_prepare, sysem_atfork_release, sysem_atfork_child);
-      g_once_init_leave (&atfork_once, 1);
-    }
-}
-
-void
-sysem_lock (void)
-{
-  sysem_atfork_ensure ();
-  g_mutex_lock (&sysem_global_lock);
-}
-
-void
-sysem_unlock (void)
-{
-  g_mutex_unlock (&sysem_global_lock);
-}
-
-void
-sysem_gate_enter (void)
-{
-  sysem_atfork_ensure ();
-
-  for (;;)
-    {
-      /* A full barrier, then the flag: a fork() that set it before
-       * counting us waits for us, one that set it after sees us. */
-      g_atomic_int_inc (&sysem_gate_readers);
-      if (G_LIKELY (!g_atomic_int_get (&sysem_gate_closed)))
-        return;
-
-      sysem_gate_leave ();
-      g_mutex_lock (&sysem_gate_mutex);
-      while (g_atomic_int_get (&sysem_gate_closed))
-        g_cond_wait (&sysem_gate_opened, &sysem_gate_mutex);
-      g_mutex_unlock (&sysem_gate_mutex);
-    }
-}
-
-void
-sysem_gate_leave (void)
-{
-  if (g_atomic_int_dec_and_test (&sysem_gate_readers) &&
-      G_UNLIKELY (g_atomic_int_get (&sysem_gate_closed)))
-    {
-      g_mutex_lock (&sysem_gate_mutex);
-      g_cond_broadcast (&sysem_gate_drained);
-      g_mutex_unlock (&sysem_gate_mutex);
     }
 }
 
@@ -587,6 +488,7 @@ sysem_waiter_new (GObject *owner)
 {
   SysemWaiter *waiter = g_new0 (SysemWaiter, 1);
 
+  sysem_fork_set_child_hook (sysem_waiter_forked_locked);
   waiter->ref_count = 1;
   waiter->owner = owner;
   waiter->fork_gen = sysem_fork_gen;
