@@ -108,6 +108,29 @@ sysem_gate_leave (void)
     }
 }
 
+gulong
+sysem_cancellable_connect (GCancellable *cancellable,
+                           GCallback     callback,
+                           gpointer      data)
+{
+  gulong handler;
+
+  sysem_gate_enter ();
+  handler = g_cancellable_connect (cancellable, callback, data, NULL);
+  sysem_gate_leave ();
+
+  return handler;
+}
+
+void
+sysem_cancellable_disconnect (GCancellable *cancellable,
+                              gulong        handler)
+{
+  sysem_gate_enter ();
+  g_cancellable_disconnect (cancellable, handler);
+  sysem_gate_leave ();
+}
+
 /* From fork()'s prepare handler: waits until no thread is in a section. */
 static void
 sysem_gate_close (void)

@@ -163,6 +163,14 @@ void     sysem_fork_set_child_hook (void (* hook) (void));
 void     sysem_gate_enter   (void);
 void     sysem_gate_leave   (void);
 
+/* g_cancellable_connect() and g_cancellable_disconnect() in a section of
+ * the gate, for a backend's blocking wait (with none of its locks held). */
+gulong   sysem_cancellable_connect    (GCancellable *cancellable,
+                                       GCallback     callback,
+                                       gpointer      data);
+void     sysem_cancellable_disconnect (GCancellable *cancellable,
+                                       gulong        handler);
+
 /* For SysemSemaphore and the waiter: the only way to a backend's handle
  * (sysem-backends-private.h opens one). */
 

@@ -1058,8 +1058,8 @@ sysem_etcd_acquire (SysemHandle   *handle,
    * each cancel the wait's own cancellable. */
   internal = g_cancellable_new ();
   if (cancellable != NULL)
-    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (sysem_etcd_cancel_other_cb),
-                                       internal, NULL);
+    cancel_id = sysem_cancellable_connect (cancellable, G_CALLBACK (sysem_etcd_cancel_other_cb),
+                                           internal);
   if (deadline != SYSEM_DEADLINE_FOREVER)
     timer = sysem_etcd_cancel_at (deadline, internal);
   sysem_etcd_lease_add_waiter (lease, internal);
@@ -1073,7 +1073,7 @@ sysem_etcd_acquire (SysemHandle   *handle,
       g_source_unref (timer);
     }
   if (cancel_id != 0)
-    g_cancellable_disconnect (cancellable, cancel_id);
+    sysem_cancellable_disconnect (cancellable, cancel_id);
 
   if (result == WAIT_HELD)
     goto held;

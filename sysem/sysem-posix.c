@@ -1645,7 +1645,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
 
   /* Only a blocking wait pays for these. */
   if (cancellable != NULL)
-    handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_posix_cancelled_cb), &wait, NULL);
+    handler = sysem_cancellable_connect (cancellable, G_CALLBACK (sysem_posix_cancelled_cb), &wait);
   sysem_posix_watch (rec, TRUE);
 
   for (;;)
@@ -1728,7 +1728,7 @@ unwait:
 done:
   sysem_posix_watch (rec, FALSE);
   if (handler != 0)
-    g_cancellable_disconnect (cancellable, handler);
+    sysem_cancellable_disconnect (cancellable, handler);
   return acquired;
 }
 

@@ -1497,7 +1497,7 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
   int res;
 
   /* Runs at once if already cancelled: the loop sees it. */
-  handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_sysv_kick_cb), self, NULL);
+  handler = sysem_cancellable_connect (cancellable, G_CALLBACK (sysem_sysv_kick_cb), self);
 
   for (;;)
     {
@@ -1543,7 +1543,7 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
       /* Kicked, timed out (the next pass sees it), or interrupted. */
     }
 
-  g_cancellable_disconnect (cancellable, handler);
+  sysem_cancellable_disconnect (cancellable, handler);
   return res;
 }
 
