@@ -2045,10 +2045,18 @@ sysem_posix_get_value (SysemHandle  *handle,
     return -1;
 
 #ifdef SYSEM_HAVE_LEDGER
-  /* A value that counts the units of dead holders as taken would be one
-   * that the next acquire proves wrong. */
-  if (self->rec->ledger && g_atomic_int_get (&self->rec->gen) == g_atomic_int_get (&posix_fork_gen))
-    sysem_posix_scan (self->rec, 0);
+  if (self->rec->ledger)
+    {
+      /* In a child of fork(), this is a first use: it takes a slot, so
+       * that the child counts as a user of its own from now on. */
+      if (G_UNLIKELY (g_atomic_int_get (&self->rec->gen) != g_atomic_int_get (&posix_fork_gen)) &&
+          !sysem_posix_ledger_ready (self, SYSEM_OP_GET_VALUE, error))
+        return -1;
+
+      /* A value that counts the units of dead holders as taken would be
+       * one that the next acquire proves wrong. */
+      sysem_posix_scan (self->rec, 0);
+    }
 #endif
 
   return (int) SYSEM_POSIX_VALUE (__atomic_load_n (&self->rec->file->sem.data, __ATOMIC_RELAXED));
