@@ -360,13 +360,19 @@ sysem_request_complete_cb (gpointer user_data)
 static void
 sysem_request_schedule (SysemRequest *request)
 {
+  /* The request's reference on its context may go as soon as the source
+   * is attached (its dispatch can finish the request in another thread),
+   * and GLib's g_source_unref() races the last g_main_context_unref():
+   * keep the context until the source is let go. */
+  GMainContext *context = g_main_context_ref (request->context);
   GSource *source = g_idle_source_new ();
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[sysem] acquire done");
   g_source_set_callback (source, sysem_request_complete_cb, request, NULL);
-  g_source_attach (source, request->context);
+  g_source_attach (source, context);
   g_source_unref (source);
+  g_main_context_unref (context);
 }
 
 /* Runs in the thread that cancels. */
