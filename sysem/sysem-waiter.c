@@ -354,16 +354,16 @@ sysem_request_complete_cb (gpointer user_data)
 }
 
 /* Hands the request, and the queue's reference on it, to its context. The
- * caller does not touch it afterwards. Called in a section of the gate,
- * or in a cancel handler, which is part of the caller's
+ * caller does not touch it afterwards, and drops the context returned,
+ * outside the gate: it may be the last reference. Called in a section of
+ * the gate, or in a cancel handler, which is part of the caller's
  * g_cancellable_cancel(). */
-static void
+static G_GNUC_WARN_UNUSED_RESULT GMainContext *
 sysem_request_schedule (SysemRequest *request)
 {
-  /* The request's reference on its context may go as soon as the source
-   * is attached (its dispatch can finish the request in another thread),
-   * and GLib's g_source_unref() races the last g_main_context_unref():
-   * keep the context until the source is let go. */
+  /* Once attached, the request may complete and go, and the caller drop
+   * the context, before g_source_unref() here: that must not find the
+   * context finalized. */
   GMainContext *context = g_main_context_ref (request->context);
   GSource *source = g_idle_source_new ();
 
@@ -372,7 +372,8 @@ sysem_request_schedule (SysemRequest *request)
   g_source_set_callback (source, sysem_request_complete_cb, request, NULL);
   g_source_attach (source, context);
   g_source_unref (source);
-  g_main_context_unref (context);
+
+  return context;
 }
 
 /* Runs in the thread that cancels. */
@@ -399,7 +400,7 @@ sysem_request_cancelled_cb (GCancellable *cancellable,
   if (removed)
     {
       g_cancellable_set_error_if_cancelled (cancellable, &request->error);
-      sysem_request_schedule (request);
+      g_main_context_unref (sysem_request_schedule (request));
     }
 }
 
@@ -411,6 +412,7 @@ sysem_waiter_thread (gpointer data)
   for (;;)
     {
       SysemRequest *request;
+      GMainContext *context;
       GError *error = NULL;
       gboolean acquired;
 
@@ -456,8 +458,9 @@ sysem_waiter_thread (gpointer data)
       sysem_unlock ();
 
       request->error = error;
-      sysem_request_schedule (request);
+      context = sysem_request_schedule (request);
       sysem_gate_leave ();
+      g_main_context_unref (context);
     }
 
   sysem_waiter_unref (waiter);
