@@ -54,6 +54,9 @@ struct _SysemBackend
   SysemKeyType  key_type;
   const char   *name;        /* "System V", "POSIX", "etcd": not translated */
   int           max_value;
+  /* acquire() talks to another machine even with SYSEM_DEADLINE_NOW:
+   * acquire_async() never calls it in the caller's thread. */
+  gboolean      remote;
 
   /* Naming. @key is a valid, non-empty UTF-8 string; @native_key is what
    * the caller gave as a native key. Both return a newly allocated native
@@ -218,6 +221,12 @@ sysem_handle_stats (SysemHandle  *handle,
                     GError      **error)
 {
   return handle->backend->stats (handle, stats, error);
+}
+
+static inline gboolean
+sysem_handle_is_remote (SysemHandle *handle)
+{
+  return handle->backend->remote;
 }
 
 static inline gboolean

@@ -2045,6 +2045,7 @@ sysem_etcd_remove_stale (SysemInfo  *info,
 
 const SysemBackend sysem_etcd_backend = {
   .key_type = SYSEM_KEY_TYPE_ETCD,
+  .remote = TRUE,
   .name = "etcd",
   .max_value = SYSEM_ETCD_MAX_VALUE,
   .derive_key = sysem_etcd_derive_key,

@@ -528,8 +528,10 @@ sysem_waiter_acquire (SysemWaiter         *waiter,
   gboolean drop_owner = FALSE;
   gboolean started;
 
-  /* The fast path: nobody of ours is ahead, and a unit is free. */
-  if (g_atomic_int_get (&waiter->n_queued) == 0 &&
+  /* The fast path: nobody of ours is ahead, and a unit is free (asked
+   * here only where asking does not wait for the network). */
+  if (!sysem_handle_is_remote (handle) &&
+      g_atomic_int_get (&waiter->n_queued) == 0 &&
       (sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, &error) || error != NULL))
     {
       sysem_gate_enter ();

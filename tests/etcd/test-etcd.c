@@ -750,6 +750,31 @@ test_acquire_async (EtcdFixture *fixture)
   sysem_test_assert_value (other, (int) n + 1);
 }
 
+/* acquire_async() never waits for etcd in the caller's thread, even for
+ * a free unit: with the only member stopped, the call returns, and the
+ * request is served once etcd goes on. A try in the caller's thread
+ * would have blocked here until the request timed out, then failed. */
+static void
+test_acquire_async_never_blocks (EtcdFixture *fixture)
+{
+  g_autoptr(SysemSemaphore) sem = etcd_test_open (fixture->uri, 1, SYSEM_ACCESS_MODE_CREATE);
+  AsyncCount count = { 0, 0 };
+  AsyncWait wait = { g_main_context_default (), &count, 1 };
+
+  etcd_server_stop_member (etcd_test_server, 0, SIGSTOP);
+  sysem_semaphore_acquire_async (sem, NULL, async_done_cb, &count);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (count.done + count.failed, ==, 0);
+  etcd_server_stop_member (etcd_test_server, 0, SIGCONT);
+
+  sysem_test_wait_for (async_reached, &wait, "the acquire_async made while etcd was stopped");
+  g_assert_cmpuint (count.done, ==, 1);
+  g_assert_cmpuint (count.failed, ==, 0);
+  sysem_test_assert_value (sem, 0);
+  sysem_test_release (sem, 1);
+}
+
 /* fork(): the child joins with a lease of its own. */
 static void
 test_fork (EtcdFixture *fixture)
@@ -875,6 +900,7 @@ main (int    argc,
   etcd_test_add ("/etcd/hostile/unreachable", test_unreachable);
   etcd_test_add ("/etcd/hostile/foreign-keys", test_foreign_keys);
   etcd_test_add ("/etcd/async/main-loop", test_acquire_async);
+  etcd_test_add ("/etcd/async/never-blocks-the-loop", test_acquire_async_never_blocks);
   etcd_test_add ("/etcd/fork", test_fork);
   etcd_test_add ("/etcd/inspect", test_inspect);
 
