@@ -489,6 +489,21 @@ thread_switches (int tid)
   return g_ascii_strtoull (p + strlen ("voluntary_ctxt_switches:"), NULL, 10);
 }
 
+/* Is thread @tid asleep (state S) in the kernel now? */
+static gboolean
+thread_sleeping (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  /* "TID (COMM) STATE …": the name may hold spaces and parentheses. */
+  p = strrchr (text, ')');
+  g_assert_nonnull (p);
+  return p[1] == ' ' && p[2] == 'S';
+}
+
 static int
 watcher_tid (void)
 {
@@ -521,7 +536,7 @@ test_wait_no_wakeups (void)
   GThread *t1 = sleeper_start (&plain);
   GThread *t2;
   guint64 before1, before2, before_w, after1, after2, after_w;
-  gint64 start, elapsed;
+  gint64 start, elapsed, deadline;
   int wtid;
 
   g_atomic_int_set (&cancellable_one.tid, 0);
@@ -533,6 +548,16 @@ test_wait_no_wakeups (void)
       g_assert_true (sysem_semaphore_get_stats (sem, &stats, NULL));
       if (stats.waiters >= 2)
         break;
+      g_thread_yield ();
+    }
+
+  /* Announced as waiting is not yet asleep: the switch into the sleep
+   * must not fall in the window. */
+  deadline = g_get_monotonic_time () + SYSEM_TEST_DEADLINE_USEC;
+  while (!thread_sleeping (g_atomic_int_get (&plain.tid)) ||
+         !thread_sleeping (g_atomic_int_get (&cancellable_one.tid)))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_thread_yield ();
     }
 
