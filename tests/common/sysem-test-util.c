@@ -33,6 +33,33 @@ sysem_test_under_valgrind (void)
   return g_getenv ("SYSEM_TEST_VALGRIND") != NULL;
 }
 
+guint64
+sysem_test_thread_switches (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/status", tid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  p = strstr (text, "voluntary_ctxt_switches:");
+  g_assert_nonnull (p);
+  return g_ascii_strtoull (p + strlen ("voluntary_ctxt_switches:"), NULL, 10);
+}
+
+gboolean
+sysem_test_thread_sleeping (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  /* "TID (COMM) STATE …": the name may hold spaces and parentheses. */
+  p = strrchr (text, ')');
+  g_assert_nonnull (p);
+  return p[1] == ' ' && p[2] == 'S';
+}
+
 /* Registration */
 
 typedef struct {

@@ -25,6 +25,12 @@ G_BEGIN_DECLS
 
 gboolean        sysem_test_under_valgrind     (void);
 
+/* Threads of this process, by thread id: how often the kernel switched
+ * away from one because it slept (a waiter that wakes shows), and
+ * whether it sleeps now. */
+guint64         sysem_test_thread_switches    (int              tid);
+gboolean        sysem_test_thread_sleeping    (int              tid);
+
 /* Registration. A test gets its key type and a key of its own (see
  * sysem_test_key()), of which nothing may be left when it ends.
  * sysem_test_add_both_types() registers it twice: @path holds "{system-v}"

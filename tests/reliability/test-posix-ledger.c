@@ -474,36 +474,6 @@ sleeper_start (Sleeper *s)
   return thread;
 }
 
-/* Voluntary context switches of thread @tid of this process: how often
- * it went to sleep. */
-static guint64
-thread_switches (int tid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/status", tid);
-  g_autofree char *text = NULL;
-  const char *p;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  p = strstr (text, "voluntary_ctxt_switches:");
-  g_assert_nonnull (p);
-  return g_ascii_strtoull (p + strlen ("voluntary_ctxt_switches:"), NULL, 10);
-}
-
-/* Is thread @tid asleep (state S) in the kernel now? */
-static gboolean
-thread_sleeping (int tid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
-  g_autofree char *text = NULL;
-  const char *p;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  /* "TID (COMM) STATE …": the name may hold spaces and parentheses. */
-  p = strrchr (text, ')');
-  g_assert_nonnull (p);
-  return p[1] == ' ' && p[2] == 'S';
-}
-
 static int
 watcher_tid (void)
 {
@@ -554,8 +524,8 @@ test_wait_no_wakeups (void)
   /* Announced as waiting is not yet asleep: the switch into the sleep
    * must not fall in the window. */
   deadline = g_get_monotonic_time () + SYSEM_TEST_DEADLINE_USEC;
-  while (!thread_sleeping (g_atomic_int_get (&plain.tid)) ||
-         !thread_sleeping (g_atomic_int_get (&cancellable_one.tid)))
+  while (!sysem_test_thread_sleeping (g_atomic_int_get (&plain.tid)) ||
+         !sysem_test_thread_sleeping (g_atomic_int_get (&cancellable_one.tid)))
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_thread_yield ();
@@ -564,13 +534,13 @@ test_wait_no_wakeups (void)
   wtid = watcher_tid ();
   g_assert_cmpint (wtid, >, 0);
   start = g_get_monotonic_time ();
-  before1 = thread_switches (g_atomic_int_get (&plain.tid));
-  before2 = thread_switches (g_atomic_int_get (&cancellable_one.tid));
-  before_w = thread_switches (wtid);
+  before1 = sysem_test_thread_switches (g_atomic_int_get (&plain.tid));
+  before2 = sysem_test_thread_switches (g_atomic_int_get (&cancellable_one.tid));
+  before_w = sysem_test_thread_switches (wtid);
   g_usleep (1500 * G_TIME_SPAN_MILLISECOND);   /* the window observed */
-  after1 = thread_switches (g_atomic_int_get (&plain.tid));
-  after2 = thread_switches (g_atomic_int_get (&cancellable_one.tid));
-  after_w = thread_switches (wtid);
+  after1 = sysem_test_thread_switches (g_atomic_int_get (&plain.tid));
+  after2 = sysem_test_thread_switches (g_atomic_int_get (&cancellable_one.tid));
+  after_w = sysem_test_thread_switches (wtid);
   elapsed = g_get_monotonic_time () - start;
 
   g_test_message ("in %.2f s: waiter %" G_GUINT64_FORMAT ", cancellable waiter %" G_GUINT64_FORMAT

@@ -900,20 +900,6 @@ sleeping_waiter_thread (gpointer data)
   return NULL;
 }
 
-/* How often the kernel switched away from a thread because it slept. */
-static guint64
-voluntary_switches (int tid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/status", tid);
-  g_autofree char *contents = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
-  line = strstr (contents, "voluntary_ctxt_switches:");
-  g_assert_nonnull (line);
-  return g_ascii_strtoull (line + strlen ("voluntary_ctxt_switches:"), NULL, 10);
-}
-
 typedef struct {
   SysemSemaphore *sem;
   int             n;
@@ -936,11 +922,18 @@ assert_sleeps_soundly (SysemSemaphore *sem,
 {
   WaitersAtLeast check = { sem, 1 };
   guint64 before, after;
+  gint64 deadline;
 
   sysem_test_wait_for (waiters_at_least_cb, &check, "the waiter to sleep");
-  before = voluntary_switches (g_atomic_int_get (&w->tid));
+  deadline = g_get_monotonic_time () + SYSEM_TEST_DEADLINE_USEC;
+  while (!sysem_test_thread_sleeping (g_atomic_int_get (&w->tid)))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_thread_yield ();
+    }
+  before = sysem_test_thread_switches (g_atomic_int_get (&w->tid));
   g_usleep (250 * G_TIME_SPAN_MILLISECOND);
-  after = voluntary_switches (g_atomic_int_get (&w->tid));
+  after = sysem_test_thread_switches (g_atomic_int_get (&w->tid));
   g_test_message ("the waiter woke %" G_GUINT64_FORMAT " times", after - before);
   if (!sysem_test_under_valgrind ())
     g_assert_cmpuint (after - before, <=, 2);
