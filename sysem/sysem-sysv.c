@@ -158,6 +158,17 @@ struct _SysemKeyFd
 static GMutex key_fds_lock;
 static SysemKeyFd *key_fds;    /* every key file open now, under key_fds_lock */
 
+/* Puts a descriptor just opened on the list. With key_fds_lock. */
+static void
+sysem_key_fd_link_locked (SysemKeyFd *kf)
+{
+  kf->prev = NULL;
+  kf->next = key_fds;
+  if (key_fds != NULL)
+    key_fds->prev = kf;
+  key_fds = kf;
+}
+
 /* Opens a key file. A child of fork() that inherited the descriptor would
  * share its open file description, and with it the flock() taken on it,
  * for as long as it lives: so every such descriptor is on a list, from
@@ -175,13 +186,7 @@ sysem_key_fd_open (SysemKeyFd *kf,
   kf->fd = open (path, flags, mode);
   errsv = errno;
   if (kf->fd != -1)
-    {
-      kf->prev = NULL;
-      kf->next = key_fds;
-      if (key_fds != NULL)
-        key_fds->prev = kf;
-      key_fds = kf;
-    }
+    sysem_key_fd_link_locked (kf);
   g_mutex_unlock (&key_fds_lock);
 
   errno = errsv;
@@ -877,13 +882,7 @@ sysem_sysv_make_key_file_locked (SysemSysv  *self,
   kf->fd = g_mkstemp_full (tmp, O_RDONLY | O_CLOEXEC, 0640);
   errsv = errno;
   if (kf->fd != -1)
-    {
-      kf->prev = NULL;
-      kf->next = key_fds;
-      if (key_fds != NULL)
-        key_fds->prev = kf;
-      key_fds = kf;
-    }
+    sysem_key_fd_link_locked (kf);
   g_mutex_unlock (&key_fds_lock);
   if (kf->fd == -1)
     {
