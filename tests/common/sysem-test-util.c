@@ -33,6 +33,24 @@ sysem_test_under_valgrind (void)
   return g_getenv ("SYSEM_TEST_VALGRIND") != NULL;
 }
 
+/* TRUE in a build with AddressSanitizer, where starting and ending a
+ * process costs several times more: loops of processes get shorter. */
+gboolean
+sysem_test_under_asan (void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  return TRUE;
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+  return TRUE;
+# else
+  return FALSE;
+# endif
+#else
+  return FALSE;
+#endif
+}
+
 guint64
 sysem_test_thread_switches (int tid)
 {

@@ -24,6 +24,7 @@ G_BEGIN_DECLS
 #define SYSEM_TEST_DEADLINE_USEC (60 * G_USEC_PER_SEC)
 
 gboolean        sysem_test_under_valgrind     (void);
+gboolean        sysem_test_under_asan         (void);
 
 /* Threads of this process, by thread id: how often the kernel switched
  * away from one because it slept (a waiter that wakes shows), and
