@@ -7,8 +7,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sysem-backend.h"
 
@@ -55,6 +58,69 @@ sysem_wait_slice (gint64         deadline,
     *slice_end = deadline;
 
   return TRUE;
+}
+
+/* Inheritance marks (see sysem-backend.h) */
+
+static gboolean
+sysem_fork_mark_lock (int   fd,
+                      short type,
+                      int   cmd)
+{
+  struct flock lock = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+
+  if (fcntl (fd, cmd, &lock) == -1)
+    return FALSE;
+  return cmd != F_OFD_GETLK || lock.l_type != F_UNLCK;
+}
+
+/* Opens the regular file at @path for a mark or a look at the marks,
+ * filling @st: the caller checks that it is still its semaphore's. -1 if
+ * it cannot. */
+int
+sysem_fork_mark_open (const char  *path,
+                      struct stat *st)
+{
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+  if (fd == -1)
+    return -1;
+  if (fstat (fd, st) == -1 || !S_ISREG (st->st_mode))
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Makes @fd a mark. */
+gboolean
+sysem_fork_mark_set (int fd)
+{
+  return sysem_fork_mark_lock (fd, F_RDLCK, F_OFD_SETLK);
+}
+
+/* Does an open file description other than @fd's mark the file open in
+ * @fd: a child of fork() that has not used its object yet? */
+gboolean
+sysem_fork_marked_elsewhere (int fd)
+{
+  return fd != -1 && sysem_fork_mark_lock (fd, F_WRLCK, F_OFD_GETLK);
+}
+
+/* Does a child of fork() mark the file at @path? */
+gboolean
+sysem_fork_path_marked (const char *path)
+{
+  struct stat st;
+  gboolean marked;
+  int fd = sysem_fork_mark_open (path, &st);
+
+  if (fd == -1)
+    return FALSE;
+  marked = sysem_fork_marked_elsewhere (fd);
+  close (fd);
+  return marked;
 }
 
 /* The fork gate. readers counts the threads in a section; closed is set by

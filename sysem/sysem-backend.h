@@ -33,6 +33,8 @@
 #error "sysem-backend.h is private to sysem: include <sysem/sysem.h>."
 #endif
 
+#include <sys/stat.h>
+
 #include "sysem-semaphore.h"
 #include "sysem-inspect-private.h"
 
@@ -173,6 +175,22 @@ gulong   sysem_cancellable_connect    (GCancellable *cancellable,
                                        gpointer      data);
 void     sysem_cancellable_disconnect (GCancellable *cancellable,
                                        gulong        handler);
+
+/* Inheritance marks, for the backends' fork() handlers. A child of fork()
+ * that has not used an inherited object yet is no user of its semaphore
+ * (a child that only calls exec() must not keep it alive), but the
+ * semaphore must not go under it either. So the child holds a mark: an
+ * open file description of the semaphore's file with a shared OFD lock on
+ * its first byte, made close-on-exec in fork()'s prepare handler and
+ * closed in the parent right after, which ends when the child uses the
+ * object, closes it, calls exec() or dies. The last user, and `sysem gc`,
+ * leave a marked semaphore to its child. These are not flock() locks:
+ * they never block anybody. */
+int      sysem_fork_mark_open         (const char   *path,
+                                       struct stat  *st);
+gboolean sysem_fork_mark_set          (int           fd);
+gboolean sysem_fork_marked_elsewhere  (int           fd);
+gboolean sysem_fork_path_marked       (const char   *path);
 
 /* For SysemSemaphore and the waiter: the only way to a backend's handle
  * (sysem-backends-private.h opens one). */

@@ -116,6 +116,9 @@ typedef struct {
   guint            slot;      /* our slot; valid while gen == posix_fork_gen */
   guint            gen;       /* atomic; the fork generation the slot is for */
   pid_t            creator;   /* no ledger: Qt's rule, the creator unlinks */
+  int              mark_fd;   /* in a child of fork(): its inheritance mark until it
+                               * uses the record (sysem-backend.h); under posix_lock */
+  int              fork_fd;   /* in a fork() under way: the child's mark */
   int              refs;      /* handles not freed; under posix_lock */
   int              joins;     /* handles not closed; under posix_lock */
   gboolean         listed;    /* in posix_records; under posix_lock */
@@ -280,16 +283,65 @@ sysem_posix_self_id (void)
 
 /* fork() */
 
+/* The objects a child inherits are no users of their semaphores until it
+ * uses them (a child that only calls exec() must not keep them alive), but
+ * their semaphores stay for the child: it holds an inheritance mark on
+ * each file whose ledger counts this process as a user, made here (see
+ * sysem-backend.h). */
 static void
 sysem_posix_atfork_prepare (void)
 {
   g_mutex_lock (&posix_lock);
   g_mutex_lock (&watch_lock);
+
+  if (posix_records != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+
+      g_hash_table_iter_init (&iter, posix_records);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          SysemPosixRecord *rec = key;
+          struct stat st;
+          int fd;
+
+          if (!rec->ledger || rec->joins == 0)
+            continue;
+
+          /* Best effort: without a mark (the name gone or replaced) the
+           * child is only protected once it used the object. */
+          fd = sysem_fork_mark_open (rec->path, &st);
+          if (fd == -1)
+            continue;
+          if (st.st_dev != rec->dev || st.st_ino != rec->ino || !sysem_fork_mark_set (fd))
+            {
+              close (fd);
+              continue;
+            }
+          rec->fork_fd = fd;
+        }
+    }
 }
 
 static void
 sysem_posix_atfork_parent (void)
 {
+  if (posix_records != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+
+      g_hash_table_iter_init (&iter, posix_records);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          SysemPosixRecord *rec = key;
+
+          if (rec->fork_fd != -1)
+            close (g_steal_fd (&rec->fork_fd));
+        }
+    }
+
   g_mutex_unlock (&watch_lock);
   g_mutex_unlock (&posix_lock);
 }
@@ -328,6 +380,14 @@ sysem_posix_atfork_child (void)
 
           rec->waiting = 0;
           rec->sleeping = 0;
+          /* One mark is enough: the one just made, or one inherited from
+           * a grandparent along with objects never used since. */
+          if (rec->fork_fd != -1)
+            {
+              if (rec->mark_fd != -1)
+                close (rec->mark_fd);
+              rec->mark_fd = g_steal_fd (&rec->fork_fd);
+            }
         }
     }
   watch_running = FALSE;
@@ -1045,6 +1105,8 @@ sysem_posix_record_unref_locked (SysemPosixRecord *rec)
   sysem_posix_map_unregister_locked (rec->map_entry);
   if (rec->file != NULL)
     munmap (rec->file, rec->map_size);
+  if (rec->mark_fd != -1)
+    close (rec->mark_fd);
   g_free (rec->path);
   g_free (rec);
 }
@@ -1184,6 +1246,9 @@ sysem_posix_adopt_locked (SysemPosixRecord *rec)
 
   rec->slot = (guint) slot;
   g_atomic_int_set (&rec->gen, g_atomic_int_get (&posix_fork_gen));
+  /* A user now: the mark has done its work. */
+  if (rec->mark_fd != -1)
+    close (g_steal_fd (&rec->mark_fd));
   return TRUE;
 }
 
@@ -2190,6 +2255,22 @@ sysem_posix_keep (SysemHandle  *handle,
   return TRUE;
 }
 
+/* Does a child of fork() that has not used its object yet mark @rec's
+ * file? */
+static gboolean
+sysem_posix_marked_elsewhere (SysemPosixRecord *rec)
+{
+  struct stat st;
+  gboolean marked;
+  int fd = sysem_fork_mark_open (rec->path, &st);
+
+  if (fd == -1)
+    return FALSE;
+  marked = st.st_dev == rec->dev && st.st_ino == rec->ino && sysem_fork_marked_elsewhere (fd);
+  close (fd);
+  return marked;
+}
+
 /* This process leaves @rec, its last handle on it closed. */
 static void
 sysem_posix_leave (SysemPosixRecord *rec,
@@ -2199,21 +2280,33 @@ sysem_posix_leave (SysemPosixRecord *rec,
   if (rec->ledger)
     {
       SysemLedgerFile *file = rec->file;
+      gboolean inherited = g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen);
 
-      if (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen))
-        return;   /* inherited through fork() and never used here */
       if (g_atomic_int_get (&rec->truncated))
         return;   /* not a semaphore any more: left as it is, for gc to see */
+
+      /* Inherited through fork() and never used here: no slot to leave,
+       * only the mark; but this may have been the last process to hold
+       * the semaphore. */
+      if (inherited)
+        {
+          g_mutex_lock (&posix_lock);
+          if (rec->mark_fd != -1)
+            close (g_steal_fd (&rec->mark_fd));
+          g_mutex_unlock (&posix_lock);
+        }
 
       sysem_ledger_lock (file);
       sysem_ledger_recover_locked (file);
 
       /* The slot stays ours until we die, with what we hold: closing does
        * not give units back, exiting does. */
-      file->slots[rec->slot].flags &= ~(guint32) SYSEM_SLOT_USER;
+      if (!inherited)
+        file->slots[rec->slot].flags &= ~(guint32) SYSEM_SLOT_USER;
 
       if (!removed &&
           sysem_ledger_count_users_locked (file, TRUE) == 0 &&
+          !sysem_posix_marked_elsewhere (rec) &&
           (__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) &
            (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) == 0 &&
           (guint32) (sysem_posix_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
@@ -2454,6 +2547,16 @@ sysem_posix_attach_locked (SysemPosix  *self,
     {
       /* Ours already: one mapping and one slot per process. */
       close (fd);
+#ifdef SYSEM_HAVE_LEDGER
+      /* In a child of fork(), an open counts it as a user at once, as
+       * everywhere else. */
+      if (rec->ledger && !sysem_posix_adopt_locked (rec))
+        {
+          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN, display_key,
+                           _("its holder ledger has no room for another process"));
+          return SYSEM_ATTACH_FAILED;
+        }
+#endif
       rec->joins++;
       rec->refs++;
       self->rec = rec;
@@ -2513,6 +2616,8 @@ sysem_posix_attach_locked (SysemPosix  *self,
   rec->refs = 1;
   rec->joins = 1;
   rec->creator = created ? getpid () : 0;
+  rec->mark_fd = -1;
+  rec->fork_fd = -1;
   self->rec = rec;
 
   if (SYSEM_POSIX_VALUE (rec->file->sem.data) > SEM_VALUE_MAX)
@@ -2791,7 +2896,7 @@ sysem_posix_inspect_ledger (SysemInfo       *info,
   if (dead_units)
     info->state = SYSEM_INSPECT_RECOVERABLE;
   else if (live_users == 0 && !(file->hdr.flags & (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) &&
-           info->stats.waiters == 0)
+           info->stats.waiters == 0 && !sysem_fork_path_marked (info->path))
     {
       info->state = SYSEM_INSPECT_NO_USERS;
       info->stale = TRUE;
@@ -3176,7 +3281,8 @@ sysem_posix_remove_ledger (SysemLedgerFile  *file,
     return -1;
 
   sysem_ledger_lock (file);
-  if (only_if_stale && sysem_ledger_count_users_locked (file, FALSE) > 0)
+  if (only_if_stale &&
+      (sysem_ledger_count_users_locked (file, FALSE) > 0 || sysem_fork_path_marked (info->path)))
     {
       sysem_ledger_unlock (file);
       return 0;

@@ -491,36 +491,10 @@ sysem_sysv_unlink_key_file (SysemSysv *self)
  * g_spawn() does, keeps its undo entries in the new program and would
  * keep the set alive, uncounted by anyone, until it exits.
  *
- * Until that first use the child is no user, but the set must not go
- * under it (the daemon shape: open, fork, the parent closes and exits).
- * So the child holds a mark that ends when it exits or calls exec(): an
- * open file description of the key file with a shared OFD lock on its
- * first byte, opened close-on-exec just before fork() and closed in the
- * parent right after, so that only the child has it. Whoever would remove
- * the set as its last user, and `sysem gc`, look for such a lock first
- * (sysem_sysv_inherited_elsewhere()), and leave the set to the child, who
- * removes it when it leaves in its turn. These are not flock() locks, so
- * they never block a join or a leave. */
-static gboolean
-sysem_sysv_mark_lock (int fd,
-                      short type,
-                      int   cmd)
-{
-  struct flock lock = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-
-  if (fcntl (fd, cmd, &lock) == -1)
-    return FALSE;
-  return cmd != F_OFD_GETLK || lock.l_type != F_UNLCK;
-}
-
-/* Some other process holds an inheritance mark on the key file open in
- * @fd: a child of fork() that has not used its object yet. */
-static gboolean
-sysem_sysv_inherited_elsewhere (int fd)
-{
-  return fd != -1 && sysem_sysv_mark_lock (fd, F_WRLCK, F_OFD_GETLK);
-}
-
+ * Until that first use the child holds an inheritance mark on the key
+ * file (sysem-backend.h): whoever would remove the set as its last user,
+ * and `sysem gc`, leave the set to the child, who removes it when it
+ * leaves in its turn. */
 static void
 sysem_sysv_atfork_prepare (void)
 {
@@ -545,12 +519,10 @@ sysem_sysv_atfork_prepare (void)
           /* Best effort: without a mark (no descriptor left, the key
            * file replaced) the child is only protected once it used the
            * object. */
-          fd = open (record->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          fd = sysem_fork_mark_open (record->path, &st);
           if (fd == -1)
             continue;
-          if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode) ||
-              sysem_ftok_fd (&st) != record->ipc_key ||
-              !sysem_sysv_mark_lock (fd, F_RDLCK, F_OFD_SETLK))
+          if (sysem_ftok_fd (&st) != record->ipc_key || !sysem_fork_mark_set (fd))
             {
               close (fd);
               continue;
@@ -1313,7 +1285,7 @@ sysem_sysv_close_locked (SysemSysv *self,
 
       /* A child of fork() that has not used its object yet still needs
        * the set: it removes it when it leaves. */
-      if (remove_set && sysem_sysv_inherited_elsewhere (key_fd))
+      if (remove_set && sysem_fork_marked_elsewhere (key_fd))
         remove_set = FALSE;
     }
   else if (!sysem_handle_is_removed (handle) && self->owner)
@@ -1982,21 +1954,6 @@ sysem_sysv_info_set_gone (SysemInfo *info)
   info->stale = TRUE;
 }
 
-/* A child of fork() holds an object on this key file that it has not used
- * yet (see the fork() handlers): the set is in use. */
-static gboolean
-sysem_sysv_path_inherited_elsewhere (const char *path)
-{
-  gboolean inherited;
-  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-  if (fd == -1)
-    return FALSE;
-  inherited = sysem_sysv_inherited_elsewhere (fd);
-  close (fd);
-  return inherited;
-}
-
 static SysemInfo *
 sysem_sysv_inspect (const char  *path,
                     GError     **error)
@@ -2111,7 +2068,7 @@ sysem_sysv_inspect (const char  *path,
   else if (info->stats.waiters == 0 && !info->last_pid_alive)
     {
       if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0 &&
-          !sysem_sysv_path_inherited_elsewhere (path))
+          !sysem_fork_path_marked (path))
         info->state = SYSEM_INSPECT_NO_USERS;
       else if (ds.sem_nsems == 1)
         info->state = SYSEM_INSPECT_OWNER_GONE;

@@ -385,6 +385,177 @@ test_fork_child_idle (SysemTestFixture *fixture)
   run_fork (fixture->key_type, CHILD_IDLE);
 }
 
+/* The daemon shape: open, fork, the parent closes and exits. The child
+ * holds its object without having used it: the semaphore stays, `sysem
+ * gc` does not call it stale, it works, and the child removes it as the
+ * last one to hold it, whether it used the object (@use) or not. */
+
+static SysemInfo *
+inspect_key (const char   *key,
+             SysemKeyType  key_type)
+{
+  g_autofree char *native = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemInfo *info;
+
+  g_assert_true (sysem_inspect_key_derive (key, key_type, &native, &error));
+  g_assert_no_error (error);
+  info = sysem_inspect_native (key_type, native, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  return info;
+}
+
+static gboolean
+key_clean_cb (gpointer data)
+{
+  SysemTestFixture *fixture = data;
+
+  return sysem_test_key_is_clean (fixture->key, fixture->key_type);
+}
+
+static int
+daemon_main (SysemSemaphore *sem,
+             gboolean        use,
+             int             go)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+
+  if (read_byte (go) != 'g')
+    return 'n';
+
+  /* The parent's unit came back when it closed; the daemon's object
+   * works on the same semaphore. */
+  if (use)
+    ok = sysem_semaphore_get_value (sem, &error) == 2 &&
+         sysem_semaphore_acquire (sem, NULL, &error) &&
+         sysem_semaphore_get_value (sem, &error) == 1 &&
+         sysem_semaphore_release (sem, 1, &error);
+  if (error != NULL)
+    g_printerr ("daemon: %s\n", error->message);
+  g_object_unref (sem);
+  return ok ? 'y' : 'n';
+}
+
+static void
+run_fork_daemon (SysemTestFixture *fixture,
+                 gboolean          use)
+{
+  g_autoptr(SysemInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean removed = FALSE;
+  int go[2], result[2];
+  int status;
+  pid_t parent;
+
+  g_assert_cmpint (pipe (go), ==, 0);
+  g_assert_cmpint (pipe (result), ==, 0);
+
+  parent = fork ();
+  g_assert_cmpint (parent, !=, -1);
+  if (parent == 0)
+    {
+      SysemSemaphore *sem;
+      pid_t daemon;
+
+      /* Only the test writes to go: if it fails, the daemon reads the
+       * end of the pipe and exits. */
+      close (go[1]);
+      close (result[0]);
+      sem = sysem_semaphore_new_full (fixture->key, fixture->key_type, 2,
+                                      SYSEM_ACCESS_MODE_CREATE, NULL);
+      if (sem == NULL || !sysem_semaphore_acquire (sem, NULL, NULL))
+        _exit (1);
+      daemon = fork ();
+      if (daemon == -1)
+        _exit (2);
+      if (daemon == 0)
+        {
+          write_byte (result[1], daemon_main (sem, use, go[0]));
+          _exit (0);
+        }
+      g_object_unref (sem);
+      _exit (0);
+    }
+  close (go[0]);
+  close (result[1]);
+  g_assert_cmpint (waitpid (parent, &status, 0), ==, parent);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+
+  /* The daemon holds its object: the semaphore is there and in use,
+   * although the daemon is no user until it first uses the object. */
+  info = inspect_key (fixture->key, fixture->key_type);
+  g_assert_true (info->exists);
+  g_assert_false (info->stale);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_IN_USE);
+  /* (POSIX: gc gives back the unit the parent died with.) */
+  sysem_inspect_remove (info, TRUE, &removed, &error);
+  g_assert_no_error (error);
+  g_assert_false (removed);
+
+  write_byte (go[1], 'g');
+  g_assert_cmpint (read_byte (result[0]), ==, 'y');
+
+  /* The daemon was the last one holding it. */
+  sysem_test_wait_for (key_clean_cb, fixture, "the daemon's semaphore to go");
+  if (fixture->key_type == SYSEM_KEY_TYPE_SYSTEM_V)
+    g_assert_false (sysem_test_sysv_set_alive (info->stats.id, info->ipc_key));
+
+  close (go[1]);
+  close (result[0]);
+}
+
+static void
+test_fork_daemon (SysemTestFixture *fixture)
+{
+  run_fork_daemon (fixture, TRUE);
+}
+
+static void
+test_fork_daemon_drops_unused (SysemTestFixture *fixture)
+{
+  run_fork_daemon (fixture, FALSE);
+}
+
+/* fork() then exec(): the program run holds nothing, and the parent's
+ * close removes the semaphore at once. */
+static void
+test_fork_exec_holds_nothing (SysemTestFixture *fixture)
+{
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  int in[2], out[2];
+  int status;
+  pid_t child;
+
+  g_assert_cmpint (pipe2 (in, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
+  child = fork ();
+  g_assert_cmpint (child, !=, -1);
+  if (child == 0)
+    {
+      /* The program ends at the end of its input: when the test closes
+       * it, or fails. */
+      dup2 (in[0], STDIN_FILENO);
+      dup2 (out[1], STDOUT_FILENO);
+      execl ("/bin/sh", "sh", "-c", "echo x; exec cat >/dev/null", (char *) NULL);
+      _exit (127);
+    }
+  close (in[0]);
+  close (out[1]);
+
+  /* The program runs: the child's mark went with the exec. */
+  g_assert_cmpint (read_byte (out[0]), ==, 'x');
+  g_object_unref (sem);
+  g_assert_true (sysem_test_key_is_clean (fixture->key, fixture->key_type));
+
+  close (in[1]);
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFEXITED (status));
+  close (out[0]);
+}
+
 /* fork() while other threads are inside every call on the same object:
  * acquire_async (queued and served at once, cancelled or not),
  * try_acquire (plain and timed), release and get_value. Whatever lock a
@@ -1100,6 +1271,9 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
+  sysem_test_add_both_types ("/core/{system-v}/fork/daemon", test_fork_daemon);
+  sysem_test_add_both_types ("/core/{system-v}/fork/daemon-drops-unused", test_fork_daemon_drops_unused);
+  sysem_test_add_both_types ("/core/{system-v}/fork/exec-holds-nothing", test_fork_exec_holds_nothing);
 #ifndef __SANITIZE_ADDRESS__
   /* Not with AddressSanitizer: its allocator (GCC 12's and clang 14's
    * libsanitizer) takes no fork handler, so a child of a process whose

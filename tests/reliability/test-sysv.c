@@ -5,9 +5,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Real processes on real kernel sets, synchronised through pipes: a forked
- * child that lives on must not hold the key file's lock; an inherited
- * object counts as a user from the fork on (a daemon's parent exits, the
- * child's semaphore stays); a set whose creator died before it was made
+ * child that lives on must not hold the key file's lock (the daemon
+ * shape, for both key types, is in tests/core/test-threads.c); a set
+ * whose creator died before it was made
  * is recognised and finished or removed; a key file or set that another
  * user made first is refused; 10,000 objects fit in 1024 descriptors.
  */
@@ -189,180 +189,6 @@ static void
 test_fork_child_drops_copy (SysemTestFixture *fixture)
 {
   fork_child_lives_on (fixture, TRUE);
-}
-
-static gboolean
-key_clean_cb (gpointer data)
-{
-  return sysem_test_key_is_clean (data, SYSEM_KEY_TYPE_SYSTEM_V);
-}
-
-/* The daemon shape: open, fork, the parent closes and exits. The child's
- * semaphore stays, `sysem gc` does not call it stale, and it works. */
-static void
-test_fork_daemon (SysemTestFixture *fixture)
-{
-  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
-  g_autoptr(SysemInfo) info = NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean removed = FALSE;
-  int go[2], result[2];
-  char byte;
-  pid_t parent;
-
-  make_pipe (go);
-  make_pipe (result);
-
-  parent = fork ();
-  g_assert_cmpint (parent, !=, -1);
-  if (parent == 0)
-    {
-      SysemSemaphore *sem;
-      pid_t daemon;
-
-      sem = sysem_semaphore_new (fixture->key, 2, SYSEM_ACCESS_MODE_CREATE, NULL);
-      if (sem == NULL || !sysem_semaphore_acquire (sem, NULL, NULL))
-        _exit (1);
-
-      daemon = fork ();
-      if (daemon == -1)
-        _exit (2);
-      if (daemon == 0)
-        {
-          GError *daemon_error = NULL;
-          gboolean ok;
-
-          if (!read_byte (go[0], &byte))
-            _exit (3);
-
-          /* The parent's unit came back when it exited; the daemon's
-           * object works on the same set. */
-          ok = sysem_semaphore_get_value (sem, &daemon_error) == 2 &&
-               sysem_semaphore_acquire (sem, NULL, &daemon_error) &&
-               sysem_semaphore_get_value (sem, &daemon_error) == 1 &&
-               sysem_semaphore_release (sem, 1, &daemon_error);
-          if (daemon_error != NULL)
-            g_printerr ("daemon: %s\n", daemon_error->message);
-          g_object_unref (sem);
-          write_byte (result[1], ok ? 'y' : 'n');
-          _exit (0);
-        }
-
-      g_object_unref (sem);
-      _exit (0);
-    }
-
-  assert_child_succeeds (parent, "the daemon's parent");
-
-  /* The daemon holds its object: the set is there, in use, although the
-   * daemon joins the user count only when it first uses the object. */
-  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (info);
-  g_assert_true (info->exists);
-  g_assert_false (info->stale);
-  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_IN_USE);
-  g_assert_false (sysem_inspect_remove (info, TRUE, &removed, &error));
-  g_assert_no_error (error);
-  g_assert_false (removed);
-
-  write_byte (go[1], 'g');
-  g_assert_true (read_byte (result[0], &byte));
-  g_assert_cmpint (byte, ==, 'y');
-
-  /* The daemon was the last user. */
-  sysem_test_wait_for (key_clean_cb, fixture->key, "the daemon's set to go");
-  g_assert_false (sysem_test_sysv_set_alive (info->stats.id, info->ipc_key));
-
-  for (int i = 0; i < 2; i++)
-    {
-      close (go[i]);
-      close (result[i]);
-    }
-}
-
-/* The daemon shape again, with a daemon that drops its object without
- * ever using it: as the last one holding the set, it removes it. And a
- * child that calls exec() holds nothing: the parent's close removes the
- * set at once. */
-static void
-test_fork_daemon_drops_unused (SysemTestFixture *fixture)
-{
-  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
-  g_autoptr(SysemInfo) info = NULL;
-  g_autoptr(GError) error = NULL;
-  int go[2], result[2];
-  char byte;
-  pid_t parent;
-
-  make_pipe (go);
-  make_pipe (result);
-
-  parent = fork ();
-  g_assert_cmpint (parent, !=, -1);
-  if (parent == 0)
-    {
-      SysemSemaphore *sem = sysem_semaphore_new (fixture->key, 1, SYSEM_ACCESS_MODE_CREATE, NULL);
-      pid_t daemon;
-
-      if (sem == NULL)
-        _exit (1);
-      daemon = fork ();
-      if (daemon == -1)
-        _exit (2);
-      if (daemon == 0)
-        {
-          if (!read_byte (go[0], &byte))
-            _exit (3);
-          g_object_unref (sem);
-          write_byte (result[1], 'y');
-          _exit (0);
-        }
-      g_object_unref (sem);
-      _exit (0);
-    }
-  assert_child_succeeds (parent, "the daemon's parent");
-
-  info = sysem_inspect_native (SYSEM_KEY_TYPE_SYSTEM_V, file, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (info);
-  g_assert_false (info->stale);
-
-  write_byte (go[1], 'g');
-  g_assert_true (read_byte (result[0], &byte));
-  sysem_test_wait_for (key_clean_cb, fixture->key, "the daemon's set to go");
-  g_assert_false (sysem_test_sysv_set_alive (info->stats.id, info->ipc_key));
-
-  /* fork() then exec(): the program run holds nothing. */
-  {
-    g_autoptr(SysemSemaphore) sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
-    int out[2];
-    pid_t child;
-
-    make_pipe (out);
-    child = fork ();
-    g_assert_cmpint (child, !=, -1);
-    if (child == 0)
-      {
-        dup2 (out[1], STDOUT_FILENO);
-        execl ("/bin/sh", "sh", "-c", "echo x; exec sleep 600", (char *) NULL);
-        _exit (127);
-      }
-    /* The program runs: the child's mark went with the exec. */
-    g_assert_true (read_byte (out[0], &byte));
-    g_clear_object (&sem);
-    g_assert_true (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
-    kill (child, SIGKILL);
-    waitpid (child, NULL, 0);
-    close (out[0]);
-    close (out[1]);
-  }
-
-  for (int i = 0; i < 2; i++)
-    {
-      close (go[i]);
-      close (result[i]);
-    }
 }
 
 /* Crash windows */
@@ -1266,10 +1092,6 @@ main (int   argc,
   sysem_test_add ("/reliability/sysv/fork/child-drops-copy", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_fork_child_drops_copy);
 
-  sysem_test_add ("/reliability/sysv/fork/daemon", SYSEM_KEY_TYPE_SYSTEM_V,
-                  test_fork_daemon);
-  sysem_test_add ("/reliability/sysv/fork/daemon-drops-unused", SYSEM_KEY_TYPE_SYSTEM_V,
-                  test_fork_daemon_drops_unused);
   sysem_test_add ("/reliability/sysv/half-made/finished", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_half_made_finished);
   sysem_test_add ("/reliability/sysv/half-made/gc", SYSEM_KEY_TYPE_SYSTEM_V,
