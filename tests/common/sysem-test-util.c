@@ -571,6 +571,23 @@ helper_child_setup (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* fork() for a child that must not outlive the test: it is killed when
+ * the thread that forked it ends (the test failed). -1 on failure. */
+pid_t
+sysem_test_fork (void)
+{
+  pid_t parent = getpid ();
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid () != parent)
+        _exit (127);
+    }
+  return pid;
+}
+
 /* Starts @argv with pipes on its standard input and output; a failure to
  * start is a test failure. */
 SysemTestHelper *

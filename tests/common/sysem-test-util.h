@@ -108,6 +108,9 @@ void            sysem_test_wait_for           (SysemTestCondition  condition,
                                                gpointer            user_data,
                                                const char         *what);
 
+/* A forked child that dies with the test. */
+pid_t           sysem_test_fork               (void);
+
 /* Helper processes, spoken to one line at a time. Every read has a
  * deadline, and a helper dies with the test. */
 typedef struct _SysemTestHelper SysemTestHelper;

@@ -259,18 +259,33 @@ write_byte (int  fd,
     ;
 }
 
-/* The byte, or -1 at the end of the pipe. */
+/* The byte, -1 at the end of the pipe, or -2 if nothing comes within the
+ * tests' deadline: a process that hangs fails the test instead of
+ * stopping it. */
 static int
 read_byte (int fd)
 {
-  char c;
-  gssize n;
+  gint64 deadline = g_get_monotonic_time () + 2 * SYSEM_TEST_DEADLINE_USEC;
 
-  do
-    n = read (fd, &c, 1);
-  while (n == -1 && errno == EINTR);
+  for (;;)
+    {
+      GPollFD pfd = { fd, G_IO_IN, 0 };
+      gint64 left = deadline - g_get_monotonic_time ();
+      char c;
+      gssize n;
+      int res;
 
-  return n == 1 ? c : -1;
+      if (left <= 0)
+        return -2;
+      res = g_poll (&pfd, 1, (int) MIN (left / 1000 + 1, G_MAXINT));
+      if (res != 1)
+        continue;
+
+      do
+        n = read (fd, &c, 1);
+      while (n == -1 && errno == EINTR);
+      return n == 1 ? c : -1;
+    }
 }
 
 static int
@@ -322,7 +337,7 @@ run_fork (SysemKeyType key_type,
   g_assert_cmpint (pipe (to_parent), ==, 0);
   g_assert_cmpint (pipe (from_parent), ==, 0);
 
-  pid = fork ();
+  pid = sysem_test_fork ();
   g_assert_cmpint (pid, >=, 0);
   if (pid == 0)
     {
@@ -452,7 +467,7 @@ run_fork_daemon (SysemTestFixture *fixture,
   g_assert_cmpint (pipe (go), ==, 0);
   g_assert_cmpint (pipe (result), ==, 0);
 
-  parent = fork ();
+  parent = sysem_test_fork ();
   g_assert_cmpint (parent, !=, -1);
   if (parent == 0)
     {
@@ -531,7 +546,7 @@ test_fork_exec_holds_nothing (SysemTestFixture *fixture)
 
   g_assert_cmpint (pipe2 (in, O_CLOEXEC), ==, 0);
   g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
-  child = fork ();
+  child = sysem_test_fork ();
   g_assert_cmpint (child, !=, -1);
   if (child == 0)
     {
@@ -814,27 +829,6 @@ hammer_child (SysemSemaphore *sem)
   return status;
 }
 
-/* Waits for the child's byte: -2 if it is silent until the deadline. */
-static int
-read_byte_before (int    fd,
-                  gint64 deadline)
-{
-  for (;;)
-    {
-      GPollFD pfd = { fd, G_IO_IN, 0 };
-      gint64 left = deadline - g_get_monotonic_time ();
-      int n;
-
-      if (left <= 0)
-        return -2;
-      n = g_poll (&pfd, 1, (int) MIN (left / 1000 + 1, G_MAXINT));
-      if (n == -1 && errno == EINTR)
-        continue;
-      if (n == 1)
-        return read_byte (fd);
-    }
-}
-
 static void
 test_fork_hammer (SysemTestFixture *fixture)
 {
@@ -867,7 +861,7 @@ test_fork_hammer (SysemTestFixture *fixture)
         g_thread_yield ();
 
       g_assert_no_errno (pipe (fds));
-      pid = fork ();
+      pid = sysem_test_fork ();
       g_assert_cmpint (pid, !=, -1);
       if (pid == 0)
         {
@@ -877,7 +871,7 @@ test_fork_hammer (SysemTestFixture *fixture)
         }
       close (fds[1]);
 
-      result = read_byte_before (fds[0], g_get_monotonic_time () + 2 * SYSEM_TEST_DEADLINE_USEC);
+      result = read_byte (fds[0]);
       close (fds[0]);
       if (result == -2)
         {
@@ -1000,7 +994,7 @@ test_fork_pending_finalize (SysemTestFixture *fixture)
 
       g_assert_no_errno (pipe (to_parent));
       g_assert_no_errno (pipe (from_parent));
-      pid = fork ();
+      pid = sysem_test_fork ();
       g_assert_cmpint (pid, !=, -1);
       if (pid == 0)
         {
@@ -1012,13 +1006,13 @@ test_fork_pending_finalize (SysemTestFixture *fixture)
       close (to_parent[1]);
       close (from_parent[0]);
 
-      result = read_byte_before (to_parent[0], g_get_monotonic_time () + 2 * SYSEM_TEST_DEADLINE_USEC);
+      result = read_byte (to_parent[0]);
       if (result != 'u')
         g_error ("fork %d: the child said %d", i + 1, result);
       g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
 
       write_byte (from_parent[1], 'g');
-      result = read_byte_before (to_parent[0], g_get_monotonic_time () + 2 * SYSEM_TEST_DEADLINE_USEC);
+      result = read_byte (to_parent[0]);
       if (result != 0)
         g_error ("fork %d: the child failed with %d", i + 1, result);
       /* Finalized in the child, which has not exited yet: it left. */
@@ -1173,7 +1167,7 @@ undo_round (SysemSemaphore *sem,
       int mine = 1 + i % 3;
 
       created += mine;
-      pids[i] = fork ();
+      pids[i] = sysem_test_fork ();
       g_assert_cmpint (pids[i], !=, -1);
       if (pids[i] == 0)
         _exit (undo_child (key, key_type, mine, kind));
