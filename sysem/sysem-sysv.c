@@ -454,6 +454,11 @@ sysem_sysv_file_is_ours (SysemSysv *self)
  * with Qt's legacy name is taken as Qt's or sysem's own key file, as Qt
  * itself does. */
 #define SYSEM_SYSV_KEY_FILE_XATTR "user.sysem.key-file"
+/* A key file being made where O_TMPFILE cannot be used: the legacy
+ * prefix, so that `sysem list` and `sysem gc` see one whose maker died
+ * before it was linked into place; and a dot, which no key derived the
+ * legacy way contains. */
+#define SYSEM_SYSV_TEMP_PREFIX SYSEM_LEGACY_PREFIX ".sysem-"
 
 static void
 sysem_sysv_mark_key_file (int fd)
@@ -834,25 +839,32 @@ sysem_sysv_set_open_error (SysemSysv  *self,
   sysem_set_error_errno (error, SYSEM_OP_KEY_FILE, self->parent.display_key, errsv);
 }
 
-/* Makes the key file already locked: under a temporary name (which
- * neither sysem nor Qt looks for), locked, then linked into place, which
- * fails with EEXIST if a file is there. So nobody else can have locked it,
- * or made a set for it, before us (see sysem_sysv_remake_key_file()).
- * O_TMPFILE would do the same at twice the cost of a file system's usual
- * create. -1 with errno EOPNOTSUPP where this cannot be done (a name too
- * long for the temporary one): the caller makes it the usual way. */
+/* Makes the key file already locked: unnamed (O_TMPFILE), locked, then
+ * linked into place, which fails with EEXIST if a file is there. So nobody
+ * else can have locked it, or made a set for it, before us (see
+ * sysem_sysv_remake_key_file()), and a process killed on the way leaves
+ * nothing. Where O_TMPFILE or /proc is missing (overlayfs before Linux
+ * 6.6), the file is made under a temporary name instead, which Qt never
+ * looks for and `sysem gc` removes if its maker died before the link
+ * (SYSEM_SYSV_TEMP_PREFIX). -1 with errno EOPNOTSUPP where neither can be
+ * done: the caller makes it the usual way. */
 static int
 sysem_sysv_make_key_file_locked (SysemSysv  *self,
                                  SysemKeyFd *kf)
 {
   g_autofree char *dir = g_path_get_dirname (self->parent.native);
-  g_autofree char *tmp = g_build_filename (dir, ".sysem-key-XXXXXX", NULL);
-  int errsv;
+  g_autofree char *tmp = NULL;
+  char fd_path[64];
+  int res, errsv;
 
   /* Made and put on the list in one step, for fork(). */
   g_mutex_lock (&key_fds_lock);
-  kf->fd = g_mkstemp_full (tmp, O_RDONLY | O_CLOEXEC, 0640);
-  errsv = errno;
+  kf->fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
+  if (kf->fd == -1)
+    {
+      tmp = g_build_filename (dir, SYSEM_SYSV_TEMP_PREFIX "XXXXXX", NULL);
+      kf->fd = g_mkstemp_full (tmp, O_RDONLY | O_CLOEXEC, 0640);
+    }
   if (kf->fd != -1)
     sysem_key_fd_link_locked (kf);
   g_mutex_unlock (&key_fds_lock);
@@ -865,18 +877,26 @@ sysem_sysv_make_key_file_locked (SysemSysv  *self,
 
   sysem_sysv_mark_key_file (kf->fd);
   sysem_flock (kf->fd, LOCK_EX);
-  if (link (tmp, self->parent.native) == 0)
+  if (tmp != NULL)
+    res = link (tmp, self->parent.native);
+  else
     {
-      unlink (tmp);
+      g_snprintf (fd_path, sizeof fd_path, "/proc/self/fd/%d", kf->fd);
+      res = linkat (AT_FDCWD, fd_path, AT_FDCWD, self->parent.native, AT_SYMLINK_FOLLOW);
+    }
+  errsv = errno;
+  if (tmp != NULL)
+    unlink (tmp);
+  if (res == 0)
+    {
       self->key_file_fresh = TRUE;
       return kf->fd;
     }
 
-  errsv = errno;
-  unlink (tmp);
   sysem_key_fd_close (kf);
   /* EEXIST: someone's file is there, opened the usual way. A link
-   * refused (a file system without hard links): the usual way too. */
+   * refused (a file system without hard links, no /proc): the usual way
+   * too. */
   errno = errsv == EEXIST ? EEXIST : EOPNOTSUPP;
   return -1;
 }

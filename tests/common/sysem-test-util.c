@@ -571,6 +571,16 @@ helper_child_setup (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* The helper program (tests/common/sysem-test-helper.c). The installed
+ * tests name their installed copy (tests/meson.build). */
+const char *
+sysem_test_helper_path (void)
+{
+  const char *env = g_getenv ("SYSEM_TEST_HELPER");
+
+  return env != NULL ? env : SYSEM_TEST_HELPER;
+}
+
 /* fork() for a child that must not outlive the test: it is killed when
  * the thread that forked it ends (the test failed). -1 on failure. */
 pid_t
@@ -624,9 +634,7 @@ sysem_test_helper_start (SysemKeyType  key_type,
   const char *arg;
   va_list args;
 
-  /* The installed tests name their installed copy (tests/meson.build). */
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SYSEM_TEST_HELPER") != NULL
-                                     ? g_getenv ("SYSEM_TEST_HELPER") : SYSEM_TEST_HELPER));
+  g_ptr_array_add (argv, (gpointer) sysem_test_helper_path ());
   if (key_type == SYSEM_KEY_TYPE_POSIX)
     g_ptr_array_add (argv, (gpointer) "--posix");
 

@@ -115,6 +115,7 @@ pid_t           sysem_test_fork               (void);
  * deadline, and a helper dies with the test. */
 typedef struct _SysemTestHelper SysemTestHelper;
 
+const char      *sysem_test_helper_path       (void);
 SysemTestHelper *sysem_test_helper_spawn      (const char * const *argv);
 SysemTestHelper *sysem_test_helper_start      (SysemKeyType     key_type,
                                                const char      *key,

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,6 +193,84 @@ test_fork_child_drops_copy (SysemTestFixture *fixture)
 }
 
 /* Crash windows */
+
+/* A creator killed as it links its new key file into place leaves
+ * nothing behind: the file has no name until it is linked (sysem 1.1.0
+ * before this left a .sysem-key-XXXXXX file that nothing removed). */
+static void
+test_key_file_link_killed (SysemTestFixture *fixture)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sysem-test-XXXXXX", NULL);
+  g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "TMPDIR", dir, TRUE);
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = {
+    STRACE, "-qq", "-o", "/dev/null", "-e", "trace=link,linkat",
+    "-e", "inject=link,linkat:signal=KILL",
+    sysem_test_helper_path (), "--create", "--value", "1", fixture->key, "value", NULL
+  };
+  int status;
+
+  if (STRACE[0] == '\0')
+    {
+      g_test_skip ("strace is not installed");
+      rmdir (dir);
+      return;
+    }
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_STDERR_TO_DEV_NULL,
+                               NULL, NULL, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  /* Killed before it opened the semaphore. */
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (out, ==, "");
+
+  /* Nothing in its temporary directory. */
+  g_assert_cmpint (rmdir (dir), ==, 0);
+}
+
+/* Where O_TMPFILE cannot be used, a key file is made under a temporary
+ * name first: one whose maker died before the link is listed as stale,
+ * and `sysem gc` removes it. */
+static void
+test_key_file_temp_leftover (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sysem-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "qipc_systemsem_.sysem-AbC123", NULL);
+  g_autofree char *saved = g_strdup (g_getenv ("TMPDIR"));
+  g_autoptr(GPtrArray) infos = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemInfo *leftover = NULL;
+  gboolean removed = FALSE;
+  int fd;
+
+  fd = open (path, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0640);
+  g_assert_cmpint (fd, !=, -1);
+  (void) fsetxattr (fd, "user.sysem.key-file", "1", 1, 0);
+  close (fd);
+
+  g_setenv ("TMPDIR", dir, TRUE);
+  infos = sysem_inspect_list (SYSEM_KEY_TYPE_SYSTEM_V, &error);
+  if (saved != NULL)
+    g_setenv ("TMPDIR", saved, TRUE);
+  else
+    g_unsetenv ("TMPDIR");
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < infos->len; i++)
+    if (g_strcmp0 (((SysemInfo *) infos->pdata[i])->path, path) == 0)
+      leftover = infos->pdata[i];
+  g_assert_nonnull (leftover);
+  g_assert_true (leftover->stale);
+  g_assert_cmpint (leftover->state, ==, SYSEM_INSPECT_NO_SET);
+  /* The file goes; there was no set to remove. */
+  g_assert_true (sysem_inspect_remove (leftover, TRUE, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_false (removed);
+
+  g_assert_false (sysem_test_path_exists (path));
+  g_assert_cmpint (rmdir (dir), ==, 0);
+}
 
 /* What a creator that died between semget (IPC_CREAT) and setting the
  * value leaves: the key file, and a sysem-sized set nobody ever operated
@@ -1096,6 +1175,9 @@ main (int   argc,
                   test_half_made_finished);
   sysem_test_add ("/reliability/sysv/half-made/gc", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_half_made_gc);
+  sysem_test_add ("/reliability/sysv/crash/key-file-link", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_key_file_link_killed);
+  g_test_add_func ("/reliability/sysv/crash/key-file-temp-leftover", test_key_file_temp_leftover);
   sysem_test_add ("/reliability/sysv/half-made/not-confused", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_half_made_not_confused);
 
