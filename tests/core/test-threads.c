@@ -21,6 +21,32 @@
 #define N_ROUNDS  300
 #define N_UNITS   2
 
+/* A counter that other threads increase, and the value to wait for. */
+typedef struct {
+  gint *counter;
+  gint  target;
+} Count;
+
+static gboolean
+count_reached_cb (gpointer data)
+{
+  Count *count = data;
+
+  return g_atomic_int_get (count->counter) >= count->target;
+}
+
+/* Waits until *@counter reaches @target; a thread that hangs fails the
+ * test. */
+static void
+wait_count (gint       *counter,
+            gint        target,
+            const char *what)
+{
+  Count count = { counter, target };
+
+  sysem_test_wait_for (count_reached_cb, &count, what);
+}
+
 typedef struct {
   SysemSemaphore *sem;
   gint            in_use;
@@ -227,8 +253,7 @@ test_set_key_race (SysemTestFixture *fixture)
                                               100, SYSEM_ACCESS_MODE_OPEN, &error));
       g_assert_no_error (error);
       /* Let the racers run on the new semaphore before the next move. */
-      while (g_atomic_int_get (&race.calls) < calls + N_RACERS)
-        g_thread_yield ();
+      wait_count (&race.calls, calls + N_RACERS, "the racers' calls");
     }
 
   g_atomic_int_set (&race.stop, 1);
@@ -857,8 +882,7 @@ test_fork_hammer (SysemTestFixture *fixture)
       pid_t pid;
 
       /* Let the threads get into their calls again. */
-      while (g_atomic_int_get (&hammer.rounds) < rounds + 2)
-        g_thread_yield ();
+      wait_count (&hammer.rounds, rounds + 2, "the hammering threads' rounds");
 
       g_assert_no_errno (pipe (fds));
       pid = sysem_test_fork ();
@@ -965,6 +989,12 @@ pending_child (SysemSemaphore *sem,
   return 0;
 }
 
+static gboolean
+two_pending_cb (gpointer data)
+{
+  return sysem_semaphore_get_n_pending (data) == 2;
+}
+
 static void
 test_fork_pending_finalize (SysemTestFixture *fixture)
 {
@@ -988,8 +1018,7 @@ test_fork_pending_finalize (SysemTestFixture *fixture)
         sysem_semaphore_acquire_async (sem, NULL, count_done_cb, &done);
       g_main_context_pop_thread_default (context);
       sysem_test_release (sem, 1);
-      while (sysem_semaphore_get_n_pending (sem) != 2)
-        g_thread_yield ();
+      sysem_test_wait_for (two_pending_cb, sem, "two requests pending");
       g_async_queue_push (giver.orders, GINT_TO_POINTER (1));
 
       g_assert_no_errno (pipe (to_parent));
