@@ -73,10 +73,13 @@
  * round starts. The kernel keeps at most 32767 such units per process; past
  * that, sysem acquires without undo (where Qt's acquire fails).
  *
- * A #SysemSemaphore may be used from several threads at once, with one
- * exception: sysem_semaphore_set_key() and sysem_semaphore_remove() must not
- * run while another thread uses the same object. After fork() the child may
- * go on using the objects it inherited.
+ * A #SysemSemaphore may be used from several threads at once, every call
+ * included: a call that races sysem_semaphore_set_key() works on the old or
+ * the new semaphore, and one that races sysem_semaphore_remove() either
+ * runs before the removal or fails with %SYSEM_SEMAPHORE_ERROR_NOT_FOUND.
+ * After fork() the child may go on using the objects it inherited: they
+ * keep their semaphores alive from the fork on, and count as users of
+ * them from their first use in the child.
  *
  * An object made with g_object_new() and not initialised with
  * g_initable_init() opens its semaphore the first time it is used, and
