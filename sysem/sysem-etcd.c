@@ -276,6 +276,28 @@ sysem_etcd_call (SysemEtcd       *self,
   return answer;
 }
 
+/* A transaction whose compares hold while the semaphore is there (its
+ * total is the one this handle knows): the answer, or NULL with an error,
+ * NOT_FOUND when the compares failed. */
+static JsonObject *
+sysem_etcd_txn_or_removed (SysemEtcd       *self,
+                           SysemEtcdLease  *lease,
+                           SysemOp          op,
+                           const char      *body,
+                           GError         **error)
+{
+  JsonObject *answer = sysem_etcd_call (self, lease, op, "/v3/kv/txn", body, NULL, error);
+
+  if (answer != NULL && !sysem_etcd_json_int (answer, "succeeded"))
+    {
+      json_object_unref (answer);
+      sysem_etcd_set_removed (self, op, error);
+      return NULL;
+    }
+
+  return answer;
+}
+
 /* The nth response of a transaction, of @kind ("response_range"). */
 static JsonObject *
 sysem_etcd_txn_response (JsonObject *answer,
@@ -511,15 +533,9 @@ sysem_etcd_delete_keys (SysemEtcd       *self,
                             i > 0 ? "," : "", (const char *) keys->pdata[i]);
   g_string_append (body, "]}");
 
-  answer = sysem_etcd_call (self, lease, op, "/v3/kv/txn", body->str, NULL, error);
+  answer = sysem_etcd_txn_or_removed (self, lease, op, body->str, error);
   if (answer == NULL)
     return FALSE;
-
-  if (!sysem_etcd_json_int (answer, "succeeded"))
-    {
-      sysem_etcd_set_removed (self, op, error);
-      return FALSE;
-    }
 
   return TRUE;
 }
@@ -1033,14 +1049,9 @@ sysem_etcd_acquire (SysemHandle   *handle,
                           "{\"request_range\":{\"key\":\"%s\"}},"
                           "{\"request_range\":{\"key\":\"%s\",\"range_end\":\"%s\",\"count_only\":true}}]}",
                           mine, k_one, id, self->k_total, self->k_q, self->k_q_end);
-  answer = sysem_etcd_call (self, lease, SYSEM_OP_ACQUIRE, "/v3/kv/txn", body->str, NULL, error);
+  answer = sysem_etcd_txn_or_removed (self, lease, SYSEM_OP_ACQUIRE, body->str, error);
   if (answer == NULL)
     goto out;
-  if (!sysem_etcd_json_int (answer, "succeeded"))
-    {
-      sysem_etcd_set_removed (self, SYSEM_OP_ACQUIRE, error);
-      goto out;
-    }
 
   revision = sysem_etcd_revision (answer);
   kv = sysem_etcd_range_kv (sysem_etcd_txn_response (answer, 1, "response_range"));
@@ -1398,16 +1409,10 @@ sysem_etcd_remove (SysemHandle  *handle,
   g_string_append_printf (body,
                           "],\"success\":[{\"request_delete_range\":{\"key\":\"%s\",\"range_end\":\"%s\"}}]}",
                           self->k_prefix, self->k_prefix_end);
-  answer = sysem_etcd_call (self, lease, SYSEM_OP_REMOVE, "/v3/kv/txn", body->str, NULL, error);
+  answer = sysem_etcd_txn_or_removed (self, lease, SYSEM_OP_REMOVE, body->str, error);
   sysem_etcd_lease_unref (lease);
   if (answer == NULL)
     return FALSE;
-
-  if (!sysem_etcd_json_int (answer, "succeeded"))
-    {
-      sysem_etcd_set_removed (self, SYSEM_OP_REMOVE, error);
-      return FALSE;
-    }
 
   sysem_handle_set_removed (handle);
   sysem_etcd_lock ();
@@ -1433,16 +1438,10 @@ sysem_etcd_keep (SysemHandle  *handle,
   sysem_etcd_append_same_total (self, body);
   g_string_append_printf (body, "],\"success\":[{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}}]}",
                           self->k_keep, k_one);
-  answer = sysem_etcd_call (self, lease, SYSEM_OP_OPEN, "/v3/kv/txn", body->str, NULL, error);
+  answer = sysem_etcd_txn_or_removed (self, lease, SYSEM_OP_OPEN, body->str, error);
   sysem_etcd_lease_unref (lease);
   if (answer == NULL)
     return FALSE;
-
-  if (!sysem_etcd_json_int (answer, "succeeded"))
-    {
-      sysem_etcd_set_removed (self, SYSEM_OP_OPEN, error);
-      return FALSE;
-    }
 
   return TRUE;
 }
