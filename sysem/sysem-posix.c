@@ -1092,7 +1092,9 @@ sysem_posix_record_unref_locked (SysemPosixRecord *rec)
   if (--rec->refs > 0)
     return;
 
-  g_assert (!rec->listed);
+  if (rec->listed && g_hash_table_lookup (posix_records, rec) == rec)
+    g_hash_table_remove (posix_records, rec);
+  rec->listed = FALSE;
   if (rec->ever_watched)
     {
       /* Nobody waits on it any more (they hold references), but the
@@ -2271,10 +2273,12 @@ sysem_posix_marked_elsewhere (SysemPosixRecord *rec)
   return marked;
 }
 
-/* This process leaves @rec, its last handle on it closed. */
+/* This process leaves @rec, its last handle on it closed. Called with
+ * posix_lock, so that an open of the same file, which joins the record
+ * again, comes before or after. */
 static void
-sysem_posix_leave (SysemPosixRecord *rec,
-                   gboolean          removed)
+sysem_posix_leave_locked (SysemPosixRecord *rec,
+                          gboolean          removed)
 {
 #ifdef SYSEM_HAVE_LEDGER
   if (rec->ledger)
@@ -2288,13 +2292,8 @@ sysem_posix_leave (SysemPosixRecord *rec,
       /* Inherited through fork() and never used here: no slot to leave,
        * only the mark; but this may have been the last process to hold
        * the semaphore. */
-      if (inherited)
-        {
-          g_mutex_lock (&posix_lock);
-          if (rec->mark_fd != -1)
-            close (g_steal_fd (&rec->mark_fd));
-          g_mutex_unlock (&posix_lock);
-        }
+      if (inherited && rec->mark_fd != -1)
+        close (g_steal_fd (&rec->mark_fd));
 
       sysem_ledger_lock (file);
       sysem_ledger_recover_locked (file);
@@ -2334,7 +2333,6 @@ sysem_posix_close (SysemHandle *handle)
 {
   SysemPosix *self = (SysemPosix *) handle;
   SysemPosixRecord *rec = self->rec;
-  gboolean last = FALSE;
 
   /* The mapping stays for a call that may still be running on this
    * handle (sysem-backend.h); sysem_posix_free() lets it go. */
@@ -2342,18 +2340,13 @@ sysem_posix_close (SysemHandle *handle)
   if (rec == NULL)
     return;
 
+  /* The record stays listed while handles refer to it: a later open of
+   * the same file joins it again, with its mapping, instead of mapping
+   * the file once more for every set_key() back to it. */
   g_mutex_lock (&posix_lock);
   if (--rec->joins == 0)
-    {
-      if (rec->listed)
-        g_hash_table_remove (posix_records, rec);
-      rec->listed = FALSE;
-      last = TRUE;
-    }
+    sysem_posix_leave_locked (rec, sysem_handle_is_removed (handle));
   g_mutex_unlock (&posix_lock);
-
-  if (last)
-    sysem_posix_leave (rec, sysem_handle_is_removed (handle));
 
   sysem_handle_set_removed (handle);
 }
@@ -2488,6 +2481,52 @@ typedef enum {
   SYSEM_ATTACH_AGAIN,   /* it is being removed: open the name again */
 } SysemAttach;
 
+#ifdef SYSEM_HAVE_LEDGER
+/* An open of a file this process has a record of already: in a child of
+ * fork(), it counts the child as a user at once, as everywhere else; after
+ * this process left it (its handles closed, one of them still in memory),
+ * it joins the ledger again. Called with posix_lock, after the record's
+ * joins went up. */
+static SysemAttach
+sysem_posix_rejoin_locked (SysemPosixRecord  *rec,
+                           const char        *display_key,
+                           GError           **error)
+{
+  SysemLedgerFile *file = rec->file;
+  int slot;
+
+  if (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen))
+    slot = sysem_posix_adopt_locked (rec) ? (int) rec->slot : -1;
+  else if (rec->joins > 1)
+    return SYSEM_ATTACH_OK;
+  else
+    {
+      sysem_ledger_lock (file);
+      if ((__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
+          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+        {
+          /* Its last user is removing it, or died doing so. */
+          sysem_posix_unlink_if_ours (rec);
+          sysem_ledger_unlock (file);
+          return SYSEM_ATTACH_AGAIN;
+        }
+      sysem_ledger_recover_locked (file);
+      slot = sysem_ledger_claim_locked (file);
+      sysem_ledger_unlock (file);
+      if (slot >= 0)
+        rec->slot = (guint) slot;
+    }
+
+  if (slot < 0)
+    {
+      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN, display_key,
+                       _("its holder ledger has no room for another process"));
+      return SYSEM_ATTACH_FAILED;
+    }
+  return SYSEM_ATTACH_OK;
+}
+#endif
+
 /* Maps the file on @fd (whose descriptor it takes) and joins it, or joins
  * this process's record of the same file. Called with posix_lock. */
 static SysemAttach
@@ -2543,21 +2582,30 @@ sysem_posix_attach_locked (SysemPosix  *self,
       close (fd);
       return SYSEM_ATTACH_FAILED;
     }
+  if (rec != NULL && rec->joins == 0 && g_atomic_int_get (&rec->gone))
+    {
+      /* Left, and its name went: another file had this inode before. */
+      g_hash_table_remove (posix_records, rec);
+      rec->listed = FALSE;
+      rec = NULL;
+    }
   if (rec != NULL)
     {
       /* Ours already: one mapping and one slot per process. */
       close (fd);
+      rec->joins++;
 #ifdef SYSEM_HAVE_LEDGER
-      /* In a child of fork(), an open counts it as a user at once, as
-       * everywhere else. */
-      if (rec->ledger && !sysem_posix_adopt_locked (rec))
+      if (rec->ledger)
         {
-          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN, display_key,
-                           _("its holder ledger has no room for another process"));
-          return SYSEM_ATTACH_FAILED;
+          SysemAttach joined = sysem_posix_rejoin_locked (rec, display_key, error);
+
+          if (joined != SYSEM_ATTACH_OK)
+            {
+              rec->joins--;
+              return joined;
+            }
         }
 #endif
-      rec->joins++;
       rec->refs++;
       self->rec = rec;
 #ifdef SYSEM_HAVE_LEDGER

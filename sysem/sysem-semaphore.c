@@ -606,6 +606,12 @@ sysem_semaphore_new_native (const char       *native_key,
  * then it is opened again. #GObject::notify is emitted for
  * each property that changed.
  *
+ * Calls on @self in other threads may race this one: each works on the old
+ * or the new semaphore. For them, what @self kept of the old semaphore (a
+ * few hundred bytes; for a POSIX semaphore that was removed, also its
+ * 16 KiB mapping) stays in memory until @self is finalized. An object that
+ * moves between keys thousands of times is better replaced by new objects.
+ *
  * On failure @self keeps the new key and tries to open it again the next
  * time it is used.
  *

@@ -608,7 +608,7 @@ test_fork_exec_holds_nothing (SysemTestFixture *fixture)
 
 /* What these threads do with GLib beyond sysem's calls (cancellables, main
  * contexts, callbacks) is fenced against fork() as an application would
- * fence it, with pthread_atfork(): GLib's own global locks (GCancellable's,
+ * fence it: GLib's own global locks (GCancellable's,
  * GObject's signal and notify locks) are not, and a child that inherits one
  * of them held hangs in GLib whatever sysem does. sysem's own calls, made
  * from these threads and from its waiter thread, are not fenced here: any
@@ -627,16 +627,18 @@ app_fence_unlock (void)
   g_mutex_unlock (&app_fence);
 }
 
-static void
-app_fence_init (void)
+/* fork() with the fence held: taken before any of sysem's fork handlers
+ * runs, as these threads take the two, whichever handlers were registered
+ * first. */
+static pid_t
+fenced_fork (void)
 {
-  static gsize once = 0;
+  pid_t pid;
 
-  if (g_once_init_enter (&once))
-    {
-      pthread_atfork (app_fence_lock, app_fence_unlock, app_fence_unlock);
-      g_once_init_leave (&once, 1);
-    }
+  app_fence_lock ();
+  pid = sysem_test_fork ();
+  app_fence_unlock ();
+  return pid;
 }
 
 /* One iteration of @context, fenced but for the wait. */
@@ -854,6 +856,34 @@ hammer_child (SysemSemaphore *sem)
   return status;
 }
 
+/* Reads the result byte of child @i of @n on @fd, which it closes, and
+ * reaps the child: the test fails if the child hung or failed. */
+static void
+expect_child_success (pid_t pid,
+                      int   fd,
+                      int   i,
+                      int   n)
+{
+  int result = read_byte (fd);
+  int status;
+
+  close (fd);
+  if (result == -2)
+    {
+      g_autofree char *wchan_path = g_strdup_printf ("/proc/%d/wchan", (int) pid);
+      g_autofree char *wchan = NULL;
+
+      g_file_get_contents (wchan_path, &wchan, NULL, NULL);
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+      g_error ("child %d of %d (pid %d) hung (kernel: %s)", i + 1, n, (int) pid,
+               wchan ? wchan : "?");
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  if (result != 0)
+    g_error ("child %d of %d failed with %d", i + 1, n, result);
+}
+
 static void
 test_fork_hammer (SysemTestFixture *fixture)
 {
@@ -865,9 +895,6 @@ test_fork_hammer (SysemTestFixture *fixture)
   hammer.sem = sysem_test_fixture_open (fixture, HAMMER_UNITS, SYSEM_ACCESS_MODE_CREATE);
   /* Reads the count at the end. */
   keeper = sysem_test_open (fixture->key, fixture->key_type, HAMMER_UNITS, SYSEM_ACCESS_MODE_OPEN);
-  /* After sysem's handlers, which fork() then runs after this one: the
-   * fence is taken before sysem's gate, as these threads take them. */
-  app_fence_init ();
 
   threads[0] = g_thread_new ("hammer-async", hammer_async_thread, &hammer);
   threads[1] = g_thread_new ("hammer-async", hammer_async_thread, &hammer);
@@ -878,14 +905,13 @@ test_fork_hammer (SysemTestFixture *fixture)
     {
       gint rounds = g_atomic_int_get (&hammer.rounds);
       int fds[2];
-      int status, result;
       pid_t pid;
 
       /* Let the threads get into their calls again. */
       wait_count (&hammer.rounds, rounds + 2, "the hammering threads' rounds");
 
       g_assert_no_errno (pipe (fds));
-      pid = sysem_test_fork ();
+      pid = fenced_fork ();
       g_assert_cmpint (pid, !=, -1);
       if (pid == 0)
         {
@@ -895,22 +921,7 @@ test_fork_hammer (SysemTestFixture *fixture)
         }
       close (fds[1]);
 
-      result = read_byte (fds[0]);
-      close (fds[0]);
-      if (result == -2)
-        {
-          g_autofree char *wchan_path = g_strdup_printf ("/proc/%d/wchan", (int) pid);
-          g_autofree char *wchan = NULL;
-
-          g_file_get_contents (wchan_path, &wchan, NULL, NULL);
-          kill (pid, SIGKILL);
-          waitpid (pid, &status, 0);
-          g_error ("child %d of %d (pid %d) hung (kernel: %s)", i + 1, forks, (int) pid,
-                   wchan ? wchan : "?");
-        }
-      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-      if (result != 0)
-        g_error ("child %d of %d failed with %d", i + 1, forks, result);
+      expect_child_success (pid, fds[0], i, forks);
     }
 
   g_atomic_int_set (&hammer.stop, 1);
@@ -922,6 +933,122 @@ test_fork_hammer (SysemTestFixture *fixture)
   sysem_test_assert_value (keeper, HAMMER_UNITS);
   g_object_unref (keeper);
   g_object_unref (hammer.sem);
+}
+
+/* fork() while another thread moves the object between two keys with
+ * set_key() and others use it: the child's object works on the semaphore
+ * it had at the fork, which the parent's move must not remove under it,
+ * moves on its own, and is finalized. set_key() emits GObject
+ * notifications, which take GLib's global locks: the mover is fenced as an
+ * application fences its use of GLib against fork(); the racers' calls
+ * are not. */
+
+#define N_KEY_FORKS 100
+
+typedef struct {
+  Race        *race;
+  const char  *keys[2];
+  gint         moves;
+  gint         allowed;   /* moves the test asks for: each one keeps a handle */
+} Mover;
+
+static gpointer
+mover_thread (gpointer data)
+{
+  Mover *mover = data;
+
+  for (int i = 1; !g_atomic_int_get (&mover->race->stop); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      while (g_atomic_int_get (&mover->moves) >= g_atomic_int_get (&mover->allowed))
+        {
+          if (g_atomic_int_get (&mover->race->stop))
+            return NULL;
+          g_thread_yield ();
+        }
+
+      app_fence_lock ();
+      if (!sysem_semaphore_set_key (mover->race->sem, mover->keys[i % 2], 100,
+                                    SYSEM_ACCESS_MODE_OPEN, &error))
+        {
+          g_printerr ("set_key: %s\n", error->message);
+          g_atomic_int_inc (&mover->race->failures);
+        }
+      g_clear_error (&error);
+      app_fence_unlock ();
+      g_atomic_int_inc (&mover->moves);
+    }
+
+  return NULL;
+}
+
+static int
+set_key_child (SysemSemaphore *sem,
+               const char     *keys[2])
+{
+  g_autoptr(GError) error = NULL;
+  const char *to = g_strcmp0 (sysem_semaphore_get_key (sem), keys[0]) == 0 ? keys[1] : keys[0];
+  int status = 0;
+
+  if (sysem_semaphore_get_value (sem, &error) < 0)
+    status = 30;
+  else if (!sysem_semaphore_set_key (sem, to, 100, SYSEM_ACCESS_MODE_OPEN, &error))
+    status = 31;
+  else if (sysem_semaphore_get_value (sem, &error) < 0)
+    status = 32;
+  if (error != NULL)
+    g_printerr ("child: %s\n", error->message);
+
+  g_object_unref (sem);
+  return status;
+}
+
+static void
+test_fork_set_key_race (SysemTestFixture *fixture)
+{
+  g_autofree char *other = g_strconcat (fixture->key, "-other", NULL);
+  Race race = { NULL, 0, 0, 0 };
+  Mover mover = { &race, { fixture->key, other }, 0, 0 };
+  int forks = sysem_test_under_valgrind () ? 10 : N_KEY_FORKS;
+  GThread *threads[N_RACERS], *mover_t;
+
+  race.sem = sysem_test_fixture_open (fixture, 100, SYSEM_ACCESS_MODE_CREATE);
+  for (int i = 0; i < N_RACERS; i++)
+    threads[i] = g_thread_new ("racer", race_thread, &race);
+  mover_t = g_thread_new ("mover", mover_thread, &mover);
+
+  for (int i = 0; i < forks; i++)
+    {
+      int fds[2];
+      pid_t pid;
+
+      /* A move now, racing the fork, after the one before is done. */
+      wait_count (&mover.moves, g_atomic_int_get (&mover.allowed), "the mover's moves");
+      g_atomic_int_inc (&mover.allowed);
+
+      g_assert_no_errno (pipe (fds));
+      pid = fenced_fork ();
+      g_assert_cmpint (pid, !=, -1);
+      if (pid == 0)
+        {
+          close (fds[0]);
+          write_byte (fds[1], set_key_child (race.sem, mover.keys));
+          _exit (0);
+        }
+      close (fds[1]);
+      expect_child_success (pid, fds[0], i, forks);
+    }
+
+  g_atomic_int_set (&race.stop, 1);
+  g_thread_join (mover_t);
+  for (int i = 0; i < N_RACERS; i++)
+    g_thread_join (threads[i]);
+
+  g_assert_cmpint (race.failures, ==, 0);
+  g_object_unref (race.sem);
+  sysem_test_assert_key_clean (fixture->key, fixture->key_type);
+  sysem_test_assert_key_clean (other, fixture->key_type);
 }
 
 /* fork() while requests of the parent wait in the queue, are being served
@@ -1302,8 +1429,9 @@ main (int    argc,
    * libsanitizer) takes no fork handler, so a child of a process whose
    * other threads allocate hangs at its first malloc() in about one fork
    * in fifty, in the sanitizer's own lock. The plain and valgrind runs of
-   * this program cover the test. */
+   * this program cover these tests. */
   sysem_test_add_both_types ("/core/{system-v}/fork/threads-hammer", test_fork_hammer);
+  sysem_test_add_both_types ("/core/{system-v}/fork/set-key-race", test_fork_set_key_race);
 #endif
   sysem_test_add_both_types ("/core/{system-v}/fork/pending-finalize", test_fork_pending_finalize);
   sysem_test_add_both_types ("/core/{system-v}/threads/undo-only-acquires", test_undo_only_acquires);
