@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include <unistd.h>
+
 #include "sysem-test-util.h"
 
 SysemStats
@@ -97,6 +99,7 @@ struct _SysemTestWaiter
   SysemSemaphore *sem;
   GCancellable   *cancellable;
   gint64          timeout;
+  gint            tid;        /* atomic; 0 until the thread runs */
   gboolean        acquired;
   GError         *error;
   GThread        *thread;
@@ -107,6 +110,7 @@ waiter_thread (gpointer data)
 {
   SysemTestWaiter *waiter = data;
 
+  g_atomic_int_set (&waiter->tid, (gint) gettid ());
   if (waiter->timeout < 0)
     waiter->acquired = sysem_semaphore_acquire (waiter->sem, waiter->cancellable,
                                                 &waiter->error);
@@ -116,22 +120,62 @@ waiter_thread (gpointer data)
   return NULL;
 }
 
-/* Starts a thread that waits for a unit of @sem, and returns once the
- * kernel counts it. */
+/* Starts a thread that waits for a unit of @sem, and returns at once: it
+ * may not wait yet. */
 SysemTestWaiter *
-sysem_test_waiter_start (SysemSemaphore *sem,
+sysem_test_waiter_spawn (SysemSemaphore *sem,
                          GCancellable   *cancellable,
                          gint64          timeout_usec)
 {
   SysemTestWaiter *waiter = g_new0 (SysemTestWaiter, 1);
-  int base = sysem_test_waiters (sem);
 
   waiter->sem = sem;
   waiter->cancellable = cancellable;
   waiter->timeout = timeout_usec;
   waiter->thread = g_thread_new ("sysem-test-waiter", waiter_thread, waiter);
+  return waiter;
+}
+
+/* The same, returning once the kernel counts one more waiter. */
+SysemTestWaiter *
+sysem_test_waiter_start (SysemSemaphore *sem,
+                         GCancellable   *cancellable,
+                         gint64          timeout_usec)
+{
+  int base = sysem_test_waiters (sem);
+  SysemTestWaiter *waiter = sysem_test_waiter_spawn (sem, cancellable, timeout_usec);
+
   sysem_test_wait_waiters (sem, base + 1);
   return waiter;
+}
+
+static gboolean
+waiter_tid_known_cb (gpointer data)
+{
+  return g_atomic_int_get (&((SysemTestWaiter *) data)->tid) != 0;
+}
+
+/* The thread id of the waiter's thread, once it runs. */
+int
+sysem_test_waiter_get_tid (SysemTestWaiter *waiter)
+{
+  sysem_test_wait_for (waiter_tid_known_cb, waiter, "the waiter's thread to run");
+  return g_atomic_int_get (&waiter->tid);
+}
+
+static gboolean
+waiter_asleep_cb (gpointer data)
+{
+  return sysem_test_thread_sleeping (g_atomic_int_get (&((SysemTestWaiter *) data)->tid));
+}
+
+/* Waits until the waiter's thread sleeps in the kernel: counted as a
+ * waiter is not yet asleep. */
+void
+sysem_test_waiter_wait_asleep (SysemTestWaiter *waiter)
+{
+  sysem_test_waiter_get_tid (waiter);
+  sysem_test_wait_for (waiter_asleep_cb, waiter, "the waiter to sleep");
 }
 
 /* Joins and frees the thread; returns whether it acquired, with its error

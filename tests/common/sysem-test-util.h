@@ -158,13 +158,18 @@ void            sysem_test_sysv_ids           (SysemSemaphore  *sem,
                                                key_t           *ipc_key);
 
 /* A thread of this process that waits for a unit: acquire() when
- * @timeout_usec is -1, else try_acquire(). It has started once the kernel
- * counts one more waiter. */
+ * @timeout_usec is -1, else try_acquire(). _start() returns once the
+ * kernel counts one more waiter, _spawn() at once. */
 typedef struct _SysemTestWaiter SysemTestWaiter;
 
+SysemTestWaiter *sysem_test_waiter_spawn      (SysemSemaphore  *sem,
+                                               GCancellable    *cancellable,
+                                               gint64           timeout_usec);
 SysemTestWaiter *sysem_test_waiter_start      (SysemSemaphore  *sem,
                                                GCancellable    *cancellable,
                                                gint64           timeout_usec);
+int             sysem_test_waiter_get_tid     (SysemTestWaiter *waiter);
+void            sysem_test_waiter_wait_asleep (SysemTestWaiter *waiter);
 gboolean        sysem_test_waiter_join        (SysemTestWaiter *waiter,
                                                GError         **error);
 void            sysem_test_waiter_join_acquired (SysemTestWaiter *waiter);

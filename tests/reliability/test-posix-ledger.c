@@ -435,45 +435,6 @@ test_many_objects (void)
 
 /* Waits without slices (issue 15) */
 
-typedef struct {
-  SysemSemaphore *sem;
-  GCancellable   *cancellable;
-  gint64          timeout;      /* -1: acquire() */
-  int             tid;          /* atomic; set before the wait */
-  GError         *error;
-  gboolean        acquired;
-} Sleeper;
-
-static gpointer
-sleeper_thread (gpointer data)
-{
-  Sleeper *s = data;
-
-  g_atomic_int_set (&s->tid, (int) gettid ());
-  if (s->timeout < 0)
-    s->acquired = sysem_semaphore_acquire (s->sem, s->cancellable, &s->error);
-  else
-    s->acquired = sysem_semaphore_try_acquire (s->sem, s->timeout, s->cancellable, &s->error);
-  return NULL;
-}
-
-static gboolean
-waiters_at_least (gpointer data)
-{
-  SysemStats stats;
-
-  return sysem_semaphore_get_stats (data, &stats, NULL) && stats.waiters >= 1;
-}
-
-static GThread *
-sleeper_start (Sleeper *s)
-{
-  GThread *thread = g_thread_new ("sleeper", sleeper_thread, s);
-
-  sysem_test_wait_for (waiters_at_least, s->sem, "the sleeper to wait");
-  return thread;
-}
-
 static int
 watcher_tid (void)
 {
@@ -501,45 +462,29 @@ test_wait_no_wakeups (void)
   g_autofree char *key = sysem_test_key ("ledger-no-wakeups");
   g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  Sleeper plain = { sem, NULL, -1, 0, NULL, FALSE };
-  Sleeper cancellable_one = { sem, cancellable, -1, 0, NULL, FALSE };
-  GThread *t1 = sleeper_start (&plain);
-  GThread *t2;
+  SysemTestWaiter *plain = sysem_test_waiter_start (sem, NULL, -1);
+  SysemTestWaiter *cancellable_one = sysem_test_waiter_start (sem, cancellable, -1);
+  g_autoptr(GError) error = NULL;
   guint64 before1, before2, before_w, after1, after2, after_w;
-  gint64 start, elapsed, deadline;
-  int wtid;
-
-  g_atomic_int_set (&cancellable_one.tid, 0);
-  t2 = g_thread_new ("sleeper", sleeper_thread, &cancellable_one);
-  while (TRUE)
-    {
-      SysemStats stats;
-
-      g_assert_true (sysem_semaphore_get_stats (sem, &stats, NULL));
-      if (stats.waiters >= 2)
-        break;
-      g_thread_yield ();
-    }
+  gint64 start, elapsed;
+  int wtid, tid1, tid2;
 
   /* Announced as waiting is not yet asleep: the switch into the sleep
    * must not fall in the window. */
-  deadline = g_get_monotonic_time () + SYSEM_TEST_DEADLINE_USEC;
-  while (!sysem_test_thread_sleeping (g_atomic_int_get (&plain.tid)) ||
-         !sysem_test_thread_sleeping (g_atomic_int_get (&cancellable_one.tid)))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_thread_yield ();
-    }
+  sysem_test_waiter_wait_asleep (plain);
+  sysem_test_waiter_wait_asleep (cancellable_one);
+  tid1 = sysem_test_waiter_get_tid (plain);
+  tid2 = sysem_test_waiter_get_tid (cancellable_one);
 
   wtid = watcher_tid ();
   g_assert_cmpint (wtid, >, 0);
   start = g_get_monotonic_time ();
-  before1 = sysem_test_thread_switches (g_atomic_int_get (&plain.tid));
-  before2 = sysem_test_thread_switches (g_atomic_int_get (&cancellable_one.tid));
+  before1 = sysem_test_thread_switches (tid1);
+  before2 = sysem_test_thread_switches (tid2);
   before_w = sysem_test_thread_switches (wtid);
   g_usleep (1500 * G_TIME_SPAN_MILLISECOND);   /* the window observed */
-  after1 = sysem_test_thread_switches (g_atomic_int_get (&plain.tid));
-  after2 = sysem_test_thread_switches (g_atomic_int_get (&cancellable_one.tid));
+  after1 = sysem_test_thread_switches (tid1);
+  after2 = sysem_test_thread_switches (tid2);
   after_w = sysem_test_thread_switches (wtid);
   elapsed = g_get_monotonic_time () - start;
 
@@ -552,14 +497,11 @@ test_wait_no_wakeups (void)
 
   /* A cancel wakes the cancelled one, which takes nothing. */
   g_cancellable_cancel (cancellable);
-  g_thread_join (t2);
-  g_assert_false (cancellable_one.acquired);
-  g_assert_error (cancellable_one.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&cancellable_one.error);
+  g_assert_false (sysem_test_waiter_join (cancellable_one, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
   sysem_test_release (sem, 1);
-  g_thread_join (t1);
-  g_assert_true (plain.acquired);
+  sysem_test_waiter_join_acquired (plain);
   sysem_test_assert_value (sem, 0);
 }
 
@@ -574,15 +516,12 @@ test_wait_woken_by_glibc_post (void)
       g_autofree char *path = ledger_path (key);
       g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-      Sleeper s = { sem, kind == 2 ? cancellable : NULL, kind == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC,
-                    0, NULL, FALSE };
       SysemLedgerFile *file = ledger_map (path);
-      GThread *thread = sleeper_start (&s);
+      SysemTestWaiter *w = sysem_test_waiter_start (sem, kind == 2 ? cancellable : NULL,
+                                                    kind == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC);
 
       g_assert_cmpint (sem_post ((sem_t *) (gpointer) &file->sem), ==, 0);
-      g_thread_join (thread);
-      g_assert_no_error (s.error);
-      g_assert_true (s.acquired);
+      sysem_test_waiter_join_acquired (w);
       sysem_test_assert_value (sem, 0);
       munmap (file, SYSEM_LEDGER_FILE_SIZE);
     }
@@ -596,8 +535,8 @@ test_wait_unlinked_by_other (void)
   g_autofree char *key = sysem_test_key ("ledger-wait-unlinked");
   g_autofree char *path = ledger_path (key);
   g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
-  Sleeper s = { sem, NULL, -1, 0, NULL, FALSE };
-  GThread *thread = sleeper_start (&s);
+  SysemTestWaiter *w = sysem_test_waiter_start (sem, NULL, -1);
+  g_autoptr(GError) error = NULL;
   pid_t pid = fork ();
 
   g_assert_cmpint (pid, >=, 0);
@@ -605,11 +544,9 @@ test_wait_unlinked_by_other (void)
     _exit (unlink (path) == 0 ? 0 : 1);
   g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
 
-  g_thread_join (thread);
-  g_assert_false (s.acquired);
-  sysem_test_assert_error_names_key (s.error, SYSEM_SEMAPHORE_ERROR,
+  g_assert_false (sysem_test_waiter_join (w, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
                                      SYSEM_SEMAPHORE_ERROR_NOT_FOUND, key);
-  g_clear_error (&s.error);
 }
 
 /* The file cut short by someone else while a thread sleeps on it: the
@@ -621,8 +558,8 @@ test_wait_truncated_by_other (void)
   g_autofree char *key = sysem_test_key ("ledger-wait-truncated");
   g_autofree char *path = ledger_path (key);
   g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
-  Sleeper s = { sem, NULL, -1, 0, NULL, FALSE };
-  GThread *thread = sleeper_start (&s);
+  SysemTestWaiter *w = sysem_test_waiter_start (sem, NULL, -1);
+  g_autoptr(GError) error = NULL;
   pid_t pid = fork ();
 
   g_assert_cmpint (pid, >=, 0);
@@ -630,11 +567,9 @@ test_wait_truncated_by_other (void)
     _exit (truncate (path, 0) == 0 ? 0 : 1);
   g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
 
-  g_thread_join (thread);
-  g_assert_false (s.acquired);
-  sysem_test_assert_error_names_key (s.error, SYSEM_SEMAPHORE_ERROR,
+  g_assert_false (sysem_test_waiter_join (w, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
                                      SYSEM_SEMAPHORE_ERROR_KEY_ERROR, key);
-  g_clear_error (&s.error);
   g_assert_cmpint (unlink (path), ==, 0);
 }
 
@@ -652,18 +587,16 @@ test_wait_cancel_and_remove_race (void)
   for (int i = 0; i < rounds; i++)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-      Sleeper s = { sem, cancellable, i % 2 == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC,
-                    0, NULL, FALSE };
-      GThread *thread = i % 3 == 0 ? sleeper_start (&s)
-                                   : g_thread_new ("sleeper", sleeper_thread, &s);
+      gint64 timeout = i % 2 == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC;
+      SysemTestWaiter *w = i % 3 == 0 ? sysem_test_waiter_start (sem, cancellable, timeout)
+                                      : sysem_test_waiter_spawn (sem, cancellable, timeout);
+      g_autoptr(GError) error = NULL;
 
       for (int spin = g_test_rand_int_range (0, 200000); spin > 0; spin--)
         __asm__ __volatile__ ("" ::: "memory");
       g_cancellable_cancel (cancellable);
-      g_thread_join (thread);
-      g_assert_false (s.acquired);
-      g_assert_error (s.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_clear_error (&s.error);
+      g_assert_false (sysem_test_waiter_join (w, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     }
   sysem_test_assert_value (sem, 0);
   g_assert_cmpint (sysem_test_stats (sem).waiters, ==, 0);
@@ -673,20 +606,17 @@ test_wait_cancel_and_remove_race (void)
       g_autofree char *rkey = sysem_test_key ("ledger-remove-race");
       g_autoptr(SysemSemaphore) owner = posix_open (rkey, 0, SYSEM_ACCESS_MODE_CREATE);
       g_autoptr(SysemSemaphore) waiter = posix_open (rkey, 0, SYSEM_ACCESS_MODE_OPEN);
-      Sleeper s = { waiter, NULL, -1, 0, NULL, FALSE };
-      GThread *thread = i % 3 == 0 ? sleeper_start (&s)
-                                   : g_thread_new ("sleeper", sleeper_thread, &s);
+      SysemTestWaiter *w = i % 3 == 0 ? sysem_test_waiter_start (waiter, NULL, -1)
+                                      : sysem_test_waiter_spawn (waiter, NULL, -1);
       g_autoptr(GError) error = NULL;
 
       for (int spin = g_test_rand_int_range (0, 200000); spin > 0; spin--)
         __asm__ __volatile__ ("" ::: "memory");
       g_assert_true (sysem_semaphore_remove (owner, &error));
       g_assert_no_error (error);
-      g_thread_join (thread);
-      g_assert_false (s.acquired);
-      sysem_test_assert_error_names_key (s.error, SYSEM_SEMAPHORE_ERROR,
+      g_assert_false (sysem_test_waiter_join (w, &error));
+      sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
                                          SYSEM_SEMAPHORE_ERROR_NOT_FOUND, rkey);
-      g_clear_error (&s.error);
     }
 }
 
@@ -697,8 +627,7 @@ test_wait_dead_holder (void)
 {
   g_autofree char *key = sysem_test_key ("ledger-wait-dead");
   g_autoptr(SysemSemaphore) sem = posix_open (key, 1, SYSEM_ACCESS_MODE_CREATE);
-  Sleeper s = { sem, NULL, -1, 0, NULL, FALSE };
-  GThread *thread;
+  SysemTestWaiter *w;
   int pipefd[2];
   char c;
   pid_t pid;
@@ -721,13 +650,11 @@ test_wait_dead_holder (void)
   g_assert_cmpint (read (pipefd[0], &c, 1), ==, 1);
   close (pipefd[0]);
 
-  thread = sleeper_start (&s);
+  w = sysem_test_waiter_start (sem, NULL, -1);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
   g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
 
-  g_thread_join (thread);
-  g_assert_no_error (s.error);
-  g_assert_true (s.acquired);
+  sysem_test_waiter_join_acquired (w);
   sysem_test_release (sem, 1);
   sysem_test_assert_value (sem, 1);
 }

@@ -785,28 +785,6 @@ test_tmpdir_symlink_loop (SysemTestFixture *fixture)
 
 typedef struct {
   SysemSemaphore *sem;
-  GCancellable   *cancellable;
-  gint64          timeout;     /* -1: acquire () */
-  gint            tid;         /* atomic; 0 until the thread runs */
-  gboolean        acquired;
-  GError         *error;
-} SleepingWaiter;
-
-static gpointer
-sleeping_waiter_thread (gpointer data)
-{
-  SleepingWaiter *w = data;
-
-  g_atomic_int_set (&w->tid, (gint) gettid ());
-  if (w->timeout < 0)
-    w->acquired = sysem_semaphore_acquire (w->sem, w->cancellable, &w->error);
-  else
-    w->acquired = sysem_semaphore_try_acquire (w->sem, w->timeout, w->cancellable, &w->error);
-  return NULL;
-}
-
-typedef struct {
-  SysemSemaphore *sem;
   int             n;
 } WaitersAtLeast;
 
@@ -822,32 +800,18 @@ waiters_at_least_cb (gpointer data)
  * a second, a waiter in 20 ms slices would wake a dozen times. Counted by
  * the kernel's context switches of its thread; no time is asserted. */
 static void
-assert_sleeps_soundly (SysemSemaphore *sem,
-                       SleepingWaiter *w)
+assert_sleeps_soundly (SysemTestWaiter *w)
 {
-  WaitersAtLeast check = { sem, 1 };
+  int tid = sysem_test_waiter_get_tid (w);
   guint64 before, after;
-  gint64 deadline;
 
-  sysem_test_wait_for (waiters_at_least_cb, &check, "the waiter to sleep");
-  deadline = g_get_monotonic_time () + SYSEM_TEST_DEADLINE_USEC;
-  while (!sysem_test_thread_sleeping (g_atomic_int_get (&w->tid)))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_thread_yield ();
-    }
-  before = sysem_test_thread_switches (g_atomic_int_get (&w->tid));
+  sysem_test_waiter_wait_asleep (w);
+  before = sysem_test_thread_switches (tid);
   g_usleep (250 * G_TIME_SPAN_MILLISECOND);
-  after = sysem_test_thread_switches (g_atomic_int_get (&w->tid));
+  after = sysem_test_thread_switches (tid);
   g_test_message ("the waiter woke %" G_GUINT64_FORMAT " times", after - before);
   if (!sysem_test_under_valgrind ())
     g_assert_cmpuint (after - before, <=, 2);
-}
-
-static gboolean
-tid_known_cb (gpointer data)
-{
-  return g_atomic_int_get (&((SleepingWaiter *) data)->tid) != 0;
 }
 
 /* A cancellable acquire on a set made by sysem 1.1 sleeps until it is
@@ -865,28 +829,22 @@ test_wait_without_slices (SysemTestFixture *fixture)
   for (int timed = 0; timed < 2; timed++)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-      SleepingWaiter w = { sem, cancellable, timed ? 600 * G_USEC_PER_SEC : -1, 0, FALSE, NULL };
-      GThread *thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+      SysemTestWaiter *w = sysem_test_waiter_start (sem, cancellable,
+                                                    timed ? 600 * G_USEC_PER_SEC : -1);
 
-      sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
-      assert_sleeps_soundly (sem, &w);
+      assert_sleeps_soundly (w);
       g_cancellable_cancel (cancellable);
-      g_thread_join (thread);
-      g_assert_false (w.acquired);
-      g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_clear_error (&w.error);
+      g_assert_false (sysem_test_waiter_join (w, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&error);
     }
 
   {
-    SleepingWaiter w = { sem, NULL, 600 * G_USEC_PER_SEC, 0, FALSE, NULL };
-    GThread *thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+    SysemTestWaiter *w = sysem_test_waiter_start (sem, NULL, 600 * G_USEC_PER_SEC);
 
-    sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
-    assert_sleeps_soundly (sem, &w);
+    assert_sleeps_soundly (w);
     sysem_test_release (sem, 1);
-    g_thread_join (thread);
-    g_assert_true (w.acquired);
-    g_assert_no_error (w.error);
+    sysem_test_waiter_join_acquired (w);
   }
 
   /* A deadline that passes is a timeout, not an error. */
@@ -920,42 +878,36 @@ test_cancel_latency (SysemTestFixture *fixture)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       g_autoptr(GCancellable) bystander_cancellable = g_cancellable_new ();
-      SleepingWaiter w = { sem, cancellable, i % 2 ? 600 * G_USEC_PER_SEC : -1, 0, FALSE, NULL };
-      SleepingWaiter bystander = { other, bystander_cancellable, -1, 0, FALSE, NULL };
       WaitersAtLeast check = { sem, 2 };
-      GThread *thread, *bystander_thread;
+      SysemTestWaiter *w, *bystander;
+      g_autoptr(GError) error = NULL;
 
       /* Two guarded sleepers: a kick for one wakes both, and the other
        * goes back to sleep. */
-      bystander_thread = g_thread_new ("bystander", sleeping_waiter_thread, &bystander);
-      thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
+      bystander = sysem_test_waiter_spawn (other, bystander_cancellable, -1);
+      w = sysem_test_waiter_spawn (sem, cancellable, i % 2 ? 600 * G_USEC_PER_SEC : -1);
       sysem_test_wait_for (waiters_at_least_cb, &check, "two waiters");
 
       if (i % 3 == 0)
         sysem_test_release (other, 1);   /* a unit races the cancel */
       g_cancellable_cancel (cancellable);
-      g_thread_join (thread);
-      if (w.acquired)
+      if (sysem_test_waiter_join (w, &error))
         {
           acquired++;
           sysem_test_release (sem, 1);
         }
       else
-        g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_clear_error (&w.error);
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&error);
 
       /* The bystander got the unit, if any was left, or sleeps on. */
       if (i % 3 == 0)
-        {
-          g_thread_join (bystander_thread);
-          g_assert_true (bystander.acquired);
-        }
+        sysem_test_waiter_join_acquired (bystander);
       else
         {
           g_cancellable_cancel (bystander_cancellable);
-          g_thread_join (bystander_thread);
-          g_assert_false (bystander.acquired);
-          g_clear_error (&bystander.error);
+          g_assert_false (sysem_test_waiter_join (bystander, &error));
+          g_clear_error (&error);
         }
       sysem_test_assert_value (sem, 0);
     }
@@ -971,9 +923,9 @@ test_set_of_1_0 (SysemTestFixture *fixture)
   g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
   struct sembuf pin = { 1, 1, 0 };
-  SleepingWaiter w;
-  GThread *thread;
+  SysemTestWaiter *w;
   int semid, fd;
 
   /* What `sysem create` of 1.0 left: two semaphores, one pinned user. */
@@ -989,13 +941,11 @@ test_set_of_1_0 (SysemTestFixture *fixture)
   g_assert_cmpint (sysem_test_stats (sem).users, ==, 2);
   sysem_test_assert_value (sem, 0);
 
-  w = (SleepingWaiter) { sem, cancellable, -1, 0, FALSE, NULL };
-  thread = g_thread_new ("sleeper", sleeping_waiter_thread, &w);
-  sysem_test_wait_for (tid_known_cb, &w, "the waiter to start");
+  w = sysem_test_waiter_spawn (sem, cancellable, -1);
+  sysem_test_waiter_get_tid (w);
   g_cancellable_cancel (cancellable);
-  g_thread_join (thread);
-  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&w.error);
+  g_assert_false (sysem_test_waiter_join (w, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
   sysem_test_release (sem, 2);
   sysem_test_acquire (sem);
