@@ -87,19 +87,6 @@ waiter_thread (gpointer data)
   return NULL;
 }
 
-typedef struct {
-  SysemSemaphore *sem;
-  int             n;
-} WaitersCheck;
-
-static gboolean
-waiters_blocked_cb (gpointer data)
-{
-  WaitersCheck *check = data;
-
-  return sysem_test_waiters (check->sem) >= check->n;
-}
-
 static gboolean
 all_done_cb (gpointer data)
 {
@@ -117,7 +104,6 @@ removed_under_waiters (SysemKeyType key_type,
   g_autoptr(GError) error = NULL;
   Waiter waiters[N_WAITERS];
   GThread *threads[N_WAITERS];
-  WaitersCheck check;
   gint n_done = 0;
   int semid = -1;
   key_t ipc_key = -1;
@@ -137,8 +123,7 @@ removed_under_waiters (SysemKeyType key_type,
 
   /* The kernel's own count of sleeping waiters (semncnt, or the waiter
    * count in glibc's sem_t) reaches 5 once every thread sleeps. */
-  check = (WaitersCheck) { owner, N_WAITERS };
-  sysem_test_wait_for (waiters_blocked_cb, &check, "five blocked waiters");
+  sysem_test_wait_waiters (owner, N_WAITERS);
   g_assert_cmpint (g_atomic_int_get (&n_done), ==, 0);
 
   if (how == REMOVE_WITH_API)

@@ -783,19 +783,6 @@ test_tmpdir_symlink_loop (SysemTestFixture *fixture)
 
 /* Waiting without slices */
 
-typedef struct {
-  SysemSemaphore *sem;
-  int             n;
-} WaitersAtLeast;
-
-static gboolean
-waiters_at_least_cb (gpointer data)
-{
-  WaitersAtLeast *w = data;
-
-  return sysem_test_waiters (w->sem) >= w->n;
-}
-
 /* A blocked waiter does not wake while nothing happens: over a quarter of
  * a second, a waiter in 20 ms slices would wake a dozen times. Counted by
  * the kernel's context switches of its thread; no time is asserted. */
@@ -878,7 +865,6 @@ test_cancel_latency (SysemTestFixture *fixture)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       g_autoptr(GCancellable) bystander_cancellable = g_cancellable_new ();
-      WaitersAtLeast check = { sem, 2 };
       SysemTestWaiter *w, *bystander;
       g_autoptr(GError) error = NULL;
 
@@ -886,7 +872,7 @@ test_cancel_latency (SysemTestFixture *fixture)
        * goes back to sleep. */
       bystander = sysem_test_waiter_spawn (other, bystander_cancellable, -1);
       w = sysem_test_waiter_spawn (sem, cancellable, i % 2 ? 600 * G_USEC_PER_SEC : -1);
-      sysem_test_wait_for (waiters_at_least_cb, &check, "two waiters");
+      sysem_test_wait_waiters (sem, 2);
 
       if (i % 3 == 0)
         sysem_test_release (other, 1);   /* a unit races the cancel */
