@@ -1227,6 +1227,16 @@ sysem_posix_futex_wake (SysemLedgerFile *file,
 
 #ifdef SYSEM_HAVE_LEDGER
 
+/* Every slot of the ledger is taken. */
+static void
+sysem_posix_set_ledger_full (SysemOp      op,
+                             const char  *display_key,
+                             GError     **error)
+{
+  sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, op, display_key,
+                   _("its holder ledger has no room for another process"));
+}
+
 /* In a child of fork(), the first use of an inherited record: a slot of
  * its own (the parent's stays the parent's). Called with posix_lock. */
 static gboolean
@@ -1282,9 +1292,7 @@ sysem_posix_ledger_ready (SysemPosix  *self,
       g_mutex_unlock (&posix_lock);
       if (!ok)
         {
-          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, op,
-                           self->parent.display_key,
-                           _("its holder ledger has no room for another process"));
+          sysem_posix_set_ledger_full (op, self->parent.display_key, error);
           return FALSE;
         }
     }
@@ -2519,8 +2527,7 @@ sysem_posix_rejoin_locked (SysemPosixRecord  *rec,
 
   if (slot < 0)
     {
-      sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN, display_key,
-                       _("its holder ledger has no room for another process"));
+      sysem_posix_set_ledger_full (SYSEM_OP_OPEN, display_key, error);
       return SYSEM_ATTACH_FAILED;
     }
   return SYSEM_ATTACH_OK;
@@ -2725,8 +2732,7 @@ sysem_posix_attach_locked (SysemPosix  *self,
         }
       if (slot < 0)
         {
-          sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_OUT_OF_RESOURCES, SYSEM_OP_OPEN, display_key,
-                           _("its holder ledger has no room for another process"));
+          sysem_posix_set_ledger_full (SYSEM_OP_OPEN, display_key, error);
           goto failed;
         }
 
