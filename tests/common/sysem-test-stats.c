@@ -203,3 +203,49 @@ sysem_test_waiter_join_acquired (SysemTestWaiter *waiter)
   g_assert_true (sysem_test_waiter_join (waiter, &error));
   g_assert_no_error (error);
 }
+
+/* Qt's first scenarios (tests/core/test-scenarios.c), on @sem of any key
+ * type, opened with the initial value each names. */
+
+/* basicacquire: a semaphore of 1. */
+void
+sysem_test_scenario_basic_acquire (SysemSemaphore *sem)
+{
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 0);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 1);
+}
+
+/* complexacquire: a semaphore of 2. */
+void
+sysem_test_scenario_complex_acquire (SysemSemaphore *sem)
+{
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
+  sysem_test_acquire (sem);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 2);
+
+  sysem_test_acquire (sem);
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 0);
+  sysem_test_release (sem, 1);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 2);
+}
+
+/* release: a semaphore of 0, where releasing "creates" units. */
+void
+sysem_test_scenario_release (SysemSemaphore *sem)
+{
+  sysem_test_release (sem, 1);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 2);
+  sysem_test_acquire (sem);
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 0);
+  sysem_test_release (sem, 1);
+  sysem_test_release (sem, 1);
+  sysem_test_assert_value (sem, 2);
+}

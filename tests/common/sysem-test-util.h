@@ -174,6 +174,11 @@ gboolean        sysem_test_waiter_join        (SysemTestWaiter *waiter,
                                                GError         **error);
 void            sysem_test_waiter_join_acquired (SysemTestWaiter *waiter);
 
+/* Qt's first scenarios, on a semaphore of any key type. */
+void            sysem_test_scenario_basic_acquire   (SysemSemaphore *sem);
+void            sysem_test_scenario_complex_acquire (SysemSemaphore *sem);
+void            sysem_test_scenario_release         (SysemSemaphore *sem);
+
 #endif /* SYSEM_COMPILATION */
 
 G_END_DECLS

@@ -87,11 +87,7 @@ test_basic_acquire (SysemTestFixture *fixture)
 {
   SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
 
-  sysem_test_acquire (sem);
-  sysem_test_assert_value (sem, 0);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 1);
-
+  sysem_test_scenario_basic_acquire (sem);
   g_object_unref (sem);
 }
 
@@ -102,19 +98,7 @@ test_complex_acquire (SysemTestFixture *fixture)
 {
   SysemSemaphore *sem = sysem_test_fixture_open (fixture, 2, SYSEM_ACCESS_MODE_CREATE);
 
-  sysem_test_acquire (sem);
-  sysem_test_release (sem, 1);
-  sysem_test_acquire (sem);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
-
-  sysem_test_acquire (sem);
-  sysem_test_acquire (sem);
-  sysem_test_assert_value (sem, 0);
-  sysem_test_release (sem, 1);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
-
+  sysem_test_scenario_complex_acquire (sem);
   g_object_unref (sem);
 }
 
@@ -125,16 +109,7 @@ test_release (SysemTestFixture *fixture)
 {
   SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
 
-  sysem_test_release (sem, 1);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
-  sysem_test_acquire (sem);
-  sysem_test_acquire (sem);
-  sysem_test_assert_value (sem, 0);
-  sysem_test_release (sem, 1);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
-
+  sysem_test_scenario_release (sem);
   g_object_unref (sem);
 }
 

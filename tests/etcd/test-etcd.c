@@ -127,10 +127,7 @@ test_basic_acquire (EtcdFixture *fixture)
 {
   g_autoptr(SysemSemaphore) sem = etcd_test_open (fixture->uri, 1, SYSEM_ACCESS_MODE_CREATE);
 
-  sysem_test_acquire (sem);
-  sysem_test_assert_value (sem, 0);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 1);
+  sysem_test_scenario_basic_acquire (sem);
 }
 
 static void
@@ -138,18 +135,7 @@ test_complex_acquire (EtcdFixture *fixture)
 {
   g_autoptr(SysemSemaphore) sem = etcd_test_open (fixture->uri, 2, SYSEM_ACCESS_MODE_CREATE);
 
-  sysem_test_acquire (sem);
-  sysem_test_release (sem, 1);
-  sysem_test_acquire (sem);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
-
-  sysem_test_acquire (sem);
-  sysem_test_acquire (sem);
-  sysem_test_assert_value (sem, 0);
-  sysem_test_release (sem, 1);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
+  sysem_test_scenario_complex_acquire (sem);
 }
 
 static void
@@ -157,15 +143,7 @@ test_release (EtcdFixture *fixture)
 {
   g_autoptr(SysemSemaphore) sem = etcd_test_open (fixture->uri, 0, SYSEM_ACCESS_MODE_CREATE);
 
-  sysem_test_release (sem, 1);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
-  sysem_test_acquire (sem);
-  sysem_test_acquire (sem);
-  sysem_test_assert_value (sem, 0);
-  sysem_test_release (sem, 1);
-  sysem_test_release (sem, 1);
-  sysem_test_assert_value (sem, 2);
+  sysem_test_scenario_release (sem);
 }
 
 static void
