@@ -527,50 +527,44 @@ test_wait_woken_by_glibc_post (void)
     }
 }
 
-/* The name unlinked by someone else (rm, RemoveIPC) while a thread
- * sleeps: it fails with NOT_FOUND, woken by the watcher. */
+/* Another process unlinks the name (rm, RemoveIPC) or cuts the file short
+ * while a thread sleeps on it: the sleeper fails with an error naming the
+ * key, NOT_FOUND or KEY_ERROR, woken by the watcher (which gives a file
+ * cut short its size back so that the sleeper can be woken at all). */
+static void
+wait_while_other_process (const char *tag,
+                          gboolean    truncate_it)
+{
+  g_autofree char *key = sysem_test_key (tag);
+  g_autofree char *path = ledger_path (key);
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
+  SysemTestWaiter *w = sysem_test_waiter_start (sem, NULL, -1);
+  g_autoptr(GError) error = NULL;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit ((truncate_it ? truncate (path, 0) : unlink (path)) == 0 ? 0 : 1);
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+
+  g_assert_false (sysem_test_waiter_join (w, &error));
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
+                                     truncate_it ? SYSEM_SEMAPHORE_ERROR_KEY_ERROR
+                                                 : SYSEM_SEMAPHORE_ERROR_NOT_FOUND, key);
+  if (truncate_it)
+    g_assert_cmpint (unlink (path), ==, 0);
+}
+
 static void
 test_wait_unlinked_by_other (void)
 {
-  g_autofree char *key = sysem_test_key ("ledger-wait-unlinked");
-  g_autofree char *path = ledger_path (key);
-  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
-  SysemTestWaiter *w = sysem_test_waiter_start (sem, NULL, -1);
-  g_autoptr(GError) error = NULL;
-  pid_t pid = fork ();
-
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    _exit (unlink (path) == 0 ? 0 : 1);
-  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
-
-  g_assert_false (sysem_test_waiter_join (w, &error));
-  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
-                                     SYSEM_SEMAPHORE_ERROR_NOT_FOUND, key);
+  wait_while_other_process ("ledger-wait-unlinked", FALSE);
 }
 
-/* The file cut short by someone else while a thread sleeps on it: the
- * sleeper fails with an error naming the key (the watcher gives the file
- * its size back so that the sleeper can be woken at all). */
 static void
 test_wait_truncated_by_other (void)
 {
-  g_autofree char *key = sysem_test_key ("ledger-wait-truncated");
-  g_autofree char *path = ledger_path (key);
-  g_autoptr(SysemSemaphore) sem = posix_open (key, 0, SYSEM_ACCESS_MODE_CREATE);
-  SysemTestWaiter *w = sysem_test_waiter_start (sem, NULL, -1);
-  g_autoptr(GError) error = NULL;
-  pid_t pid = fork ();
-
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    _exit (truncate (path, 0) == 0 ? 0 : 1);
-  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
-
-  g_assert_false (sysem_test_waiter_join (w, &error));
-  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR,
-                                     SYSEM_SEMAPHORE_ERROR_KEY_ERROR, key);
-  g_assert_cmpint (unlink (path), ==, 0);
+  wait_while_other_process ("ledger-wait-truncated", TRUE);
 }
 
 /* A cancel or a remove() at any moment of a wait, before or after the
