@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -197,6 +198,145 @@ sysem_cancellable_disconnect (GCancellable *cancellable,
   sysem_gate_leave ();
 }
 
+/* Cancel watches (see sysem-backend.h). A cancellable's watch is its qdata
+ * and its one "cancelled" handler's data, each holding a reference; the
+ * waits begun on it are a list under sysem_cancel_lock, a leaf lock that
+ * fork() takes. A cancel calls each wait's function outside the lock,
+ * marking the wait running, and sysem_cancel_wait_end() waits until no
+ * call runs on the wait it takes off the list. */
+
+typedef struct {
+  gint             refs;    /* atomic */
+  SysemCancelWait *waits;   /* under sysem_cancel_lock */
+} SysemCancelWatch;
+
+static GMutex sysem_cancel_lock;
+
+/* In a section of the gate: the quark table has a global lock. */
+static GQuark
+sysem_cancel_watch_quark (void)
+{
+  static GQuark quark;
+
+  if (G_UNLIKELY (quark == 0))
+    quark = g_quark_from_static_string ("sysem-cancel-watch");
+  return quark;
+}
+
+static void
+sysem_cancel_watch_unref (gpointer data)
+{
+  SysemCancelWatch *watch = data;
+
+  if (g_atomic_int_dec_and_test (&watch->refs))
+    g_free (watch);
+}
+
+static void
+sysem_cancel_watch_cb (GCancellable *cancellable,
+                       gpointer      data)
+{
+  SysemCancelWatch *watch = data;
+
+  g_mutex_lock (&sysem_cancel_lock);
+  for (;;)
+    {
+      SysemCancelWait *wait = watch->waits;
+
+      while (wait != NULL && wait->fired)
+        wait = wait->next;
+      if (wait == NULL)
+        break;
+
+      wait->fired = TRUE;
+      g_atomic_int_inc (&wait->running);
+      g_mutex_unlock (&sysem_cancel_lock);
+      wait->func (wait->data);
+      /* The last touch: sysem_cancel_wait_end() may return at once. */
+      g_atomic_int_add (&wait->running, -1);
+      g_mutex_lock (&sysem_cancel_lock);
+    }
+  g_mutex_unlock (&sysem_cancel_lock);
+}
+
+/* The watch of @cancellable, made with its handler on the first wait. In a
+ * section of the gate. */
+static SysemCancelWatch *
+sysem_cancel_watch_get (GCancellable *cancellable)
+{
+  SysemCancelWatch *watch = g_object_get_qdata (G_OBJECT (cancellable), sysem_cancel_watch_quark ());
+  SysemCancelWatch *made;
+  gulong handler;
+
+  if (G_LIKELY (watch != NULL))
+    return watch;
+
+  /* Connected before it is published, so that a wait never finds a
+   * watch whose handler is not there yet. */
+  made = g_new0 (SysemCancelWatch, 1);
+  made->refs = 2;
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_cancel_watch_cb), made,
+                                   sysem_cancel_watch_unref);
+  if (g_object_replace_qdata (G_OBJECT (cancellable), sysem_cancel_watch_quark (), NULL, made,
+                              sysem_cancel_watch_unref, NULL))
+    return made;
+
+  /* Another thread was first. */
+  g_cancellable_disconnect (cancellable, handler);
+  sysem_cancel_watch_unref (made);
+  return g_object_get_qdata (G_OBJECT (cancellable), sysem_cancel_watch_quark ());
+}
+
+void
+sysem_cancel_wait_begin (SysemCancelWait *wait,
+                         GCancellable    *cancellable,
+                         void          (* func) (gpointer data),
+                         gpointer         data)
+{
+  SysemCancelWatch *watch;
+
+  sysem_gate_enter ();
+  watch = sysem_cancel_watch_get (cancellable);
+  sysem_gate_leave ();
+
+  wait->func = func;
+  wait->data = data;
+  wait->watch = watch;
+  wait->fired = FALSE;
+  wait->running = 0;
+  wait->prev = NULL;
+
+  g_mutex_lock (&sysem_cancel_lock);
+  wait->next = watch->waits;
+  if (watch->waits != NULL)
+    watch->waits->prev = wait;
+  watch->waits = wait;
+  g_mutex_unlock (&sysem_cancel_lock);
+
+  /* Cancelled before the wait was on the list: no handler calls it. */
+  if (g_cancellable_is_cancelled (cancellable))
+    func (data);
+}
+
+void
+sysem_cancel_wait_end (SysemCancelWait *wait)
+{
+  SysemCancelWatch *watch = wait->watch;
+
+  g_mutex_lock (&sysem_cancel_lock);
+  if (wait->prev != NULL)
+    wait->prev->next = wait->next;
+  else
+    watch->waits = wait->next;
+  if (wait->next != NULL)
+    wait->next->prev = wait->prev;
+  g_mutex_unlock (&sysem_cancel_lock);
+
+  /* A cancel that took it before it left the list. */
+  while (g_atomic_int_get (&wait->running) > 0)
+    sched_yield ();
+}
+
 /* From fork()'s prepare handler: waits until no thread is in a section. */
 static void
 sysem_gate_close (void)
@@ -222,13 +362,15 @@ sysem_atfork_prepare (void)
   /* First the gate, so that no section waits for a lock taken below. */
   sysem_gate_close ();
   g_mutex_lock (&sysem_global_lock);
+  g_mutex_lock (&sysem_cancel_lock);
 }
 
 static void
 sysem_atfork_parent (void)
 {
   /* In the child too: a GMutex does not check which thread unlocks it
-   * (a futex on Linux), and the thread that forked took it. */
+   * (a futex on Linux), and the thread that forked took them. */
+  g_mutex_unlock (&sysem_cancel_lock);
   g_mutex_unlock (&sysem_global_lock);
   sysem_gate_open ();
 }

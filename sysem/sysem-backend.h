@@ -168,6 +168,32 @@ void     sysem_fork_set_child_hook (void (* hook) (void));
 void     sysem_gate_enter   (void);
 void     sysem_gate_leave   (void);
 
+/* A blocking wait's cancel handler, without a g_cancellable_connect() and
+ * g_cancellable_disconnect() per wait, which cost more than the wait's own
+ * system calls: each cancellable gets one handler, made at its first
+ * wait and kept until it is finalized, which calls @func for every wait
+ * begun and not ended when it is cancelled. @func may run more than once
+ * for one wait, in any thread, and also at once if the cancellable is
+ * cancelled already; after sysem_cancel_wait_end() it runs no more. Begin
+ * and end with none of the backend's locks held. */
+typedef struct _SysemCancelWait SysemCancelWait;
+struct _SysemCancelWait
+{
+  void            (* func) (gpointer data);
+  gpointer           data;
+  gpointer           watch;      /* the cancellable's */
+  SysemCancelWait   *prev;
+  SysemCancelWait   *next;
+  gboolean           fired;
+  gint               running;    /* atomic: @func runs */
+};
+
+void     sysem_cancel_wait_begin (SysemCancelWait *wait,
+                                  GCancellable    *cancellable,
+                                  void          (* func) (gpointer data),
+                                  gpointer         data);
+void     sysem_cancel_wait_end   (SysemCancelWait *wait);
+
 /* g_cancellable_connect() and g_cancellable_disconnect() in a section of
  * the gate, for a backend's blocking wait (with none of its locks held). */
 gulong   sysem_cancellable_connect    (GCancellable *cancellable,

@@ -1633,8 +1633,7 @@ typedef struct {
 
 /* A cancel wakes the word until the waiter has seen it. */
 static void
-sysem_posix_cancelled_cb (GCancellable *cancellable,
-                          gpointer      data)
+sysem_posix_cancelled_cb (gpointer data)
 {
   SysemPosixWait *wait = data;
 
@@ -1670,8 +1669,8 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
   SysemPosixRecord *rec = self->rec;
   SysemLedgerFile *file = rec->file;
   SysemPosixWait wait = { file, 0, 0 };
+  SysemCancelWait cancel_wait;
   gboolean acquired = FALSE;
-  gulong handler = 0;
 
   if (!sysem_posix_ledger_ready (self, SYSEM_OP_ACQUIRE, error))
     return FALSE;
@@ -1720,7 +1719,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
 
   /* Only a blocking wait pays for these. */
   if (cancellable != NULL)
-    handler = sysem_cancellable_connect (cancellable, G_CALLBACK (sysem_posix_cancelled_cb), &wait);
+    sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_posix_cancelled_cb, &wait);
   sysem_posix_watch (rec, TRUE);
 
   for (;;)
@@ -1802,8 +1801,8 @@ unwait:
   sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_UNWAIT, FALSE, NULL);
 done:
   sysem_posix_watch (rec, FALSE);
-  if (handler != 0)
-    sysem_cancellable_disconnect (cancellable, handler);
+  if (cancellable != NULL)
+    sysem_cancel_wait_end (&cancel_wait);
   return acquired;
 }
 

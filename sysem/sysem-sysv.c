@@ -1461,8 +1461,7 @@ sysem_sysv_wait_until (SysemSysv *self,
  * makes every guarded sleeper on the set fail at once with EAGAIN. It
  * counts up and wraps to 0 at the maximum; only a change matters. */
 static void
-sysem_sysv_kick_cb (GCancellable *cancellable,
-                    gpointer      user_data)
+sysem_sysv_kick_cb (gpointer user_data)
 {
   SysemSysv *self = user_data;
   struct sembuf kick = { SEM_KICK, 1, IPC_NOWAIT };
@@ -1484,11 +1483,11 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
                         GCancellable  *cancellable,
                         GError       **error)
 {
-  gulong handler;
+  SysemCancelWait cancel_wait;
   int res;
 
   /* Runs at once if already cancelled: the loop sees it. */
-  handler = sysem_cancellable_connect (cancellable, G_CALLBACK (sysem_sysv_kick_cb), self);
+  sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_sysv_kick_cb, self);
 
   for (;;)
     {
@@ -1534,7 +1533,7 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
       /* Kicked, timed out (the next pass sees it), or interrupted. */
     }
 
-  sysem_cancellable_disconnect (cancellable, handler);
+  sysem_cancel_wait_end (&cancel_wait);
   return res;
 }
 

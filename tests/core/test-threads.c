@@ -185,6 +185,50 @@ test_cancel_blocked (SysemTestFixture *fixture)
   g_object_unref (sem);
 }
 
+/* One cancellable for many waits: several threads block on it at once and
+ * one cancel wakes them all; reused for wait after wait, one after another
+ * and at once, it is finalized as soon as its owner drops it (sysem keeps
+ * no reference to it between waits). */
+
+#define N_SHARED_WAITERS 3
+
+static void
+test_cancel_shared (SysemTestFixture *fixture)
+{
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  int rounds = sysem_test_under_valgrind () ? 5 : 50;
+  GCancellable *cancellable = g_cancellable_new ();
+  GCancellable *weak = cancellable;
+
+  g_object_add_weak_pointer (G_OBJECT (cancellable), (gpointer *) &weak);
+
+  for (int i = 0; i < rounds; i++)
+    {
+      SysemTestWaiter *waiters[N_SHARED_WAITERS];
+
+      for (int j = 0; j < N_SHARED_WAITERS; j++)
+        waiters[j] = sysem_test_waiter_start (sem, cancellable,
+                                              (i + j) % 2 == 0 ? -1 : (gint64) 3600 * G_USEC_PER_SEC);
+      g_cancellable_cancel (cancellable);
+      for (int j = 0; j < N_SHARED_WAITERS; j++)
+        {
+          g_autoptr(GError) error = NULL;
+
+          g_assert_false (sysem_test_waiter_join (waiters[j], &error));
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        }
+      g_cancellable_reset (cancellable);
+
+      /* A wait that ends by its deadline leaves nothing behind either. */
+      g_assert_false (sysem_semaphore_try_acquire (sem, 1000, cancellable, NULL));
+    }
+  sysem_test_assert_value (sem, 0);
+
+  g_object_unref (cancellable);
+  g_assert_null (weak);
+  g_object_unref (sem);
+}
+
 /* set_key() racing every other call on the same object: each racing call
  * works on the old or the new semaphore, or fails with NOT_FOUND once the
  * old one is gone; it never touches freed memory (ASan and valgrind run
@@ -1418,6 +1462,7 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/threads/one-object", test_threads_one_object);
   sysem_test_add_both_types ("/core/{system-v}/threads/set-key-race", test_set_key_race);
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-blocked", test_cancel_blocked);
+  sysem_test_add_both_types ("/core/{system-v}/threads/cancel-shared", test_cancel_shared);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
