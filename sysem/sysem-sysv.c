@@ -120,6 +120,7 @@ typedef struct {
   guintptr  owner;     /* the one thread that may change held plainly */
   gint      shared;    /* atomic: set for good once another thread came */
   gint      in_plain;  /* the owner is changing held plainly */
+  gint      kick_hint; /* atomic: the kick semaphore's value when last seen, or -1 */
   /* fork() (see sysem_sysv_atfork_prepare()): */
   char     *path;      /* the key file, for the inheritance marks */
   key_t     ipc_key;
@@ -690,6 +691,7 @@ sysem_sysv_record_get (SysemSysv *self,
       record->path = g_strdup (self->parent.native);
       record->ipc_key = self->ipc_key;
       record->mark_fd = -1;
+      record->kick_hint = -1;
       record->fork_fd = -1;
       record->owner = sysem_sysv_thread_self ();
       record->shared = !sysem_sysv_plain_allowed ();
@@ -1503,7 +1505,12 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
           break;
         }
 
-      generation = semctl (self->semid, SEM_KICK, GETVAL);
+      /* The value of the last wait saves a system call; if a cancel
+       * changed it since, the guard fails at once and the next pass
+       * reads it. */
+      generation = g_atomic_int_get (&self->record->kick_hint);
+      if (generation < 0)
+        generation = semctl (self->semid, SEM_KICK, GETVAL);
       if (generation == -1)
         {
           res = -1;
@@ -1526,6 +1533,7 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
 
       res = sysem_sysv_take_guarded (self, ops, n,  flags,
                                      deadline != SYSEM_DEADLINE_FOREVER && flags == 0 ? &ts : NULL);
+      g_atomic_int_set (&self->record->kick_hint, res == 1 ? generation : -1);
       if (res != 0)
         break;
       if (flags == IPC_NOWAIT && errno == EAGAIN)
