@@ -2017,13 +2017,14 @@ sysem_posix_acquire (SysemHandle   *handle,
 
   /* An empty count and no time to wait: one load (glibc's sem_trywait()
    * looks no further either). */
-  if (deadline == SYSEM_DEADLINE_NOW && G_LIKELY (file != NULL) && cancellable == NULL &&
+  if (deadline == SYSEM_DEADLINE_NOW && G_LIKELY (file != NULL) &&
       __atomic_load_n ((guint32 *) (gpointer) &file->sem.data, __ATOMIC_RELAXED) == 0)
     return FALSE;
 
-  /* A free unit: one compare-and-swap, no call. */
-  if (G_LIKELY (file != NULL) && cancellable == NULL &&
-      G_LIKELY (self->fast_gen == posix_fork_gen))
+  /* A free unit: one compare-and-swap, no call, also with a cancellable
+   * (a cancel before the call was seen by the caller; one since may lose
+   * to the unit, as it may in any wait). */
+  if (G_LIKELY (file != NULL) && G_LIKELY (self->fast_gen == posix_fork_gen))
     {
       int res = sysem_posix_fast_take (file, self->fast_index);
 
