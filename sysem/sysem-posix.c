@@ -45,7 +45,10 @@
  *
  * Lock map:
  * - posix_lock (a GMutex of this file): the table of records, each
- *   record's refs and joins, and the table of mappings. fork() takes it
+ *   record's refs and joins, its inheritance marks, and the table of
+ *   mappings; the last close of a record leaves its ledger under it, so
+ *   that an open of the same file joins before or after. A record stays
+ *   in the table until its last handle is freed. fork() takes it
  *   (pthread_atfork), then watch_lock.
  * - A record's file, path, ledger, dev and ino are set before it is
  *   published and never change; slot and gen change only under posix_lock
