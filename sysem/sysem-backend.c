@@ -208,6 +208,7 @@ sysem_cancellable_disconnect (GCancellable *cancellable,
 typedef struct {
   gint             refs;    /* atomic */
   SysemCancelWait *waits;   /* under sysem_cancel_lock */
+  guint            cancels; /* under sysem_cancel_lock: cancels begun */
 } SysemCancelWatch;
 
 static GMutex sysem_cancel_lock;
@@ -237,13 +238,17 @@ sysem_cancel_watch_cb (GCancellable *cancellable,
                        gpointer      data)
 {
   SysemCancelWatch *watch = data;
+  guint cancel;
 
+  /* Only the waits begun before this cancel: one begun after a reset of
+   * the cancellable, while this runs, is not cancelled. */
   g_mutex_lock (&sysem_cancel_lock);
+  cancel = ++watch->cancels;
   for (;;)
     {
       SysemCancelWait *wait = watch->waits;
 
-      while (wait != NULL && wait->fired)
+      while (wait != NULL && (wait->fired || wait->cancels == cancel))
         wait = wait->next;
       if (wait == NULL)
         break;
@@ -307,6 +312,7 @@ sysem_cancel_wait_begin (SysemCancelWait *wait,
   wait->prev = NULL;
 
   g_mutex_lock (&sysem_cancel_lock);
+  wait->cancels = watch->cancels;
   wait->next = watch->waits;
   if (watch->waits != NULL)
     watch->waits->prev = wait;
