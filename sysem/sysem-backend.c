@@ -109,9 +109,12 @@ sysem_fork_marked_elsewhere (int fd)
   return fd != -1 && sysem_fork_mark_lock (fd, F_WRLCK, F_OFD_GETLK);
 }
 
-/* Does a child of fork() mark the file at @path? */
+/* Does a child of fork() mark the file at @path, if it is still the file
+ * @dev and @ino name? */
 gboolean
-sysem_fork_path_marked (const char *path)
+sysem_fork_path_marked (const char *path,
+                        guint64     dev,
+                        guint64     ino)
 {
   struct stat st;
   gboolean marked;
@@ -119,7 +122,8 @@ sysem_fork_path_marked (const char *path)
 
   if (fd == -1)
     return FALSE;
-  marked = sysem_fork_marked_elsewhere (fd);
+  marked = (guint64) st.st_dev == dev && (guint64) st.st_ino == ino &&
+           sysem_fork_marked_elsewhere (fd);
   close (fd);
   return marked;
 }

@@ -217,7 +217,9 @@ int      sysem_fork_mark_open         (const char   *path,
                                        struct stat  *st);
 gboolean sysem_fork_mark_set          (int           fd);
 gboolean sysem_fork_marked_elsewhere  (int           fd);
-gboolean sysem_fork_path_marked       (const char   *path);
+gboolean sysem_fork_path_marked       (const char   *path,
+                                       guint64       dev,
+                                       guint64       ino);
 
 /* For SysemSemaphore and the waiter: the only way to a backend's handle
  * (sysem-backends-private.h opens one). */

@@ -2268,22 +2268,6 @@ sysem_posix_keep (SysemHandle  *handle,
   return TRUE;
 }
 
-/* Does a child of fork() that has not used its object yet mark @rec's
- * file? */
-static gboolean
-sysem_posix_marked_elsewhere (SysemPosixRecord *rec)
-{
-  struct stat st;
-  gboolean marked;
-  int fd = sysem_fork_mark_open (rec->path, &st);
-
-  if (fd == -1)
-    return FALSE;
-  marked = st.st_dev == rec->dev && st.st_ino == rec->ino && sysem_fork_marked_elsewhere (fd);
-  close (fd);
-  return marked;
-}
-
 /* This process leaves @rec, its last handle on it closed. Called with
  * posix_lock, so that an open of the same file, which joins the record
  * again, comes before or after. */
@@ -2316,7 +2300,7 @@ sysem_posix_leave_locked (SysemPosixRecord *rec,
 
       if (!removed &&
           sysem_ledger_count_users_locked (file, TRUE) == 0 &&
-          !sysem_posix_marked_elsewhere (rec) &&
+          !sysem_fork_path_marked (rec->path, rec->dev, rec->ino) &&
           (__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) &
            (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) == 0 &&
           (guint32) (sysem_posix_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
@@ -2493,6 +2477,35 @@ typedef enum {
 } SysemAttach;
 
 #ifdef SYSEM_HAVE_LEDGER
+/* Claims this process's slot as a user, after giving back what dead
+ * holders held, under the ledger lock: the slot, -1 if none is free, or -2
+ * if the last user is removing the semaphore or died doing so (its name is
+ * unlinked then, if it still leads to this file). @bad, unless %NULL, gets
+ * the ledger's damage, read under the lock. Called with posix_lock. */
+static int
+sysem_posix_join_ledger_locked (SysemPosixRecord  *rec,
+                                const char       **bad)
+{
+  SysemLedgerFile *file = rec->file;
+  int slot;
+
+  sysem_ledger_lock (file);
+  if ((__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
+      (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+    {
+      sysem_posix_unlink_if_ours (rec);
+      sysem_ledger_unlock (file);
+      return -2;
+    }
+  if (bad != NULL)
+    *bad = sysem_ledger_check (file);
+  sysem_ledger_recover_locked (file);
+  slot = sysem_ledger_claim_locked (file);
+  sysem_ledger_unlock (file);
+
+  return slot;
+}
+
 /* An open of a file this process has a record of already: in a child of
  * fork(), it counts the child as a user at once, as everywhere else; after
  * this process left it (its handles closed, one of them still in memory),
@@ -2503,7 +2516,6 @@ sysem_posix_rejoin_locked (SysemPosixRecord  *rec,
                            const char        *display_key,
                            GError           **error)
 {
-  SysemLedgerFile *file = rec->file;
   int slot;
 
   if (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen))
@@ -2512,18 +2524,9 @@ sysem_posix_rejoin_locked (SysemPosixRecord  *rec,
     return SYSEM_ATTACH_OK;
   else
     {
-      sysem_ledger_lock (file);
-      if ((__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
-          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
-        {
-          /* Its last user is removing it, or died doing so. */
-          sysem_posix_unlink_if_ours (rec);
-          sysem_ledger_unlock (file);
-          return SYSEM_ATTACH_AGAIN;
-        }
-      sysem_ledger_recover_locked (file);
-      slot = sysem_ledger_claim_locked (file);
-      sysem_ledger_unlock (file);
+      slot = sysem_posix_join_ledger_locked (rec, NULL);
+      if (slot == -2)
+        return SYSEM_ATTACH_AGAIN;
       if (slot >= 0)
         rec->slot = (guint) slot;
     }
@@ -2712,22 +2715,13 @@ sysem_posix_attach_locked (SysemPosix  *self,
           goto failed;
         }
 
-      sysem_ledger_lock (file);
-      if ((__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
-          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+      slot = sysem_posix_join_ledger_locked (rec, &bad);
+      if (slot == -2)
         {
-          /* Its last user is removing it, or died doing so. */
-          sysem_posix_unlink_if_ours (rec);
-          sysem_ledger_unlock (file);
           self->rec = NULL;
           sysem_posix_record_unref_locked (rec);
           return SYSEM_ATTACH_AGAIN;
         }
-      bad = sysem_ledger_check (file);
-      sysem_ledger_recover_locked (file);
-      slot = sysem_ledger_claim_locked (file);
-      sysem_ledger_unlock (file);
-
       if (bad != NULL)
         {
           sysem_set_error (error, SYSEM_SEMAPHORE_ERROR_KEY_ERROR, SYSEM_OP_OPEN, display_key, bad);
@@ -2953,7 +2947,7 @@ sysem_posix_inspect_ledger (SysemInfo       *info,
   if (dead_units)
     info->state = SYSEM_INSPECT_RECOVERABLE;
   else if (live_users == 0 && !(file->hdr.flags & (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) &&
-           info->stats.waiters == 0 && !sysem_fork_path_marked (info->path))
+           info->stats.waiters == 0 && !sysem_fork_path_marked (info->path, info->dev, info->ino))
     {
       info->state = SYSEM_INSPECT_NO_USERS;
       info->stale = TRUE;
@@ -3339,7 +3333,7 @@ sysem_posix_remove_ledger (SysemLedgerFile  *file,
 
   sysem_ledger_lock (file);
   if (only_if_stale &&
-      (sysem_ledger_count_users_locked (file, FALSE) > 0 || sysem_fork_path_marked (info->path)))
+      (sysem_ledger_count_users_locked (file, FALSE) > 0 || sysem_fork_path_marked (info->path, info->dev, info->ino)))
     {
       sysem_ledger_unlock (file);
       return 0;

@@ -2095,7 +2095,7 @@ sysem_sysv_inspect (const char  *path,
   else if (info->stats.waiters == 0 && !info->last_pid_alive)
     {
       if (ds.sem_nsems >= SYSEM_SET_SIZE && info->stats.users == 0 &&
-          !sysem_fork_path_marked (path))
+          !sysem_fork_path_marked (path, st.st_dev, st.st_ino))
         info->state = SYSEM_INSPECT_NO_USERS;
       else if (ds.sem_nsems == 1)
         info->state = SYSEM_INSPECT_OWNER_GONE;
