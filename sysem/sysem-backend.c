@@ -212,7 +212,6 @@ sysem_cancellable_disconnect (GCancellable *cancellable,
 typedef struct {
   gint             refs;    /* atomic */
   SysemCancelWait *waits;   /* under sysem_cancel_lock */
-  guint            cancels; /* under sysem_cancel_lock: cancels begun */
 } SysemCancelWatch;
 
 static GMutex sysem_cancel_lock;
@@ -242,17 +241,16 @@ sysem_cancel_watch_cb (GCancellable *cancellable,
                        gpointer      data)
 {
   SysemCancelWatch *watch = data;
-  guint cancel;
 
-  /* Only the waits begun before this cancel: one begun after a reset of
-   * the cancellable, while this runs, is not cancelled. */
+  /* A wait begun while this runs is called too: rightly, since
+   * g_cancellable_reset() waits for a cancel's handlers to return, so the
+   * cancellable is still cancelled. */
   g_mutex_lock (&sysem_cancel_lock);
-  cancel = ++watch->cancels;
   for (;;)
     {
       SysemCancelWait *wait = watch->waits;
 
-      while (wait != NULL && (wait->fired || wait->cancels == cancel))
+      while (wait != NULL && wait->fired)
         wait = wait->next;
       if (wait == NULL)
         break;
@@ -316,7 +314,6 @@ sysem_cancel_wait_begin (SysemCancelWait *wait,
   wait->prev = NULL;
 
   g_mutex_lock (&sysem_cancel_lock);
-  wait->cancels = watch->cancels;
   wait->next = watch->waits;
   if (watch->waits != NULL)
     watch->waits->prev = wait;

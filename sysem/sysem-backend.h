@@ -184,7 +184,6 @@ struct _SysemCancelWait
   gpointer           watch;      /* the cancellable's */
   SysemCancelWait   *prev;
   SysemCancelWait   *next;
-  guint              cancels;    /* the watch's cancels when it began */
   gboolean           fired;
   gint               running;    /* atomic: @func runs */
 };
