@@ -25,6 +25,16 @@
  *   valid: it works on the old semaphore, or fails with NOT_FOUND once
  *   that is gone.
  * - removed: atomic; set once by a backend that saw the semaphore gone.
+ * - live_refs: under sysem_lock(), the references above that a child of
+ *   fork() keeps: the object's while the handle is its current one, and
+ *   each request's. A reference that only a thread holds for a moment
+ *   (a handle just opened and not yet the object's, or just replaced
+ *   and being closed) is not one: that thread is not in the child,
+ *   which never closes such a handle. live_count, set by the backend
+ *   before it returns the handle (NULL: nothing to count), is its
+ *   record's count of the handles with live references: fork() holds
+ *   sysem_lock(), so the backend's child handler reads there how many of
+ *   the handles of the record the child will close.
  * - Everything else belongs to the backend, which documents its own locks. */
 
 #pragma once
@@ -130,6 +140,8 @@ struct _SysemHandle
   char               *display_key;  /* the key as the user gave it, for messages */
   char               *native;
   SysemHandle        *owner_next;   /* the object's list of the handles it opened */
+  int                 live_refs;    /* under sysem_lock() */
+  int                *live_count;   /* the backend's; written under sysem_lock() */
 };
 
 /* For the backends. */
@@ -293,6 +305,22 @@ sysem_handle_ref (SysemHandle *handle)
   g_atomic_int_inc (&handle->mem_count);
   g_atomic_int_inc (&handle->ref_count);
   return handle;
+}
+
+/* An object or a request now holds @handle (the lock map above). Called
+ * with sysem_lock(). */
+static inline void
+sysem_handle_live_ref (SysemHandle *handle)
+{
+  if (handle->live_refs++ == 0 && handle->live_count != NULL)
+    (*handle->live_count)++;
+}
+
+static inline void
+sysem_handle_live_unref (SysemHandle *handle)
+{
+  if (--handle->live_refs == 0 && handle->live_count != NULL)
+    (*handle->live_count)--;
 }
 
 /* Drops a memory reference (see the lock map above). */

@@ -124,6 +124,8 @@ typedef struct {
   int              fork_fd;   /* in a fork() under way: the child's mark */
   int              refs;      /* handles not freed; under posix_lock */
   int              joins;     /* handles not closed; under posix_lock */
+  int              live;      /* of them, held by an object or a request: under
+                               * sysem_lock() (sysem-backend.h) */
   gboolean         listed;    /* in posix_records; under posix_lock */
   gint64           last_scan; /* atomic; monotonic time of the last dead-holder scan */
   gint             sleeping;  /* atomic; threads of this process in FUTEX_WAIT on it */
@@ -383,6 +385,11 @@ sysem_posix_atfork_child (void)
 
           rec->waiting = 0;
           rec->sleeping = 0;
+          /* The handles the child will close; the others were on their
+           * way in or out in a thread that is not here. */
+          rec->joins = rec->live;
+          if (rec->live == 0 && rec->fork_fd != -1)
+            close (g_steal_fd (&rec->fork_fd));
           /* One mark is enough: the one just made, or one inherited from
            * a grandparent along with objects never used since. */
           if (rec->fork_fd != -1)
@@ -2835,6 +2842,7 @@ sysem_posix_open (const char       *display_key,
       return NULL;
     }
 
+  self->parent.live_count = &self->rec->live;
   return &self->parent;
 }
 

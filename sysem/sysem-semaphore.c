@@ -207,6 +207,7 @@ sysem_semaphore_open_slow (SysemSemaphore  *self,
       if (self->handle == NULL && self->generation == generation)
         {
           sysem_handle_hold_memory (handle);
+          sysem_handle_live_ref (handle);
           handle->owner_next = self->owned;
           self->owned = handle;
           g_atomic_pointer_set (&self->handle, handle);
@@ -239,7 +240,13 @@ sysem_semaphore_get_handle (SysemSemaphore  *self,
 static SysemHandle *
 sysem_semaphore_steal_handle_locked (SysemSemaphore *self)
 {
-  return g_atomic_pointer_exchange (&self->handle, NULL);
+  SysemHandle *handle = g_atomic_pointer_exchange (&self->handle, NULL);
+
+  /* From here on only this thread holds it: a child of fork() leaves it
+   * alone (sysem-backend.h). */
+  if (handle != NULL)
+    sysem_handle_live_unref (handle);
+  return handle;
 }
 
 static void
@@ -295,12 +302,17 @@ static void
 sysem_semaphore_finalize (GObject *object)
 {
   SysemSemaphore *self = SYSEM_SEMAPHORE (object);
+  SysemHandle *handle;
 
-  g_clear_pointer (&self->handle, sysem_handle_unref);
+  sysem_lock ();
+  handle = sysem_semaphore_steal_handle_locked (self);
+  sysem_unlock ();
+  if (handle != NULL)
+    sysem_handle_unref (handle);
+
   while (self->owned != NULL)
     {
-      SysemHandle *handle = self->owned;
-
+      handle = self->owned;
       self->owned = handle->owner_next;
       sysem_handle_release_memory (handle);
     }

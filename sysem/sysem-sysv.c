@@ -113,6 +113,8 @@ typedef struct {
   int       semid;
   int       refs;      /* handles on this set; under records_lock */
   int       joins;     /* of them, counted as users; under records_lock */
+  int       live;      /* of those, held by an object or a request: under
+                        * sysem_lock() (sysem-backend.h) */
   gint      inherited; /* after fork(): joins not yet made in this process */
   /* Units acquired with SEM_UNDO and not yet released: see
    * sysem_sysv_held_add(). */
@@ -576,7 +578,12 @@ sysem_sysv_atfork_child (void)
           record->held = 0;
           /* A thread that was changing it plainly is not in the child. */
           record->in_plain = FALSE;
-          record->inherited = record->joins;
+          /* The handles the child will close; the others were on their
+           * way in or out in a thread that is not here. */
+          record->joins = record->live;
+          record->inherited = record->live;
+          if (record->live == 0 && record->fork_fd != -1)
+            close (g_steal_fd (&record->fork_fd));
           /* One mark is enough: the one just made, or one inherited from
            * a grandparent along with objects never used since. */
           if (record->fork_fd != -1)
@@ -700,6 +707,7 @@ sysem_sysv_record_get (SysemSysv *self,
   record->refs++;
   if (counted)
     record->joins++;
+  self->parent.live_count = counted ? &record->live : NULL;
 
   g_mutex_unlock (&records_lock);
 

@@ -129,7 +129,8 @@ sysem_waiter_forked_locked (void)
       request->inherited = TRUE;
       request->handle = NULL;
 
-      /* Its reference on the semaphore was the parent's. */
+      /* Its reference on the semaphore was the parent's. A handle only
+       * requests held is the orphans' now, live until they close it. */
       if (g_atomic_int_dec_and_test (&handle->ref_count))
         {
           if (sysem_orphans == NULL)
@@ -137,7 +138,10 @@ sysem_waiter_forked_locked (void)
           g_ptr_array_add (sysem_orphans, handle);
         }
       else
-        sysem_handle_release_memory (handle);
+        {
+          sysem_handle_live_unref (handle);
+          sysem_handle_release_memory (handle);
+        }
 
       if (sysem_inherited == NULL)
         sysem_inherited = g_ptr_array_new ();
@@ -164,6 +168,8 @@ sysem_close_orphans (void)
 
   sysem_lock ();
   orphans = g_steal_pointer (&sysem_orphans);
+  for (guint i = 0; orphans != NULL && i < orphans->len; i++)
+    sysem_handle_live_unref (orphans->pdata[i]);
   sysem_unlock ();
 
   if (orphans == NULL)
@@ -184,6 +190,7 @@ sysem_request_take_handle_locked (SysemRequest *request,
                                   SysemHandle  *handle)
 {
   request->handle = sysem_handle_ref (handle);
+  sysem_handle_live_ref (handle);
   request->all_next = sysem_requests;
   if (sysem_requests != NULL)
     sysem_requests->all_prev = request;
@@ -213,6 +220,7 @@ sysem_request_drop_handle_locked (SysemRequest  *request,
   request->all_prev = request->all_next = NULL;
   request->handle = NULL;
 
+  sysem_handle_live_unref (handle);
   return g_atomic_int_dec_and_test (&handle->ref_count);
 }
 

@@ -19,6 +19,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ipc.h>
 #include <sys/resource.h>
 #include <sys/sem.h>
@@ -190,6 +191,100 @@ static void
 test_fork_child_drops_copy (SysemTestFixture *fixture)
 {
   fork_child_lives_on (fixture, TRUE);
+}
+
+/* fork() while another thread's set_key() is leaving the old set, held
+ * up on its key file's lock, which the test holds: that handle was on its
+ * way out in a thread the child does not have. The child neither counts
+ * on the old set nor marks it for itself, so the mover, its last user,
+ * removes it while the child lives (before, the child marked it, the
+ * mover left it to the child, and the child, which never used it, left
+ * it behind when it exited). */
+
+typedef struct {
+  SysemSemaphore *sem;
+  const char     *to;
+} Move;
+
+static gpointer
+move_thread (gpointer data)
+{
+  Move *move = data;
+  g_autoptr(GError) error = NULL;
+
+  sysem_semaphore_set_key (move->sem, move->to, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  return NULL;
+}
+
+/* Does a thread of this process wait for the flock() of the file whose
+ * inode is at @data? */
+static gboolean
+flock_waited_cb (gpointer data)
+{
+  g_autofree char *waiter = g_strdup_printf ("-> FLOCK  ADVISORY  WRITE %d ", (int) getpid ());
+  g_autofree char *file = g_strdup_printf (":%" G_GUINT64_FORMAT " ", *(guint64 *) data);
+  g_autofree char *locks = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/locks", &locks, NULL, NULL));
+  lines = g_strsplit (locks, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], waiter) != NULL && strstr (lines[i], file) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_fork_during_set_key (SysemTestFixture *fixture)
+{
+  g_autofree char *other = g_strconcat (fixture->key, "-other", NULL);
+  g_autofree char *file = sysem_test_key_path (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V);
+  SysemSemaphore *sem = sysem_test_fixture_open (fixture, 1, SYSEM_ACCESS_MODE_CREATE);
+  Move move = { sem, other };
+  int lock_fd, ready[2], go[2];
+  struct stat st;
+  guint64 ino;
+  GThread *mover;
+  char byte;
+  pid_t child;
+
+  lock_fd = open (file, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (lock_fd, !=, -1);
+  g_assert_no_errno (fstat (lock_fd, &st));
+  ino = st.st_ino;
+  g_assert_no_errno (flock (lock_fd, LOCK_EX));
+  mover = g_thread_new ("mover", move_thread, &move);
+  sysem_test_wait_for (flock_waited_cb, &ino, "the mover waiting for the key file's lock");
+
+  make_pipe (ready);
+  make_pipe (go);
+  child = sysem_test_fork ();
+  g_assert_cmpint (child, !=, -1);
+  if (child == 0)
+    {
+      write_byte (ready[1], 'r');
+      read_byte (go[0], &byte);
+      _exit (0);
+    }
+  g_assert_true (read_byte (ready[0], &byte));
+
+  /* The child shares the descriptor: unlocked, not closed. */
+  g_assert_no_errno (flock (lock_fd, LOCK_UN));
+  g_thread_join (mover);
+  g_assert_true (sysem_test_key_is_clean (fixture->key, SYSEM_KEY_TYPE_SYSTEM_V));
+  g_assert_cmpint (kill (child, 0), ==, 0);
+
+  write_byte (go[1], 'g');
+  assert_child_succeeds (child, "the forked child");
+  close (lock_fd);
+  for (int i = 0; i < 2; i++)
+    {
+      close (ready[i]);
+      close (go[i]);
+    }
+  g_object_unref (sem);
+  sysem_test_assert_key_clean (other, SYSEM_KEY_TYPE_SYSTEM_V);
 }
 
 /* Crash windows */
@@ -1106,6 +1201,8 @@ main (int   argc,
                   test_fork_child_lives_on);
   sysem_test_add ("/reliability/sysv/fork/child-drops-copy", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_fork_child_drops_copy);
+  sysem_test_add ("/reliability/sysv/fork/during-set-key", SYSEM_KEY_TYPE_SYSTEM_V,
+                  test_fork_during_set_key);
 
   sysem_test_add ("/reliability/sysv/half-made/finished", SYSEM_KEY_TYPE_SYSTEM_V,
                   test_half_made_finished);
