@@ -1235,6 +1235,20 @@ sysem_posix_futex_wake (SysemLedgerFile *file,
   syscall (SYS_futex, &file->sem.data, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
+/* Unlinks the name if it is still this file's. */
+static void
+sysem_posix_unlink_if_ours (SysemPosixRecord *rec)
+{
+  if (sysem_posix_path_is (rec->path, rec->dev, rec->ino))
+    unlink (rec->path);
+}
+
+typedef enum {
+  SYSEM_ATTACH_OK,
+  SYSEM_ATTACH_FAILED,
+  SYSEM_ATTACH_AGAIN,   /* it is being removed: open the name again */
+} SysemAttach;
+
 #ifdef SYSEM_HAVE_LEDGER
 
 /* Every slot of the ledger is taken. */
@@ -1247,31 +1261,50 @@ sysem_posix_set_ledger_full (SysemOp      op,
                    _("its holder ledger has no room for another process"));
 }
 
-/* In a child of fork(), the first use of an inherited record: a slot of
- * its own (the parent's stays the parent's). Called with posix_lock. */
+/* Is the last user removing it, or has someone removed it? Both only
+ * ever turn on: without the ledger lock, a look that may come a moment
+ * late. */
 static gboolean
+sysem_ledger_closing (SysemLedgerFile *file)
+{
+  return (__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
+         (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED;
+}
+
+/* In a child of fork(), the first use of an inherited record: a slot of
+ * its own (the parent's stays the parent's). Called with posix_lock.
+ * SYSEM_ATTACH_AGAIN: the semaphore is being removed or was, and the child
+ * joins it no more than a new process would. */
+static SysemAttach
 sysem_posix_adopt_locked (SysemPosixRecord *rec)
 {
-  int slot;
+  int slot = -1;
+  gboolean closing;
 
   if (g_atomic_int_get (&rec->gen) == g_atomic_int_get (&posix_fork_gen))
-    return TRUE;
+    return SYSEM_ATTACH_OK;
 
   sysem_ledger_lock (rec->file);
-  slot = sysem_ledger_claim_locked (rec->file);
+  closing = sysem_ledger_closing (rec->file);
+  if (closing)
+    sysem_posix_unlink_if_ours (rec);   /* as sysem_posix_join_ledger_locked() does */
+  else
+    slot = sysem_ledger_claim_locked (rec->file);
   if (slot >= 0 && rec->joins == 0)
     rec->file->slots[slot].flags &= ~(guint32) SYSEM_SLOT_USER;
   sysem_ledger_unlock (rec->file);
 
+  if (closing)
+    return SYSEM_ATTACH_AGAIN;
   if (slot < 0)
-    return FALSE;
+    return SYSEM_ATTACH_FAILED;
 
   rec->slot = (guint) slot;
   g_atomic_int_set (&rec->gen, g_atomic_int_get (&posix_fork_gen));
   /* A user now: the mark has done its work. */
   if (rec->mark_fd != -1)
     close (g_steal_fd (&rec->mark_fd));
-  return TRUE;
+  return SYSEM_ATTACH_OK;
 }
 
 /* Everything a slow path checks first: the handle is open, its semaphore
@@ -1295,12 +1328,17 @@ sysem_posix_ledger_ready (SysemPosix  *self,
 
   if (G_UNLIKELY (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen)))
     {
-      gboolean ok;
+      SysemAttach adopted;
 
       g_mutex_lock (&posix_lock);
-      ok = sysem_posix_adopt_locked (rec);
+      adopted = sysem_posix_adopt_locked (rec);
       g_mutex_unlock (&posix_lock);
-      if (!ok)
+      if (adopted == SYSEM_ATTACH_AGAIN)
+        {
+          sysem_posix_set_removed (self, op, error);
+          return FALSE;
+        }
+      if (adopted == SYSEM_ATTACH_FAILED)
         {
           sysem_posix_set_ledger_full (op, self->parent.display_key, error);
           return FALSE;
@@ -2192,14 +2230,6 @@ sysem_posix_stats (SysemHandle  *handle,
   return TRUE;
 }
 
-/* Unlinks the name if it is still this file's. */
-static void
-sysem_posix_unlink_if_ours (SysemPosixRecord *rec)
-{
-  if (sysem_posix_path_is (rec->path, rec->dev, rec->ino))
-    unlink (rec->path);
-}
-
 static gboolean
 sysem_posix_remove (SysemHandle  *handle,
                     GError      **error)
@@ -2477,12 +2507,6 @@ sysem_posix_create_new (const char  *display_key,
   return fd;
 }
 
-typedef enum {
-  SYSEM_ATTACH_OK,
-  SYSEM_ATTACH_FAILED,
-  SYSEM_ATTACH_AGAIN,   /* it is being removed: open the name again */
-} SysemAttach;
-
 #ifdef SYSEM_HAVE_LEDGER
 /* Claims this process's slot as a user, after giving back what dead
  * holders held, under the ledger lock: the slot, -1 if none is free, or -2
@@ -2497,8 +2521,7 @@ sysem_posix_join_ledger_locked (SysemPosixRecord  *rec,
   int slot;
 
   sysem_ledger_lock (file);
-  if ((__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
-      (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+  if (sysem_ledger_closing (file))
     {
       sysem_posix_unlink_if_ours (rec);
       sysem_ledger_unlock (file);
@@ -2526,9 +2549,24 @@ sysem_posix_rejoin_locked (SysemPosixRecord  *rec,
   int slot;
 
   if (g_atomic_int_get (&rec->gen) != g_atomic_int_get (&posix_fork_gen))
-    slot = sysem_posix_adopt_locked (rec) ? (int) rec->slot : -1;
+    {
+      SysemAttach adopted = sysem_posix_adopt_locked (rec);
+
+      if (adopted == SYSEM_ATTACH_AGAIN)
+        return SYSEM_ATTACH_AGAIN;
+      slot = adopted == SYSEM_ATTACH_OK ? (int) rec->slot : -1;
+    }
   else if (rec->joins > 1)
-    return SYSEM_ATTACH_OK;
+    {
+      /* Joined already, unless whoever removed it died before it
+       * unlinked the name: then the name is opened anew, as by anyone. */
+      if (sysem_ledger_closing (rec->file))
+        {
+          sysem_posix_unlink_if_ours (rec);
+          return SYSEM_ATTACH_AGAIN;
+        }
+      return SYSEM_ATTACH_OK;
+    }
   else
     {
       slot = sysem_posix_join_ledger_locked (rec, NULL);

@@ -747,6 +747,70 @@ test_squatted_name (void)
   g_assert_cmpint (unlink (path), ==, 0);
 }
 
+/* What a remover killed between marking the semaphore removed and
+ * unlinking its name leaves: the file, still at the name. */
+static void
+leave_crashed_removal (const char *path)
+{
+  SysemLedgerFile *file = ledger_map (path);
+
+  __atomic_or_fetch (&file->hdr.flags, SYSEM_LEDGER_CLOSING, __ATOMIC_RELEASE);
+  __atomic_store_n (&file->sem.tag, SYSEM_TAG_REMOVED, __ATOMIC_RELEASE);
+  munmap (file, SYSEM_LEDGER_FILE_SIZE);
+}
+
+/* The object that opens the name again then gets a semaphore of its own,
+ * as in a process that never had the file open, and the dead file goes:
+ * also in a process whose object has that file open still, and in a child
+ * of fork() that inherited such an object (before, both joined the dead
+ * file, and every call failed with NOT_FOUND). */
+static int
+reopen_value (const char *key)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SysemSemaphore) sem = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 2,
+                                                            SYSEM_ACCESS_MODE_OPEN, &error);
+
+  if (sem == NULL)
+    return -1;
+  return sysem_semaphore_get_value (sem, NULL);
+}
+
+static void
+test_reopen_crashed_removal (void)
+{
+  for (int forked = 0; forked <= 1; forked++)
+    {
+      g_autofree char *key = sysem_test_key (forked ? "ledger-reopen-fork" : "ledger-reopen");
+      g_autofree char *path = ledger_path (key);
+      g_autoptr(GError) error = NULL;
+      SysemSemaphore *sem = posix_open (key, 1, SYSEM_ACCESS_MODE_CREATE);
+      int status;
+      pid_t pid;
+
+      leave_crashed_removal (path);
+      if (!forked)
+        g_assert_cmpint (reopen_value (key), ==, 2);
+      else
+        {
+          pid = sysem_test_fork ();
+          g_assert_cmpint (pid, >=, 0);
+          if (pid == 0)
+            _exit (reopen_value (key) == 2 ? 0 : 1);
+          g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+          g_assert_true (WIFEXITED (status));
+          g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+        }
+
+      /* The new semaphore went with its last user. */
+      g_assert_cmpint (access (path, F_OK), ==, -1);
+      g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, -1);
+      g_assert_error (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_NOT_FOUND);
+      g_object_unref (sem);
+      g_assert_cmpint (access (path, F_OK), ==, -1);
+    }
+}
+
 /* sysem create keeps it with no user; gc-style removal only then. */
 static void
 test_keep (void)
@@ -863,6 +927,7 @@ main (int   argc,
   /* Becoming other users needs root. */
   if (geteuid () == 0)
     g_test_add_func ("/reliability/posix-ledger/squatted-name", test_squatted_name);
+  g_test_add_func ("/reliability/posix-ledger/reopen-crashed-removal", test_reopen_crashed_removal);
   g_test_add_func ("/reliability/posix-ledger/keep", test_keep);
   g_test_add_func ("/reliability/posix-ledger/inspect-dead-holder", test_inspect_dead_holder);
 
