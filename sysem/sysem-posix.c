@@ -3378,6 +3378,9 @@ sysem_posix_remove_ledger (SysemLedgerFile  *file,
     return -1;
 
   sysem_ledger_lock (file);
+  /* A user that died holding nothing is no user: its slot goes first, as
+   * a last user's close lets it go before it counts. */
+  sysem_ledger_recover_locked (file);
   if (only_if_stale &&
       (sysem_ledger_count_users_locked (file, FALSE) > 0 || sysem_fork_path_marked (info->path, info->dev, info->ino)))
     {

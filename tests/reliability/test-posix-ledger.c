@@ -842,6 +842,50 @@ test_keep (void)
   g_assert_cmpint (access (path, F_OK), ==, -1);
 }
 
+/* A user that died holding no unit leaves a semaphore with no live user:
+ * stale, and `sysem gc` removes it (before, the dead user's slot still
+ * counted when gc looked again under the ledger lock, and it stayed). */
+static void
+test_gc_dead_user_without_units (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-gc-dead-user");
+  g_autofree char *path = ledger_path (key);
+  g_autofree char *native = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean removed = FALSE;
+  SysemInfo *info;
+  int status;
+  pid_t pid;
+
+  pid = sysem_test_fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1,
+                                                        SYSEM_ACCESS_MODE_CREATE, NULL);
+
+      if (child == NULL || sysem_semaphore_get_value (child, NULL) != 1)
+        _exit (1);
+      raise (SIGKILL);
+      _exit (2);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
+  g_assert_cmpint (access (path, F_OK), ==, 0);
+
+  g_assert_true (sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_POSIX, &native, &error));
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_POSIX, native, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  g_assert_true (info->stale);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_NO_USERS);
+  g_assert_true (sysem_inspect_remove (info, TRUE, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_true (removed);
+  sysem_info_free (info);
+  g_assert_cmpint (access (path, F_OK), ==, -1);
+}
+
 /* sysem info lists a dead holder and gives its units back. */
 static void
 test_inspect_dead_holder (void)
@@ -929,6 +973,7 @@ main (int   argc,
     g_test_add_func ("/reliability/posix-ledger/squatted-name", test_squatted_name);
   g_test_add_func ("/reliability/posix-ledger/reopen-crashed-removal", test_reopen_crashed_removal);
   g_test_add_func ("/reliability/posix-ledger/keep", test_keep);
+  g_test_add_func ("/reliability/posix-ledger/gc-dead-user-without-units", test_gc_dead_user_without_units);
   g_test_add_func ("/reliability/posix-ledger/inspect-dead-holder", test_inspect_dead_holder);
 
   return g_test_run ();
