@@ -415,7 +415,8 @@ sysem_etcd_parse (GBytes  *bytes,
   const char *data = g_bytes_get_data (bytes, &len);
   JsonNode *root;
 
-  if (!json_parser_load_from_data (parser, data, len, error))
+  /* An empty body: GBytes gives no pointer, which json-glib refuses. */
+  if (!json_parser_load_from_data (parser, data != NULL ? data : "", len, error))
     return NULL;
 
   root = json_parser_get_root (parser);
