@@ -462,8 +462,11 @@ sysem_etcd_answer_error (SysemEtcdClient  *client,
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                /* Translators: %s is an etcd endpoint, %u an HTTP status */
                _("etcd at %s answered with HTTP status %u"), endpoint, status);
-  if (status == SOUP_STATUS_BAD_GATEWAY || status == SOUP_STATUS_SERVICE_UNAVAILABLE ||
-      status == SOUP_STATUS_GATEWAY_TIMEOUT)
+  /* Worth trying again: a server (or a proxy before it) that is not
+   * ready, or that gave up waiting for the rest of the request, as one
+   * being restarted does; it did not act on it. */
+  if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == SOUP_STATUS_BAD_GATEWAY ||
+      status == SOUP_STATUS_SERVICE_UNAVAILABLE || status == SOUP_STATUS_GATEWAY_TIMEOUT)
     return SYSEM_ETCD_BUSY;
   return SYSEM_ETCD_FAILED;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 
 #include "etcd-test.h"
 
@@ -535,6 +536,77 @@ test_count_never_exceeded (EtcdFixture *fixture)
   g_unlink (counter);
 }
 
+
+/* An endpoint that answers 408 Request Timeout, as a server (or a proxy
+ * before it) does that gave up waiting for the rest of a request, for
+ * one while it restarts: the call goes on to the next endpoint, as for
+ * one that cannot be reached (before, the first such answer failed it). */
+
+static void
+request_timeout_cb (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    const char        *path,
+                    GHashTable        *query,
+                    gpointer           user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+  soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_TIMEOUT, NULL);
+}
+
+/* Runs @data in its context, the thread-default one there: what libsoup
+ * attaches for each connection goes to the thread-default context. */
+static gpointer
+run_loop_thread (gpointer data)
+{
+  GMainLoop *loop = data;
+  GMainContext *context = g_main_loop_get_context (loop);
+
+  g_main_context_push_thread_default (context);
+  g_main_loop_run (loop);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+static void
+test_request_timeout (EtcdFixture *fixture)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (context, FALSE);
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(SysemSemaphore) sem = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  GSList *uris;
+  GThread *thread;
+  gint answered = 0;
+  guint port;
+
+  /* Its sockets are watched in @context, which its own thread runs. */
+  g_main_context_push_thread_default (context);
+  server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server, NULL, request_timeout_cb, &answered, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  g_main_context_pop_thread_default (context);
+  uris = soup_server_get_uris (server);
+  port = (guint) g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  thread = g_thread_new ("408", run_loop_thread, loop);
+
+  uri = g_strdup_printf ("etcd://127.0.0.1:%u,%s/%s", port, etcd_server_endpoints (etcd_test_server),
+                         fixture->name);
+  sem = sysem_semaphore_new_native (uri, SYSEM_KEY_TYPE_ETCD, 1, SYSEM_ACCESS_MODE_OPEN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&answered), >, 0);
+  sysem_test_acquire (sem);
+  sysem_test_assert_value (sem, 0);
+  sysem_test_release (sem, 1);
+  g_clear_object (&sem);
+
+  g_main_loop_quit (loop);
+  g_thread_join (thread);
+}
+
 /* Hostile input */
 
 static void
@@ -879,6 +951,7 @@ main (int    argc,
   etcd_test_add ("/etcd/processes/count-never-exceeded", test_count_never_exceeded);
   etcd_test_add ("/etcd/hostile/unreachable", test_unreachable);
   etcd_test_add ("/etcd/hostile/foreign-keys", test_foreign_keys);
+  etcd_test_add ("/etcd/hostile/request-timeout", test_request_timeout);
   etcd_test_add ("/etcd/async/main-loop", test_acquire_async);
   etcd_test_add ("/etcd/async/never-blocks-the-loop", test_acquire_async_never_blocks);
   etcd_test_add ("/etcd/fork", test_fork);
