@@ -542,6 +542,13 @@ test_count_never_exceeded (EtcdFixture *fixture)
  * one while it restarts: the call goes on to the next endpoint, as for
  * one that cannot be reached (before, the first such answer failed it). */
 
+typedef struct {
+  GMainContext *context;
+  GMainLoop    *loop;
+  GAsyncQueue  *ports;
+  gint          answered;  /* atomic */
+} TimeoutServer;
+
 static void
 request_timeout_cb (SoupServer        *server,
                     SoupServerMessage *msg,
@@ -549,62 +556,70 @@ request_timeout_cb (SoupServer        *server,
                     GHashTable        *query,
                     gpointer           user_data)
 {
-  g_atomic_int_inc ((gint *) user_data);
+  TimeoutServer *ts = user_data;
+
+  g_atomic_int_inc (&ts->answered);
   soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_TIMEOUT, NULL);
 }
 
-/* Runs @data in its context, the thread-default one there: what libsoup
- * attaches for each connection goes to the thread-default context. */
+/* The server lives in its own thread and context, from its first socket
+ * to its last: what libsoup attaches goes to the thread-default context. */
 static gpointer
-run_loop_thread (gpointer data)
+timeout_server_thread (gpointer data)
 {
-  GMainLoop *loop = data;
-  GMainContext *context = g_main_loop_get_context (loop);
+  TimeoutServer *ts = data;
+  g_autoptr(GError) error = NULL;
+  SoupServer *server;
+  GSList *uris;
 
-  g_main_context_push_thread_default (context);
-  g_main_loop_run (loop);
-  g_main_context_pop_thread_default (context);
+  g_main_context_push_thread_default (ts->context);
+  server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server, NULL, request_timeout_cb, ts, NULL);
+  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  g_async_queue_push (ts->ports, GINT_TO_POINTER (g_uri_get_port (uris->data)));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_main_loop_run (ts->loop);
+
+  soup_server_disconnect (server);
+  g_object_unref (server);
+  while (g_main_context_iteration (ts->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (ts->context);
   return NULL;
 }
 
 static void
 test_request_timeout (EtcdFixture *fixture)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GMainLoop) loop = g_main_loop_new (context, FALSE);
-  g_autoptr(SoupServer) server = NULL;
+  TimeoutServer ts = { g_main_context_new (), NULL, g_async_queue_new (), 0 };
   g_autoptr(SysemSemaphore) sem = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *uri = NULL;
-  GSList *uris;
   GThread *thread;
-  gint answered = 0;
   guint port;
 
-  /* Its sockets are watched in @context, which its own thread runs. */
-  g_main_context_push_thread_default (context);
-  server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (server, NULL, request_timeout_cb, &answered, NULL);
-  g_assert_true (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-  g_assert_no_error (error);
-  g_main_context_pop_thread_default (context);
-  uris = soup_server_get_uris (server);
-  port = (guint) g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  thread = g_thread_new ("408", run_loop_thread, loop);
+  ts.loop = g_main_loop_new (ts.context, FALSE);
+  thread = g_thread_new ("408", timeout_server_thread, &ts);
+  port = (guint) GPOINTER_TO_INT (g_async_queue_pop (ts.ports));
 
   uri = g_strdup_printf ("etcd://127.0.0.1:%u,%s/%s", port, etcd_server_endpoints (etcd_test_server),
                          fixture->name);
   sem = sysem_semaphore_new_native (uri, SYSEM_KEY_TYPE_ETCD, 1, SYSEM_ACCESS_MODE_OPEN, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (g_atomic_int_get (&answered), >, 0);
+  g_assert_cmpint (g_atomic_int_get (&ts.answered), >, 0);
   sysem_test_acquire (sem);
   sysem_test_assert_value (sem, 0);
   sysem_test_release (sem, 1);
   g_clear_object (&sem);
 
-  g_main_loop_quit (loop);
+  g_main_loop_quit (ts.loop);
   g_thread_join (thread);
+  g_main_loop_unref (ts.loop);
+  g_main_context_unref (ts.context);
+  g_async_queue_unref (ts.ports);
 }
 
 /* Hostile input */
