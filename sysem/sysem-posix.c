@@ -1261,14 +1261,22 @@ sysem_posix_set_ledger_full (SysemOp      op,
                    _("its holder ledger has no room for another process"));
 }
 
-/* Is the last user removing it, or has someone removed it? Both only
- * ever turn on: without the ledger lock, a look that may come a moment
- * late. */
+/* Is the last user removing it, or has someone removed it? Then nobody
+ * joins it: its name, if it still leads to this file (a remover that died
+ * before the unlink left it), is unlinked, and the caller opens the name
+ * anew. Both marks only ever turn on, so a look without the ledger lock
+ * may only come a moment late. */
 static gboolean
-sysem_ledger_closing (SysemLedgerFile *file)
+sysem_posix_closing (SysemPosixRecord *rec)
 {
-  return (__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) ||
-         (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED;
+  SysemLedgerFile *file = rec->file;
+
+  if (!(__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) &&
+      (guint32) (sysem_posix_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
+    return FALSE;
+
+  sysem_posix_unlink_if_ours (rec);
+  return TRUE;
 }
 
 /* In a child of fork(), the first use of an inherited record: a slot of
@@ -1285,10 +1293,8 @@ sysem_posix_adopt_locked (SysemPosixRecord *rec)
     return SYSEM_ATTACH_OK;
 
   sysem_ledger_lock (rec->file);
-  closing = sysem_ledger_closing (rec->file);
-  if (closing)
-    sysem_posix_unlink_if_ours (rec);   /* as sysem_posix_join_ledger_locked() does */
-  else
+  closing = sysem_posix_closing (rec);
+  if (!closing)
     slot = sysem_ledger_claim_locked (rec->file);
   if (slot >= 0 && rec->joins == 0)
     rec->file->slots[slot].flags &= ~(guint32) SYSEM_SLOT_USER;
@@ -2521,9 +2527,8 @@ sysem_posix_join_ledger_locked (SysemPosixRecord  *rec,
   int slot;
 
   sysem_ledger_lock (file);
-  if (sysem_ledger_closing (file))
+  if (sysem_posix_closing (rec))
     {
-      sysem_posix_unlink_if_ours (rec);
       sysem_ledger_unlock (file);
       return -2;
     }
@@ -2559,13 +2564,8 @@ sysem_posix_rejoin_locked (SysemPosixRecord  *rec,
   else if (rec->joins > 1)
     {
       /* Joined already, unless whoever removed it died before it
-       * unlinked the name: then the name is opened anew, as by anyone. */
-      if (sysem_ledger_closing (rec->file))
-        {
-          sysem_posix_unlink_if_ours (rec);
-          return SYSEM_ATTACH_AGAIN;
-        }
-      return SYSEM_ATTACH_OK;
+       * unlinked the name. */
+      return sysem_posix_closing (rec) ? SYSEM_ATTACH_AGAIN : SYSEM_ATTACH_OK;
     }
   else
     {
