@@ -234,6 +234,84 @@ sysem_semaphore_get_handle (SysemSemaphore  *self,
   return sysem_semaphore_open_slow (self, error);
 }
 
+/* acquire(), when the object is not open yet or has a cancellable to look
+ * at. The public call keeps only the common case, so that it saves no
+ * registers and ends in a jump to the backend. */
+static G_GNUC_NO_INLINE gboolean
+sysem_semaphore_acquire_slow (SysemSemaphore  *self,
+                              GCancellable    *cancellable,
+                              GError         **error)
+{
+  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
+
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  /* Cancelled before the call: fail rather than take a free unit. */
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  return sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
+}
+
+/* try_acquire(), when the object is not open yet, or there is time to
+ * wait, a cancellable to look at or an error to set. */
+static G_GNUC_NO_INLINE gboolean
+sysem_semaphore_try_acquire_slow (SysemSemaphore  *self,
+                                  gint64           timeout_usec,
+                                  GCancellable    *cancellable,
+                                  GError         **error)
+{
+  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
+  gint64 deadline;
+
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  if (timeout_usec == 0)
+    deadline = SYSEM_DEADLINE_NOW;
+  else if (timeout_usec < 0)
+    deadline = SYSEM_DEADLINE_FOREVER;
+  else
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      deadline = timeout_usec > G_MAXINT64 - now ? SYSEM_DEADLINE_FOREVER : now + timeout_usec;
+    }
+
+  if (G_LIKELY (sysem_handle_acquire (handle, deadline, cancellable, error)))
+    return TRUE;
+
+  /* Out of time: FALSE comes with an error, as GLib asks; a caller that
+   * passes no error pays nothing for it. */
+  if (error != NULL && *error == NULL)
+    sysem_set_error_timed_out (error, handle->display_key);
+  return FALSE;
+}
+
+/* release(), when the object is not open yet, or for no unit at all. */
+static G_GNUC_NO_INLINE gboolean
+sysem_semaphore_release_slow (SysemSemaphore  *self,
+                              int              n,
+                              GError         **error)
+{
+  SysemHandle *handle;
+
+  g_return_val_if_fail (n >= 0, FALSE);
+
+  handle = sysem_semaphore_get_handle (self, error);
+  if (G_UNLIKELY (handle == NULL))
+    return FALSE;
+
+  if (G_UNLIKELY (n == 0))
+    return TRUE;
+
+  return sysem_handle_release (handle, n, error);
+}
+
 /* Takes the current handle away, under the lock; the caller unrefs it once
  * the lock is released, which leaves the semaphore. Another thread may
  * still be in a call on it: its memory is kept until finalize. */
@@ -861,15 +939,11 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
 
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
 
-  handle = sysem_semaphore_get_handle (self, error);
-  if (G_UNLIKELY (handle == NULL))
-    return FALSE;
+  handle = g_atomic_pointer_get (&self->handle);
+  if (G_LIKELY (handle != NULL && cancellable == NULL))
+    return sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER, NULL, error);
 
-  /* Cancelled before the call: fail rather than take a free unit. */
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  return sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
+  return sysem_semaphore_acquire_slow (self, cancellable, error);
 }
 
 /**
@@ -909,36 +983,15 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
                              GError         **error)
 {
   SysemHandle *handle;
-  gint64 deadline;
 
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
 
-  handle = sysem_semaphore_get_handle (self, error);
-  if (G_UNLIKELY (handle == NULL))
-    return FALSE;
+  /* No time to wait and nothing to report: the backend's answer is ours. */
+  handle = g_atomic_pointer_get (&self->handle);
+  if (G_LIKELY (handle != NULL && timeout_usec == 0 && cancellable == NULL && error == NULL))
+    return sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, NULL);
 
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  if (timeout_usec == 0)
-    deadline = SYSEM_DEADLINE_NOW;
-  else if (timeout_usec < 0)
-    deadline = SYSEM_DEADLINE_FOREVER;
-  else
-    {
-      gint64 now = g_get_monotonic_time ();
-
-      deadline = timeout_usec > G_MAXINT64 - now ? SYSEM_DEADLINE_FOREVER : now + timeout_usec;
-    }
-
-  if (G_LIKELY (sysem_handle_acquire (handle, deadline, cancellable, error)))
-    return TRUE;
-
-  /* Out of time: FALSE comes with an error, as GLib asks; a caller that
-   * passes no error pays nothing for it. */
-  if (error != NULL && *error == NULL)
-    sysem_set_error_timed_out (error, handle->display_key);
-  return FALSE;
+  return sysem_semaphore_try_acquire_slow (self, timeout_usec, cancellable, error);
 }
 
 /**
@@ -971,16 +1024,12 @@ sysem_semaphore_release (SysemSemaphore  *self,
   SysemHandle *handle;
 
   g_return_val_if_fail (SYSEM_IS_SEMAPHORE_FAST (self), FALSE);
-  g_return_val_if_fail (n >= 0, FALSE);
 
-  handle = sysem_semaphore_get_handle (self, error);
-  if (G_UNLIKELY (handle == NULL))
-    return FALSE;
+  handle = g_atomic_pointer_get (&self->handle);
+  if (G_LIKELY (handle != NULL && n > 0))
+    return sysem_handle_release (handle, n, error);
 
-  if (G_UNLIKELY (n == 0))
-    return TRUE;
-
-  return sysem_handle_release (handle, n, error);
+  return sysem_semaphore_release_slow (self, n, error);
 }
 
 /**
