@@ -1507,12 +1507,6 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
       int generation;
       short flags = 0;
 
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        {
-          res = -2;
-          break;
-        }
-
       /* The value of the last wait saves a system call; if a cancel
        * changed it since, the guard fails at once and the next pass
        * reads it. */
@@ -1524,9 +1518,13 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
           res = -1;
           break;
         }
+
       /* A cancel from now on changes the value from this one. */
-      if (g_cancellable_is_cancelled (cancellable))
-        continue;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          res = -2;
+          break;
+        }
 
       /* kick - generation, then kick == 0, then kick + generation: the
        * kick semaphore holds @generation exactly, or EAGAIN at once. */
@@ -1612,10 +1610,12 @@ sysem_sysv_acquire_slow (SysemSysv     *self,
     }
   else if (cancellable == NULL)
     res = sysem_sysv_wait_until (self, deadline);
+  else if (self->kickable)
+    /* Its first semop takes a free unit at once: trying one without the
+     * guard first would cost every wait a failed system call. */
+    res = sysem_sysv_wait_kicked (self, deadline, cancellable, error);
   else if ((res = sysem_sysv_take (self, IPC_NOWAIT, NULL)) != 0)
     ;   /* a free unit, or an error: no need to watch the cancellable */
-  else if (self->kickable)
-    res = sysem_sysv_wait_kicked (self, deadline, cancellable, error);
   else
     res = sysem_sysv_wait_sliced (self, deadline, cancellable, error);
 
