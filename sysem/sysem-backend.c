@@ -207,14 +207,26 @@ sysem_cancellable_disconnect (GCancellable *cancellable,
  * waits begun on it are a list under sysem_cancel_lock, a leaf lock that
  * fork() takes. A cancel calls each wait's function outside the lock,
  * marking the wait running, and sysem_cancel_wait_end() waits until no
- * call runs on the wait it takes off the list. */
+ * call runs on the wait it takes off the list.
+ *
+ * Each thread keeps the watch it used last, with a reference of its own,
+ * so that a thread waiting again and again with one cancellable finds it
+ * without the qdata lookup (about 190 instructions a wait). The watch
+ * forgets its cancellable when that one is finalized, before its memory
+ * can be reused: a cancellable made later at the same address is not
+ * taken for it. */
 
 typedef struct {
-  gint             refs;    /* atomic */
-  SysemCancelWait *waits;   /* under sysem_cancel_lock */
+  gint             refs;         /* atomic */
+  GCancellable    *cancellable;  /* atomic: NULL once it is finalized */
+  SysemCancelWait *waits;        /* under sysem_cancel_lock */
 } SysemCancelWatch;
 
 static GMutex sysem_cancel_lock;
+
+static void sysem_cancel_watch_unref (gpointer data);
+
+static GPrivate sysem_cancel_watch_last = G_PRIVATE_INIT (sysem_cancel_watch_unref);
 
 /* In a section of the gate: the quark table has a global lock. */
 static GQuark
@@ -234,6 +246,16 @@ sysem_cancel_watch_unref (gpointer data)
 
   if (g_atomic_int_dec_and_test (&watch->refs))
     g_free (watch);
+}
+
+/* The qdata's reference: its cancellable is being finalized. */
+static void
+sysem_cancel_watch_detach (gpointer data)
+{
+  SysemCancelWatch *watch = data;
+
+  g_atomic_pointer_set (&watch->cancellable, NULL);
+  sysem_cancel_watch_unref (watch);
 }
 
 static void
@@ -266,12 +288,14 @@ sysem_cancel_watch_cb (GCancellable *cancellable,
   g_mutex_unlock (&sysem_cancel_lock);
 }
 
-/* The watch of @cancellable, made with its handler on the first wait. In a
- * section of the gate. */
+/* The watch of @cancellable, from the qdata, made with its handler on the
+ * first wait. In a section of the gate: the quark table and the qdata have
+ * locks. */
 static SysemCancelWatch *
-sysem_cancel_watch_get (GCancellable *cancellable)
+sysem_cancel_watch_lookup (GCancellable *cancellable)
 {
-  SysemCancelWatch *watch = g_object_get_qdata (G_OBJECT (cancellable), sysem_cancel_watch_quark ());
+  GObject *object = (GObject *) cancellable;
+  SysemCancelWatch *watch = g_object_get_qdata (object, sysem_cancel_watch_quark ());
   SysemCancelWatch *made;
   gulong handler;
 
@@ -282,16 +306,36 @@ sysem_cancel_watch_get (GCancellable *cancellable)
    * watch whose handler is not there yet. */
   made = g_new0 (SysemCancelWatch, 1);
   made->refs = 2;
+  made->cancellable = cancellable;
   handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_cancel_watch_cb), made,
                                    sysem_cancel_watch_unref);
-  if (g_object_replace_qdata (G_OBJECT (cancellable), sysem_cancel_watch_quark (), NULL, made,
-                              sysem_cancel_watch_unref, NULL))
+  if (g_object_replace_qdata (object, sysem_cancel_watch_quark (), NULL, made,
+                              sysem_cancel_watch_detach, NULL))
     return made;
 
   /* Another thread was first. */
   g_cancellable_disconnect (cancellable, handler);
   sysem_cancel_watch_unref (made);
-  return g_object_get_qdata (G_OBJECT (cancellable), sysem_cancel_watch_quark ());
+  return g_object_get_qdata (object, sysem_cancel_watch_quark ());
+}
+
+/* The watch of @cancellable: the thread's last one, or looked up. The
+ * caller holds @cancellable, so it is not being finalized. */
+static SysemCancelWatch *
+sysem_cancel_watch_get (GCancellable *cancellable)
+{
+  SysemCancelWatch *watch = g_private_get (&sysem_cancel_watch_last);
+
+  if (G_LIKELY (watch != NULL && g_atomic_pointer_get (&watch->cancellable) == cancellable))
+    return watch;
+
+  sysem_gate_enter ();
+  watch = sysem_cancel_watch_lookup (cancellable);
+  sysem_gate_leave ();
+
+  g_atomic_int_inc (&watch->refs);
+  g_private_replace (&sysem_cancel_watch_last, watch);
+  return watch;
 }
 
 void
@@ -302,9 +346,7 @@ sysem_cancel_wait_begin (SysemCancelWait *wait,
 {
   SysemCancelWatch *watch;
 
-  sysem_gate_enter ();
   watch = sysem_cancel_watch_get (cancellable);
-  sysem_gate_leave ();
 
   wait->func = func;
   wait->data = data;

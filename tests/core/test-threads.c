@@ -229,6 +229,93 @@ test_cancel_shared (SysemTestFixture *fixture)
   g_object_unref (sem);
 }
 
+/* One thread waits with a new cancellable each time, the one before
+ * finalized: each cancel must still reach the wait. sysem keeps the
+ * thread's last watch, and a cancellable made at the address of a
+ * finalized one must not be taken for it. */
+
+typedef struct {
+  SysemSemaphore *sem;
+  GAsyncQueue    *made;      /* the round's cancellable */
+  GAsyncQueue    *results;   /* GINT_TO_POINTER (error code + 1) */
+  GAsyncQueue    *dropped;   /* the main thread let go of the round's cancellable */
+  int             rounds;
+  int             reused;    /* rounds whose cancellable had the address of the one before */
+} EachNew;
+
+static gpointer
+each_new_waiter (gpointer data)
+{
+  EachNew *e = data;
+  gpointer last = NULL;
+
+  for (int i = 0; i < e->rounds; i++)
+    {
+      GCancellable *cancellable = g_cancellable_new ();
+      g_autoptr(GError) error = NULL;
+      gboolean taken;
+      gint64 start;
+
+      if ((gpointer) cancellable == last)
+        e->reused++;
+      last = cancellable;
+
+      g_async_queue_push (e->made, g_object_ref (cancellable));
+      /* A wait that a cancel did not reach ends at its deadline, and
+       * then reports the cancel it sees: tell the two apart. */
+      start = g_get_monotonic_time ();
+      taken = sysem_semaphore_try_acquire (e->sem, SYSEM_TEST_DEADLINE_USEC, cancellable, &error);
+      if (g_get_monotonic_time () - start >= SYSEM_TEST_DEADLINE_USEC)
+        g_error ("round %d: the cancel did not reach the wait", i);
+      g_async_queue_push (e->results, GINT_TO_POINTER (taken ? 0 : error->code + 1));
+      /* The last reference: the next one may well get its memory. */
+      if (g_async_queue_timeout_pop (e->dropped, SYSEM_TEST_DEADLINE_USEC) == NULL)
+        g_error ("the main thread did not let go of the cancellable");
+      g_object_unref (cancellable);
+    }
+
+  return NULL;
+}
+
+static void
+test_cancel_each_new (SysemTestFixture *fixture)
+{
+  EachNew e = { NULL, };
+  GThread *thread;
+
+  e.sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  e.made = g_async_queue_new ();
+  e.results = g_async_queue_new ();
+  e.dropped = g_async_queue_new ();
+  e.rounds = sysem_test_under_valgrind () ? 10 : 100;
+  thread = g_thread_new ("each-new", each_new_waiter, &e);
+
+  for (int i = 0; i < e.rounds; i++)
+    {
+      GCancellable *cancellable = g_async_queue_timeout_pop (e.made, SYSEM_TEST_DEADLINE_USEC);
+      gpointer result;
+
+      g_assert_nonnull (cancellable);
+      sysem_test_wait_waiters (e.sem, 1);
+      g_cancellable_cancel (cancellable);
+      result = g_async_queue_timeout_pop (e.results, 2 * SYSEM_TEST_DEADLINE_USEC);
+      g_assert_nonnull (result);
+      g_assert_cmpint (GPOINTER_TO_INT (result) - 1, ==, G_IO_ERROR_CANCELLED);
+      /* The wait has ended, so it is counted no more when the next
+       * round's wait_waiters() counts. */
+      g_object_unref (cancellable);
+      g_async_queue_push (e.dropped, GINT_TO_POINTER (1));
+    }
+
+  g_thread_join (thread);
+  g_test_message ("%d of %d cancellables had the address of the one before", e.reused, e.rounds);
+  sysem_test_assert_value (e.sem, 0);
+  g_async_queue_unref (e.made);
+  g_async_queue_unref (e.results);
+  g_async_queue_unref (e.dropped);
+  g_object_unref (e.sem);
+}
+
 /* set_key() racing every other call on the same object: each racing call
  * works on the old or the new semaphore, or fails with NOT_FOUND once the
  * old one is gone; it never touches freed memory (ASan and valgrind run
@@ -1463,6 +1550,7 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/threads/set-key-race", test_set_key_race);
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-blocked", test_cancel_blocked);
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-shared", test_cancel_shared);
+  sysem_test_add_both_types ("/core/{system-v}/threads/cancel-each-new", test_cancel_each_new);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
