@@ -389,11 +389,13 @@ new_sysem (const char   *what,
   return open_sysem (key, key_type, value, SYSEM_ACCESS_MODE_CREATE);
 }
 
-/* A raw System V set of one semaphore; IPC_PRIVATE, so no name at all. */
+/* A raw System V set of @n_sems semaphores, the first at @value;
+ * IPC_PRIVATE, so no name at all. */
 static int
-raw_sysv_new (int value)
+raw_sysv_new_set (int n_sems,
+                  int value)
 {
-  int id = semget (IPC_PRIVATE, 1, IPC_CREAT | 0600);
+  int id = semget (IPC_PRIVATE, n_sems, IPC_CREAT | 0600);
 
   if (id == -1 || semctl (id, 0, SETVAL, value) == -1)
     g_error ("semget: %s", g_strerror (errno));
@@ -401,17 +403,19 @@ raw_sysv_new (int value)
   return id;
 }
 
+/* One semaphore. */
+static int
+raw_sysv_new (int value)
+{
+  return raw_sysv_new_set (1, value);
+}
+
 /* A set laid out as sysem 1.1 makes them: the value, the users, and the
  * kick semaphore at 0, which a guarded wait requires to stay 0. */
 static int
 raw_sysv_new_kickable (int value)
 {
-  int id = semget (IPC_PRIVATE, 3, IPC_CREAT | 0600);
-
-  if (id == -1 || semctl (id, 0, SETVAL, value) == -1)
-    g_error ("semget: %s", g_strerror (errno));
-
-  return id;
+  return raw_sysv_new_set (3, value);
 }
 
 static void
