@@ -234,33 +234,15 @@ sysem_semaphore_get_handle (SysemSemaphore  *self,
   return sysem_semaphore_open_slow (self, error);
 }
 
-/* acquire(), when the object is not open yet or has a cancellable to look
- * at. The public call keeps only the common case, so that it saves no
- * registers and ends in a jump to the backend. */
+/* acquire() (@timeout_usec -1) and try_acquire() when the object is not
+ * open yet, or there is a cancellable to look at, time to wait or an
+ * error to set. The public calls keep only the common case, so that they
+ * save no registers and end in a jump to the backend. */
 static G_GNUC_NO_INLINE gboolean
 sysem_semaphore_acquire_slow (SysemSemaphore  *self,
+                              gint64           timeout_usec,
                               GCancellable    *cancellable,
                               GError         **error)
-{
-  SysemHandle *handle = sysem_semaphore_get_handle (self, error);
-
-  if (G_UNLIKELY (handle == NULL))
-    return FALSE;
-
-  /* Cancelled before the call: fail rather than take a free unit. */
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  return sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER, cancellable, error);
-}
-
-/* try_acquire(), when the object is not open yet, or there is time to
- * wait, a cancellable to look at or an error to set. */
-static G_GNUC_NO_INLINE gboolean
-sysem_semaphore_try_acquire_slow (SysemSemaphore  *self,
-                                  gint64           timeout_usec,
-                                  GCancellable    *cancellable,
-                                  GError         **error)
 {
   SysemHandle *handle = sysem_semaphore_get_handle (self, error);
   gint64 deadline;
@@ -268,6 +250,7 @@ sysem_semaphore_try_acquire_slow (SysemSemaphore  *self,
   if (G_UNLIKELY (handle == NULL))
     return FALSE;
 
+  /* Cancelled before the call: fail rather than take a free unit. */
   if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
@@ -285,8 +268,9 @@ sysem_semaphore_try_acquire_slow (SysemSemaphore  *self,
   if (G_LIKELY (sysem_handle_acquire (handle, deadline, cancellable, error)))
     return TRUE;
 
-  /* Out of time: FALSE comes with an error, as GLib asks; a caller that
-   * passes no error pays nothing for it. */
+  /* Out of time (only a timed wait gets here without an error): FALSE
+   * comes with an error, as GLib asks; a caller that passes no error pays
+   * nothing for it. */
   if (error != NULL && *error == NULL)
     sysem_set_error_timed_out (error, handle->display_key);
   return FALSE;
@@ -943,7 +927,7 @@ sysem_semaphore_acquire (SysemSemaphore  *self,
   if (G_LIKELY (handle != NULL && cancellable == NULL))
     return sysem_handle_acquire (handle, SYSEM_DEADLINE_FOREVER, NULL, error);
 
-  return sysem_semaphore_acquire_slow (self, cancellable, error);
+  return sysem_semaphore_acquire_slow (self, -1, cancellable, error);
 }
 
 /**
@@ -991,7 +975,7 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
   if (G_LIKELY (handle != NULL && timeout_usec == 0 && cancellable == NULL && error == NULL))
     return sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, NULL);
 
-  return sysem_semaphore_try_acquire_slow (self, timeout_usec, cancellable, error);
+  return sysem_semaphore_acquire_slow (self, timeout_usec, cancellable, error);
 }
 
 /**
