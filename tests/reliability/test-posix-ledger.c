@@ -31,6 +31,21 @@ ledger_path (const char *key)
   return sysem_key_posix_path (native);
 }
 
+/* What `sysem info` says of @key. */
+static SysemInfo *
+ledger_info (const char *key)
+{
+  g_autofree char *native = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemInfo *info;
+
+  g_assert_true (sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_POSIX, &native, &error));
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_POSIX, native, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (info);
+  return info;
+}
+
 static SysemLedgerFile *
 ledger_map (const char *path)
 {
@@ -817,7 +832,6 @@ test_keep (void)
 {
   g_autofree char *key = sysem_test_key ("ledger-keep");
   g_autofree char *path = ledger_path (key);
-  g_autofree char *native = NULL;
   g_autoptr(GError) error = NULL;
   SysemInfo *info;
   SysemSemaphore *sem = posix_open (key, 3, SYSEM_ACCESS_MODE_CREATE);
@@ -826,10 +840,7 @@ test_keep (void)
   g_object_unref (sem);
   g_assert_cmpint (access (path, F_OK), ==, 0);
 
-  g_assert_true (sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_POSIX, &native, &error));
-  info = sysem_inspect_native (SYSEM_KEY_TYPE_POSIX, native, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (info);
+  info = ledger_info (key);
   g_assert_false (info->stale);
   g_assert_true (info->crash_safe);
   sysem_info_free (info);
@@ -850,7 +861,6 @@ test_gc_dead_user_without_units (void)
 {
   g_autofree char *key = sysem_test_key ("ledger-gc-dead-user");
   g_autofree char *path = ledger_path (key);
-  g_autofree char *native = NULL;
   g_autoptr(GError) error = NULL;
   gboolean removed = FALSE;
   SysemInfo *info;
@@ -873,10 +883,7 @@ test_gc_dead_user_without_units (void)
   g_assert_true (WIFSIGNALED (status));
   g_assert_cmpint (access (path, F_OK), ==, 0);
 
-  g_assert_true (sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_POSIX, &native, &error));
-  info = sysem_inspect_native (SYSEM_KEY_TYPE_POSIX, native, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (info);
+  info = ledger_info (key);
   g_assert_true (info->stale);
   g_assert_cmpint (info->state, ==, SYSEM_INSPECT_NO_USERS);
   g_assert_true (sysem_inspect_remove (info, TRUE, &removed, &error));
