@@ -288,9 +288,9 @@ sysem_cancel_watch_cb (GCancellable *cancellable,
   g_mutex_unlock (&sysem_cancel_lock);
 }
 
-/* The watch of @cancellable, from the qdata, made with its handler on the
- * first wait. In a section of the gate: the quark table and the qdata have
- * locks. */
+/* The watch of @cancellable, with a reference for the caller: from the
+ * qdata, or made with its handler on the first wait. In a section of the
+ * gate: the quark table and the qdata have locks. */
 static SysemCancelWatch *
 sysem_cancel_watch_lookup (GCancellable *cancellable)
 {
@@ -300,15 +300,31 @@ sysem_cancel_watch_lookup (GCancellable *cancellable)
   gulong handler;
 
   if (G_LIKELY (watch != NULL))
-    return watch;
+    {
+      g_atomic_int_inc (&watch->refs);
+      return watch;
+    }
 
   /* Connected before it is published, so that a wait never finds a
-   * watch whose handler is not there yet. */
+   * watch whose handler is not there yet. Its references: the qdata's,
+   * the handler's, the caller's. */
   made = g_new0 (SysemCancelWatch, 1);
-  made->refs = 2;
+  made->refs = 3;
   made->cancellable = cancellable;
   handler = g_cancellable_connect (cancellable, G_CALLBACK (sysem_cancel_watch_cb), made,
                                    sysem_cancel_watch_unref);
+
+  /* Cancelled already: g_cancellable_connect() called the handler and
+   * dropped it at once, connecting nothing. Published, the watch would
+   * never see a cancel after a g_cancellable_reset(); this wait sees the
+   * cancel itself, and the next one makes a watch again. */
+  if (handler == 0)
+    {
+      made->cancellable = NULL;
+      sysem_cancel_watch_unref (made);
+      return made;
+    }
+
   if (g_object_replace_qdata (object, sysem_cancel_watch_quark (), NULL, made,
                               sysem_cancel_watch_detach, NULL))
     return made;
@@ -316,7 +332,10 @@ sysem_cancel_watch_lookup (GCancellable *cancellable)
   /* Another thread was first. */
   g_cancellable_disconnect (cancellable, handler);
   sysem_cancel_watch_unref (made);
-  return g_object_get_qdata (object, sysem_cancel_watch_quark ());
+  sysem_cancel_watch_unref (made);
+  watch = g_object_get_qdata (object, sysem_cancel_watch_quark ());
+  g_atomic_int_inc (&watch->refs);
+  return watch;
 }
 
 /* The watch of @cancellable: the thread's last one, or looked up. The
@@ -333,7 +352,6 @@ sysem_cancel_watch_get (GCancellable *cancellable)
   watch = sysem_cancel_watch_lookup (cancellable);
   sysem_gate_leave ();
 
-  g_atomic_int_inc (&watch->refs);
   g_private_replace (&sysem_cancel_watch_last, watch);
   return watch;
 }

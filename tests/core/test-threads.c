@@ -316,6 +316,110 @@ test_cancel_each_new (SysemTestFixture *fixture)
   g_object_unref (e.sem);
 }
 
+/* Cancels racing the beginning and the end of waits: threads wait again
+ * and again with one cancellable while the main thread cancels it at once,
+ * sometimes after releasing a unit that a waiter may take as the cancel
+ * comes. Every wait must end by the cancel or with that unit, never at its
+ * deadline (a lost cancel), and no unit may be lost or made. */
+
+#define N_RACE_WAITERS 2
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  GAsyncQueue    *results;   /* 1: took a unit, 2: cancelled */
+  int             rounds;
+} CancelRace;
+
+typedef struct {
+  CancelRace     *race;
+  GAsyncQueue    *go;        /* one a round */
+} CancelRacer;
+
+static gpointer
+cancel_race_waiter (gpointer data)
+{
+  CancelRacer *racer = data;
+  CancelRace *r = racer->race;
+
+  for (int i = 0; i < r->rounds; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean taken;
+      gint64 start;
+
+      if (g_async_queue_timeout_pop (racer->go, SYSEM_TEST_DEADLINE_USEC) == NULL)
+        g_error ("round %d: the main thread did not start it", i);
+      start = g_get_monotonic_time ();
+      taken = sysem_semaphore_try_acquire (r->sem, SYSEM_TEST_DEADLINE_USEC, r->cancellable, &error);
+      if (!taken && g_get_monotonic_time () - start >= SYSEM_TEST_DEADLINE_USEC)
+        g_error ("round %d: the cancel did not reach the wait", i);
+      if (!taken && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_error ("round %d: %s", i, error->message);
+      g_async_queue_push (r->results, GINT_TO_POINTER (taken ? 1 : 2));
+    }
+
+  return NULL;
+}
+
+static void
+test_cancel_race (SysemTestFixture *fixture)
+{
+  CancelRace r = { NULL, };
+  CancelRacer racers[N_RACE_WAITERS];
+  GThread *threads[N_RACE_WAITERS];
+  int released = 0, taken = 0;
+
+  r.sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  r.cancellable = g_cancellable_new ();
+  r.results = g_async_queue_new ();
+  r.rounds = sysem_test_under_valgrind () ? 50 : 2000;
+  for (int j = 0; j < N_RACE_WAITERS; j++)
+    {
+      racers[j].race = &r;
+      racers[j].go = g_async_queue_new ();
+      threads[j] = g_thread_new ("cancel-race", cancel_race_waiter, &racers[j]);
+    }
+
+  for (int i = 0; i < r.rounds; i++)
+    {
+      for (int j = 0; j < N_RACE_WAITERS; j++)
+        g_async_queue_push (racers[j].go, GINT_TO_POINTER (1));
+      if (i % 3 == 0)
+        {
+          sysem_test_release (r.sem, 1);
+          released++;
+        }
+      /* A different moment of the waits each round: before they begin,
+       * as they begin, while they sleep. */
+      for (gint64 until = g_get_monotonic_time () + g_test_rand_int_range (0, 100);
+           g_get_monotonic_time () < until;)
+        ;
+      g_cancellable_cancel (r.cancellable);
+
+      for (int j = 0; j < N_RACE_WAITERS; j++)
+        {
+          gpointer result = g_async_queue_timeout_pop (r.results, 2 * SYSEM_TEST_DEADLINE_USEC);
+
+          g_assert_nonnull (result);
+          taken += GPOINTER_TO_INT (result) == 1;
+        }
+      g_cancellable_reset (r.cancellable);
+    }
+
+  for (int j = 0; j < N_RACE_WAITERS; j++)
+    {
+      g_thread_join (threads[j]);
+      g_async_queue_unref (racers[j].go);
+    }
+  g_test_message ("%d units released, %d taken by waits as they were cancelled", released, taken);
+  sysem_test_assert_value (r.sem, released - taken);
+
+  g_object_unref (r.cancellable);
+  g_async_queue_unref (r.results);
+  g_object_unref (r.sem);
+}
+
 /* set_key() racing every other call on the same object: each racing call
  * works on the old or the new semaphore, or fails with NOT_FOUND once the
  * old one is gone; it never touches freed memory (ASan and valgrind run
@@ -1551,6 +1655,7 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-blocked", test_cancel_blocked);
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-shared", test_cancel_shared);
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-each-new", test_cancel_each_new);
+  sysem_test_add_both_types ("/core/{system-v}/threads/cancel-race", test_cancel_race);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
