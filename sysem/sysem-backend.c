@@ -12,7 +12,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/membarrier.h>
 
 #include "sysem-backend.h"
 
@@ -202,31 +205,113 @@ sysem_cancellable_disconnect (GCancellable *cancellable,
   sysem_gate_leave ();
 }
 
+/* membarrier() (see sysem-backend.h) */
+
+/* 0: not looked at yet, 1: missing, 2: registered */
+static gsize sysem_membarrier_state = 0;
+
+gboolean
+sysem_membarrier_usable (void)
+{
+  gsize *usable = &sysem_membarrier_state;
+
+  if (g_once_init_enter (usable))
+    {
+      long cmds = syscall (SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+      gsize ok = 1;
+
+      if (cmds != -1 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+          syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        ok = 2;
+      g_once_init_leave (usable, ok);
+    }
+
+  return *usable == 2;
+}
+
+void
+sysem_membarrier (void)
+{
+  if (!sysem_membarrier_usable ())
+    {
+      __atomic_thread_fence (__ATOMIC_SEQ_CST);
+      return;
+    }
+
+  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1 &&
+      (errno != EPERM ||
+       /* Registered before a fork() whose child this may be. */
+       syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1 ||
+       syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1))
+    g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
+}
+
+/* The fast side's barrier, across from sysem_membarrier(). */
+static inline void
+sysem_membarrier_light (void)
+{
+  gsize state = __atomic_load_n (&sysem_membarrier_state, __ATOMIC_RELAXED);
+
+  if (G_LIKELY (state == 2) || (G_UNLIKELY (state == 0) && sysem_membarrier_usable ()))
+    __atomic_signal_fence (__ATOMIC_SEQ_CST);
+  else
+    __atomic_thread_fence (__ATOMIC_SEQ_CST);
+}
+
 /* Cancel watches (see sysem-backend.h). A cancellable's watch is its qdata
- * and its one "cancelled" handler's data, each holding a reference; the
- * waits begun on it are a list under sysem_cancel_lock, a leaf lock that
- * fork() takes. A cancel calls each wait's function outside the lock,
- * marking the wait running, and sysem_cancel_wait_end() waits until no
- * call runs on the wait it takes off the list.
+ * and its one "cancelled" handler's data, each holding a reference. Every
+ * thread that waits has one slot, kept in a thread-private: it holds a
+ * reference to the watch of the cancellable the thread used last and is
+ * on that watch's list, under sysem_cancel_lock, a leaf lock that fork()
+ * takes. So a thread waiting again and again with one cancellable finds
+ * its watch without the qdata lookup (about 190 instructions a wait) and
+ * begins and ends each wait without a lock or a lock-prefixed
+ * instruction: it only marks its slot armed, then looks at the
+ * cancellable, and unmarks it at the end.
  *
- * Each thread keeps the watch it used last, with a reference of its own,
- * so that a thread waiting again and again with one cancellable finds it
- * without the qdata lookup (about 190 instructions a wait). The watch
- * forgets its cancellable when that one is finalized, before its memory
- * can be reused: a cancellable made later at the same address is not
- * taken for it. */
+ * Those are asymmetric Dekker handshakes. Beginning, the waiter arms the
+ * slot, then looks whether the cancellable is cancelled; a cancel, which
+ * set that first, makes every thread of the process pass a full memory
+ * barrier with membarrier(), then looks at the slots: either the waiter
+ * sees the cancel and calls @func itself, or the cancel sees the slot
+ * armed. Ending, the waiter disarms the slot, then looks whether a cancel
+ * is firing it; the cancel marks every slot on the list firing before
+ * that one membarrier(), and calls @func only for those still armed after
+ * it, so either the cancel sees the slot disarmed or the waiter sees it
+ * firing and waits until the call returns. Where membarrier() (Linux 4.14) is
+ * missing, both sides use full fences.
+ *
+ * A watch forgets its cancellable when that one is finalized, before its
+ * memory can be reused: a cancellable made later at the same address is
+ * not taken for it. */
+
+typedef struct _SysemCancelSlot SysemCancelSlot;
 
 typedef struct {
   gint             refs;         /* atomic */
   GCancellable    *cancellable;  /* atomic: NULL once it is finalized */
-  SysemCancelWait *waits;        /* under sysem_cancel_lock */
+  SysemCancelSlot *slots;        /* under sysem_cancel_lock */
 } SysemCancelWatch;
 
+struct _SysemCancelSlot
+{
+  SysemCancelWatch *watch;       /* a reference; changed under sysem_cancel_lock */
+  SysemCancelSlot  *prev;        /* on watch->slots, under sysem_cancel_lock */
+  SysemCancelSlot  *next;
+  SysemCancelSlot  *all_next;    /* on sysem_cancel_slots, under sysem_cancel_lock */
+  gpointer          thread;      /* the owner, for fork() */
+  void            (* func) (gpointer data);
+  gpointer          data;
+  gint              armed;       /* atomic: a wait is begun and not ended */
+  gint              firing;      /* atomic: a cancel may call func */
+};
+
 static GMutex sysem_cancel_lock;
+static SysemCancelSlot *sysem_cancel_slots;
 
-static void sysem_cancel_watch_unref (gpointer data);
+static void sysem_cancel_slot_free (gpointer data);
 
-static GPrivate sysem_cancel_watch_last = G_PRIVATE_INIT (sysem_cancel_watch_unref);
+static GPrivate sysem_cancel_slot = G_PRIVATE_INIT (sysem_cancel_slot_free);
 
 /* In a section of the gate: the quark table has a global lock. */
 static GQuark
@@ -263,27 +348,26 @@ sysem_cancel_watch_cb (GCancellable *cancellable,
                        gpointer      data)
 {
   SysemCancelWatch *watch = data;
+  SysemCancelSlot *slot;
 
-  /* A wait begun while this runs is called too: rightly, since
-   * g_cancellable_reset() waits for a cancel's handlers to return, so the
-   * cancellable is still cancelled. */
+  /* Every slot on the list firing, then one barrier for both handshakes:
+   * the cancellable says cancelled already, so a wait armed after it sees
+   * that at its beginning, and a wait that ends after it sees its slot
+   * firing. */
   g_mutex_lock (&sysem_cancel_lock);
-  for (;;)
+  for (slot = watch->slots; slot != NULL; slot = slot->next)
+    __atomic_store_n (&slot->firing, TRUE, __ATOMIC_RELAXED);
+
+  sysem_membarrier ();
+
+  /* A slot armed since the cancel is a new wait, which saw the cancel
+   * itself: calling it once more does no harm. */
+  for (slot = watch->slots; slot != NULL; slot = slot->next)
     {
-      SysemCancelWait *wait = watch->waits;
-
-      while (wait != NULL && wait->fired)
-        wait = wait->next;
-      if (wait == NULL)
-        break;
-
-      wait->fired = TRUE;
-      g_atomic_int_inc (&wait->running);
-      g_mutex_unlock (&sysem_cancel_lock);
-      wait->func (wait->data);
-      /* The last touch: sysem_cancel_wait_end() may return at once. */
-      g_atomic_int_add (&wait->running, -1);
-      g_mutex_lock (&sysem_cancel_lock);
+      if (__atomic_load_n (&slot->armed, __ATOMIC_ACQUIRE))
+        slot->func (slot->data);
+      /* The last touch of the wait: its end may return at once. */
+      __atomic_store_n (&slot->firing, FALSE, __ATOMIC_RELEASE);
     }
   g_mutex_unlock (&sysem_cancel_lock);
 }
@@ -338,22 +422,89 @@ sysem_cancel_watch_lookup (GCancellable *cancellable)
   return watch;
 }
 
-/* The watch of @cancellable: the thread's last one, or looked up. The
- * caller holds @cancellable, so it is not being finalized. */
-static SysemCancelWatch *
-sysem_cancel_watch_get (GCancellable *cancellable)
+/* Moves @slot (disarmed) onto @watch's list, with a reference to it. */
+static void
+sysem_cancel_slot_move (SysemCancelSlot  *slot,
+                        SysemCancelWatch *watch)
 {
-  SysemCancelWatch *watch = g_private_get (&sysem_cancel_watch_last);
+  SysemCancelWatch *old = slot->watch;
 
-  if (G_LIKELY (watch != NULL && g_atomic_pointer_get (&watch->cancellable) == cancellable))
-    return watch;
+  g_mutex_lock (&sysem_cancel_lock);
+  if (old != NULL)
+    {
+      if (slot->prev != NULL)
+        slot->prev->next = slot->next;
+      else
+        old->slots = slot->next;
+      if (slot->next != NULL)
+        slot->next->prev = slot->prev;
+    }
+  slot->watch = watch;
+  slot->prev = NULL;
+  slot->next = NULL;
+  if (watch != NULL)
+    {
+      g_atomic_int_inc (&watch->refs);
+      slot->next = watch->slots;
+      if (watch->slots != NULL)
+        watch->slots->prev = slot;
+      watch->slots = slot;
+    }
+  g_mutex_unlock (&sysem_cancel_lock);
+
+  /* Not under the lock: the last reference may be the qdata's. */
+  if (old != NULL)
+    sysem_cancel_watch_unref (old);
+}
+
+/* At the thread's exit. Under the lock, so that a cancel that looks at
+ * the slot has done with it. */
+static void
+sysem_cancel_slot_free (gpointer data)
+{
+  SysemCancelSlot *slot = data;
+  SysemCancelSlot **link;
+
+  sysem_cancel_slot_move (slot, NULL);
+
+  g_mutex_lock (&sysem_cancel_lock);
+  for (link = &sysem_cancel_slots; *link != slot; link = &(*link)->all_next)
+    ;
+  *link = slot->all_next;
+  g_mutex_unlock (&sysem_cancel_lock);
+
+  g_free (slot);
+}
+
+/* The calling thread's slot, on the watch of @cancellable. The caller
+ * holds @cancellable, so it is not being finalized. */
+static SysemCancelSlot *
+sysem_cancel_slot_get (GCancellable *cancellable)
+{
+  SysemCancelSlot *slot = g_private_get (&sysem_cancel_slot);
+  SysemCancelWatch *watch;
+
+  if (G_LIKELY (slot != NULL && g_atomic_pointer_get (&slot->watch->cancellable) == cancellable))
+    return slot;
+
+  if (slot == NULL)
+    {
+      slot = g_new0 (SysemCancelSlot, 1);
+      slot->thread = (gpointer) pthread_self ();
+      g_mutex_lock (&sysem_cancel_lock);
+      slot->all_next = sysem_cancel_slots;
+      sysem_cancel_slots = slot;
+      g_mutex_unlock (&sysem_cancel_lock);
+      g_private_set (&sysem_cancel_slot, slot);
+    }
 
   sysem_gate_enter ();
   watch = sysem_cancel_watch_lookup (cancellable);
   sysem_gate_leave ();
 
-  g_private_replace (&sysem_cancel_watch_last, watch);
-  return watch;
+  sysem_cancel_slot_move (slot, watch);
+  sysem_cancel_watch_unref (watch);
+  return slot;
 }
 
 void
@@ -362,25 +513,15 @@ sysem_cancel_wait_begin (SysemCancelWait *wait,
                          void          (* func) (gpointer data),
                          gpointer         data)
 {
-  SysemCancelWatch *watch;
+  SysemCancelSlot *slot = sysem_cancel_slot_get (cancellable);
 
-  watch = sysem_cancel_watch_get (cancellable);
+  wait->slot = slot;
+  slot->func = func;
+  slot->data = data;
+  __atomic_store_n (&slot->armed, TRUE, __ATOMIC_RELEASE);
+  sysem_membarrier_light ();
 
-  wait->func = func;
-  wait->data = data;
-  wait->watch = watch;
-  wait->fired = FALSE;
-  wait->running = 0;
-  wait->prev = NULL;
-
-  g_mutex_lock (&sysem_cancel_lock);
-  wait->next = watch->waits;
-  if (watch->waits != NULL)
-    watch->waits->prev = wait;
-  watch->waits = wait;
-  g_mutex_unlock (&sysem_cancel_lock);
-
-  /* Cancelled before the wait was on the list: no handler calls it. */
+  /* Cancelled before the slot was armed: no cancel calls it. */
   if (g_cancellable_is_cancelled (cancellable))
     func (data);
 }
@@ -388,20 +529,29 @@ sysem_cancel_wait_begin (SysemCancelWait *wait,
 void
 sysem_cancel_wait_end (SysemCancelWait *wait)
 {
-  SysemCancelWatch *watch = wait->watch;
+  SysemCancelSlot *slot = wait->slot;
 
-  g_mutex_lock (&sysem_cancel_lock);
-  if (wait->prev != NULL)
-    wait->prev->next = wait->next;
-  else
-    watch->waits = wait->next;
-  if (wait->next != NULL)
-    wait->next->prev = wait->prev;
-  g_mutex_unlock (&sysem_cancel_lock);
+  __atomic_store_n (&slot->armed, FALSE, __ATOMIC_RELAXED);
+  sysem_membarrier_light ();
 
-  /* A cancel that took it before it left the list. */
-  while (g_atomic_int_get (&wait->running) > 0)
+  /* A cancel that saw it armed: wait until its call returns. */
+  while (__atomic_load_n (&slot->firing, __ATOMIC_ACQUIRE))
     sched_yield ();
+}
+
+/* In the child of fork(), under sysem_cancel_lock: the slots of the
+ * threads that are not there are never disarmed; no cancel calls them. */
+static void
+sysem_cancel_slots_fork_child (void)
+{
+  gpointer self = (gpointer) pthread_self ();
+
+  for (SysemCancelSlot *slot = sysem_cancel_slots; slot != NULL; slot = slot->all_next)
+    if (slot->thread != self)
+      {
+        slot->armed = FALSE;
+        slot->firing = FALSE;
+      }
 }
 
 /* From fork()'s prepare handler: waits until no thread is in a section. */
@@ -447,6 +597,7 @@ sysem_atfork_child (void)
 {
   void (* hook) (void) = sysem_fork_child_hook;
 
+  sysem_cancel_slots_fork_child ();
   if (hook != NULL)
     hook ();
   sysem_atfork_parent ();

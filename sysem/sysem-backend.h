@@ -187,17 +187,14 @@ void     sysem_gate_leave   (void);
  * begun and not ended when it is cancelled. @func may run more than once
  * for one wait, in any thread, and also at once if the cancellable is
  * cancelled already; after sysem_cancel_wait_end() it runs no more. Begin
- * and end with none of the backend's locks held. */
+ * and end with none of the backend's locks held; a thread has one wait
+ * begun at a time (a blocking wait's). Neither takes a lock nor makes a
+ * lock-prefixed change but for a thread's first wait with a cancellable
+ * other than its last one's. */
 typedef struct _SysemCancelWait SysemCancelWait;
 struct _SysemCancelWait
 {
-  void            (* func) (gpointer data);
-  gpointer           data;
-  gpointer           watch;      /* the cancellable's */
-  SysemCancelWait   *prev;
-  SysemCancelWait   *next;
-  gboolean           fired;
-  gint               running;    /* atomic: @func runs */
+  gpointer           slot;       /* the thread's */
 };
 
 void     sysem_cancel_wait_begin (SysemCancelWait *wait,
@@ -205,6 +202,13 @@ void     sysem_cancel_wait_begin (SysemCancelWait *wait,
                                   void          (* func) (gpointer data),
                                   gpointer         data);
 void     sysem_cancel_wait_end   (SysemCancelWait *wait);
+
+/* membarrier(): every thread of the process passes a full memory
+ * barrier, for an asymmetric Dekker handshake whose fast side uses only a
+ * compiler barrier while sysem_membarrier_usable(). Without it (Linux
+ * before 4.14, or valgrind), a full fence, and the fast side needs one. */
+gboolean sysem_membarrier_usable (void);
+void     sysem_membarrier        (void);
 
 /* g_cancellable_connect() and g_cancellable_disconnect() in a section of
  * the gate, for a backend's blocking wait (with none of its locks held). */

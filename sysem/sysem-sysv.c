@@ -78,7 +78,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
-#include <linux/membarrier.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -308,25 +307,6 @@ sysem_sysv_thread_self (void)
 #endif
 }
 
-static gboolean
-sysem_sysv_plain_allowed (void)
-{
-  static gsize allowed = 0;
-
-  if (g_once_init_enter (&allowed))
-    {
-      long cmds = syscall (SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-      gsize ok = 1;
-
-      if (cmds != -1 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-          syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-        ok = 2;
-      g_once_init_leave (&allowed, ok);
-    }
-
-  return allowed == 2;
-}
-
 static G_GNUC_NO_INLINE void
 sysem_sysv_held_share (SysemSysvRecord *record)
 {
@@ -334,12 +314,7 @@ sysem_sysv_held_share (SysemSysvRecord *record)
     return;
 
   g_atomic_int_set (&record->shared, TRUE);
-  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1 &&
-      (errno != EPERM ||
-       /* Registered before a fork() whose child this may be. */
-       syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1 ||
-       syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1))
-    g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
+  sysem_membarrier ();
   while (__atomic_load_n (&record->in_plain, __ATOMIC_ACQUIRE))
     g_thread_yield ();
 }
@@ -701,7 +676,7 @@ sysem_sysv_record_get (SysemSysv *self,
       record->kick_hint = -1;
       record->fork_fd = -1;
       record->owner = sysem_sysv_thread_self ();
-      record->shared = !sysem_sysv_plain_allowed ();
+      record->shared = !sysem_membarrier_usable ();
       g_hash_table_insert (records, GINT_TO_POINTER (semid), record);
     }
   record->refs++;
@@ -1539,7 +1514,7 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
 
       res = sysem_sysv_take_guarded (self, ops, n,  flags,
                                      deadline != SYSEM_DEADLINE_FOREVER && flags == 0 ? &ts : NULL);
-      g_atomic_int_set (&self->record->kick_hint, res == 1 ? generation : -1);
+      __atomic_store_n (&self->record->kick_hint, res == 1 ? generation : -1, __ATOMIC_RELAXED);
       if (res != 0)
         break;
       if (flags == IPC_NOWAIT && errno == EAGAIN)
