@@ -53,7 +53,7 @@
  * - A record's file, path, ledger, dev and ino are set before it is
  *   published and never change; slot and gen change only under posix_lock
  *   (gen last, in a child of fork()). truncated and gone are set once,
- *   atomically; sleeping and waiting are atomic counters.
+ *   atomically; waiting is an atomic counter.
  * - watch_lock: the watcher's list of records and its state; a record's
  *   watched flag changes under it. Never taken before posix_lock.
  * - The ledger lock (in the file): claiming, freeing and recovering slots,
@@ -128,7 +128,6 @@ typedef struct {
                                * sysem_lock() (sysem-backend.h) */
   gboolean         listed;    /* in posix_records; under posix_lock */
   gint64           last_scan; /* atomic; monotonic time of the last dead-holder scan */
-  gint             sleeping;  /* atomic; threads of this process in FUTEX_WAIT on it */
   gint             waiting;   /* atomic; threads waiting on it, -1 while the watcher unlists it */
   gboolean         watched;   /* atomic; in watch_recs (changed under watch_lock) */
   gboolean         ever_watched; /* set under watch_lock: freeing takes watch_lock */
@@ -368,7 +367,6 @@ sysem_posix_atfork_child (void)
           SysemPosixRecord *rec = g_ptr_array_index (watch_recs, i);
 
           rec->waiting = 0;
-          rec->sleeping = 0;
           rec->watched = FALSE;
         }
       g_ptr_array_set_size (watch_recs, 0);
@@ -384,7 +382,6 @@ sysem_posix_atfork_child (void)
           SysemPosixRecord *rec = key;
 
           rec->waiting = 0;
-          rec->sleeping = 0;
           /* The handles the child will close; the others were on their
            * way in or out in a thread that is not here. */
           rec->joins = rec->live;
@@ -1495,13 +1492,16 @@ sysem_posix_futex_wake_all (SysemLedgerFile *file)
          errno != EFAULT;
 }
 
-/* Wakes the threads of this process that sleep on @rec until each of
- * them has seen what the caller changed before (a removal): a wake that
- * comes before a thread sleeps would be lost. */
+/* Wakes the threads of this process that wait on @rec until each of them
+ * has seen what the caller changed before (a removal, after a locked
+ * change of the word) and left: a wake that comes before a thread sleeps
+ * would be lost. A waiter counts itself in @rec's waiting with a locked
+ * compare-and-swap before it first looks, so either it sees the change or
+ * this sees it. */
 static void
 sysem_posix_wake_local (SysemPosixRecord *rec)
 {
-  for (guint round = 0; g_atomic_int_get (&rec->sleeping) > 0; round++)
+  for (guint round = 0; g_atomic_int_get (&rec->waiting) > 0; round++)
     {
       if (!sysem_posix_futex_wake_all (rec->file) || round >= 10000)
         break;
@@ -1643,7 +1643,7 @@ sysem_posix_watch (SysemPosixRecord *rec,
       if (G_UNLIKELY (n < 0))
         sched_yield ();   /* the watcher is taking it out of the list */
       else if (__atomic_compare_exchange_n (&rec->waiting, &n, n + 1, FALSE,
-                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         break;
     }
 
@@ -1681,18 +1681,19 @@ sysem_posix_watch (SysemPosixRecord *rec,
 
 typedef struct {
   SysemLedgerFile *file;
-  gint             sleeping;    /* atomic */
+  gint             looping;     /* atomic: in the loop that sleeps */
   gint             cancelled;   /* atomic */
 } SysemPosixWait;
 
-/* A cancel wakes the word until the waiter has seen it. */
+/* A cancel wakes the word until the waiter has left the loop in which it
+ * sleeps: it may be about to sleep when the cancel comes. */
 static void
 sysem_posix_cancelled_cb (gpointer data)
 {
   SysemPosixWait *wait = data;
 
   __atomic_store_n (&wait->cancelled, TRUE, __ATOMIC_SEQ_CST);
-  for (guint round = 0; __atomic_load_n (&wait->sleeping, __ATOMIC_SEQ_CST); round++)
+  for (guint round = 0; __atomic_load_n (&wait->looping, __ATOMIC_SEQ_CST); round++)
     {
       if (!sysem_posix_futex_wake_all (wait->file) || round >= 100000)
         break;
@@ -1771,9 +1772,14 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
       return FALSE;
     }
 
-  /* Only a blocking wait pays for these. */
+  /* Only a blocking wait pays for these. In the loop from now on, and
+   * counted in the record's waiting, whose locked compare-and-swap orders
+   * both before the loop's first look: whoever changes what the loop
+   * looks at (a cancel, a removal in this process) and then finds us in
+   * it wakes the word until we leave. */
   if (cancellable != NULL)
     sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_posix_cancelled_cb, &wait);
+  __atomic_store_n (&wait.looping, TRUE, __ATOMIC_RELAXED);
   sysem_posix_watch (rec, TRUE);
 
   for (;;)
@@ -1810,21 +1816,12 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
           goto unwait;
         }
 
-      /* Announce the sleep, then look: whoever changes what we look at
-       * (a cancel, a removal in this process) and then finds us asleep
-       * wakes us until we have seen it. */
-      __atomic_store_n (&wait.sleeping, TRUE, __ATOMIC_RELAXED);
-      g_atomic_int_inc (&rec->sleeping);   /* a full barrier: the stores before the loads */
-
       if (__atomic_load_n (&wait.cancelled, __ATOMIC_SEQ_CST) ||
           (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
           g_atomic_int_get (&rec->gone) || g_atomic_int_get (&rec->truncated))
         res = EAGAIN;
       else
         res = sysem_posix_futex_wait (file, deadline);
-
-      __atomic_store_n (&wait.sleeping, FALSE, __ATOMIC_RELEASE);
-      g_atomic_int_add (&rec->sleeping, -1);
 
       if (res != 0 && res != ETIMEDOUT && res != EINTR && res != EAGAIN)
         {
@@ -1854,6 +1851,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
 unwait:
   sysem_ledger_change (file, rec->slot, SYSEM_LEDGER_OP_UNWAIT, FALSE, NULL);
 done:
+  __atomic_store_n (&wait.looping, FALSE, __ATOMIC_RELEASE);
   sysem_posix_watch (rec, FALSE);
   if (cancellable != NULL)
     sysem_cancel_wait_end (&cancel_wait);
