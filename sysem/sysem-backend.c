@@ -278,8 +278,8 @@ sysem_membarrier_light (void)
  * is firing it; the cancel marks every slot on the list firing before
  * that one membarrier(), and calls @func only for those still armed after
  * it, so either the cancel sees the slot disarmed or the waiter sees it
- * firing and waits until the call returns. Where membarrier() (Linux 4.14) is
- * missing, both sides use full fences.
+ * firing and waits until the call returns. Where membarrier() (Linux
+ * 4.14) is missing, both sides use full fences.
  *
  * A watch forgets its cancellable when that one is finalized, before its
  * memory can be reused: a cancellable made later at the same address is
