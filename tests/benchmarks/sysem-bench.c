@@ -2769,6 +2769,8 @@ static const char *count_loops[] = {
   "sysv-pair", "semop-pair", "posix-pair", "sem-pair",
   "sysv-try-empty", "semop-nowait", "posix-try-empty", "sem-trywait",
   "sysv-async-free", "posix-async-free", "idle", "gtask",
+  "sysv-pingpong", "sysv-pingpong-cancellable", "semop-pingpong", "semop-guarded-pingpong",
+  "posix-pingpong", "posix-pingpong-cancellable", "sem-pingpong",
 };
 
 static int
@@ -2815,6 +2817,27 @@ run_count (const char *loop,
                           : measure_sem_trywait (raw_posix.sem, row, iters);
       raw_posix_clear (&raw_posix);
     }
+  else if (strstr (loop, "pingpong") != NULL && iters > MAX_ONE_WAY)
+    {
+      /* Each round trip adds one to the parent's undo of a System V set. */
+      g_printerr ("%s: at most %d iterations\n", loop, MAX_ONE_WAY);
+      return 2;
+    }
+  else if (g_str_has_prefix (loop, "sysv-pingpong") || g_str_has_prefix (loop, "posix-pingpong"))
+    {
+      PingPongSysem p = { loop[0] == 's' ? SYSEM_KEY_TYPE_SYSTEM_V : SYSEM_KEY_TYPE_POSIX,
+                          g_str_has_suffix (loop, "-cancellable") };
+
+      ns = measure_sysem_pingpong (&p, row, iters);
+    }
+  else if (g_str_equal (loop, "semop-pingpong") || g_str_equal (loop, "semop-guarded-pingpong"))
+    {
+      PingPongSysem guarded = { SYSEM_KEY_TYPE_SYSTEM_V, TRUE };
+
+      ns = measure_semop_pingpong (loop[6] == 'g' ? &guarded : NULL, row, iters);
+    }
+  else if (g_str_equal (loop, "sem-pingpong"))
+    ns = measure_sem_pingpong (NULL, row, iters);
   else if (g_str_equal (loop, "idle"))
     ns = measure_idle_chain (NULL, row, iters);
   else if (g_str_equal (loop, "gtask"))
