@@ -451,6 +451,132 @@ sysem_test_release (SysemSemaphore *sem,
   g_assert_no_error (error);
 }
 
+/* Waits racing their end. N_RACE_WAITERS threads wait again and again on
+ * @sem (at 0, with no other user) while the calling thread, at a random
+ * moment of each of @rounds rounds (up to @jitter_usec after it starts
+ * them), either cancels their one cancellable (@cancel; every third round
+ * it first releases a unit that a waiter may take as the cancel comes) or
+ * releases a unit as their deadlines of @timeout_usec pass. It releases
+ * through @releaser, @sem itself or another object on its key. Every wait
+ * must end by the cancel, its deadline or a unit (a cancel that does not
+ * reach a wait runs it to SYSEM_TEST_DEADLINE_USEC), and the count must
+ * add up at the end: no unit lost or made. Returns how many units the
+ * waits took (this process holds them). */
+
+#define N_RACE_WAITERS 2
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;   /* NULL: waits of timeout */
+  gint64          timeout;
+  GAsyncQueue    *results;       /* 1: took a unit, 2: cancelled or timed out */
+  int             rounds;
+} WaitRace;
+
+typedef struct {
+  WaitRace       *race;
+  GAsyncQueue    *go;            /* one a round */
+} WaitRacer;
+
+static gpointer
+wait_race_waiter (gpointer data)
+{
+  WaitRacer *racer = data;
+  WaitRace *r = racer->race;
+  int code = r->cancellable != NULL ? G_IO_ERROR_CANCELLED : G_IO_ERROR_TIMED_OUT;
+
+  for (int i = 0; i < r->rounds; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean taken;
+      gint64 start;
+
+      if (g_async_queue_timeout_pop (racer->go, SYSEM_TEST_DEADLINE_USEC) == NULL)
+        g_error ("round %d: the main thread did not start it", i);
+      start = g_get_monotonic_time ();
+      taken = sysem_semaphore_try_acquire (r->sem, r->timeout, r->cancellable, &error);
+      if (!taken && r->cancellable != NULL && g_get_monotonic_time () - start >= r->timeout)
+        g_error ("round %d: the cancel did not reach the wait", i);
+      if (!taken && !g_error_matches (error, G_IO_ERROR, code))
+        g_error ("round %d: %s", i, error->message);
+      g_async_queue_push (r->results, GINT_TO_POINTER (taken ? 1 : 2));
+    }
+
+  return NULL;
+}
+
+int
+sysem_test_wait_race (SysemSemaphore *sem,
+                      SysemSemaphore *releaser,
+                      gboolean        cancel,
+                      gint64          timeout_usec,
+                      gint64          jitter_usec,
+                      int             rounds)
+{
+  WaitRace r = { NULL, };
+  WaitRacer racers[N_RACE_WAITERS];
+  GThread *threads[N_RACE_WAITERS];
+  int released = 0, taken = 0;
+
+  r.sem = sem;
+  r.cancellable = cancel ? g_cancellable_new () : NULL;
+  r.timeout = cancel ? SYSEM_TEST_DEADLINE_USEC : timeout_usec;
+  r.results = g_async_queue_new ();
+  r.rounds = rounds;
+  for (int j = 0; j < N_RACE_WAITERS; j++)
+    {
+      racers[j].race = &r;
+      racers[j].go = g_async_queue_new ();
+      threads[j] = g_thread_new ("wait-race", wait_race_waiter, &racers[j]);
+    }
+
+  for (int i = 0; i < r.rounds; i++)
+    {
+      for (int j = 0; j < N_RACE_WAITERS; j++)
+        g_async_queue_push (racers[j].go, GINT_TO_POINTER (1));
+      if (cancel && i % 3 == 0)
+        {
+          sysem_test_release (releaser, 1);
+          released++;
+        }
+      /* A different moment of the waits each round: before they begin,
+       * as they begin, while they sleep, as their deadlines pass. A busy
+       * wait: a sleep would always end late by about the same. */
+      for (gint64 until = g_get_monotonic_time () + g_test_rand_int_range (0, (gint32) jitter_usec);
+           g_get_monotonic_time () < until;)
+        ;
+      if (cancel)
+        g_cancellable_cancel (r.cancellable);
+      else
+        {
+          sysem_test_release (releaser, 1);
+          released++;
+        }
+
+      for (int j = 0; j < N_RACE_WAITERS; j++)
+        {
+          gpointer result = g_async_queue_timeout_pop (r.results, 2 * SYSEM_TEST_DEADLINE_USEC);
+
+          g_assert_nonnull (result);
+          taken += GPOINTER_TO_INT (result) == 1;
+        }
+      if (cancel)
+        g_cancellable_reset (r.cancellable);
+    }
+
+  for (int j = 0; j < N_RACE_WAITERS; j++)
+    {
+      g_thread_join (threads[j]);
+      g_async_queue_unref (racers[j].go);
+    }
+  g_test_message ("%d units released, %d taken by waits as they ended", released, taken);
+  sysem_test_assert_value (sem, released - taken);
+
+  g_clear_object (&r.cancellable);
+  g_async_queue_unref (r.results);
+  return taken;
+}
+
 /* No unit is free: try_acquire (0) runs out of time. */
 void
 sysem_test_assert_no_unit (SysemSemaphore *sem)

@@ -140,6 +140,17 @@ void            sysem_test_helper_free        (SysemTestHelper *helper);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysemTestHelper, sysem_test_helper_free)
 
+/* Waits racing their end, on @sem of any key type at 0 (see
+ * sysem-test-util.c): against cancels when @cancel, else against a unit
+ * released (through @releaser) as their deadlines of @timeout_usec pass.
+ * Returns the units the waits took. */
+int             sysem_test_wait_race          (SysemSemaphore  *sem,
+                                               SysemSemaphore  *releaser,
+                                               gboolean         cancel,
+                                               gint64           timeout_usec,
+                                               gint64           jitter_usec,
+                                               int              rounds);
+
 #ifdef SYSEM_COMPILATION
 
 #include "sysem-inspect-private.h"

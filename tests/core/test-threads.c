@@ -316,133 +316,23 @@ test_cancel_each_new (SysemTestFixture *fixture)
   g_object_unref (e.sem);
 }
 
-/* Waits racing their end: threads wait again and again while the main
- * thread, at a random moment of each round, cancels their one cancellable
- * (sometimes just after releasing a unit that a waiter may take as the
- * cancel comes) or, for waits of a fraction of a millisecond without a
- * cancellable, releases a unit as their deadlines pass. Every wait must
- * end by the cancel, its deadline or a unit (a cancel that does not reach
- * it runs it to the test's deadline), and no unit may be lost or made. */
-
-#define N_RACE_WAITERS 2
-#define RACE_TIMEOUT_USEC 150
-
-typedef struct {
-  SysemSemaphore *sem;
-  GCancellable   *cancellable;   /* NULL: waits of RACE_TIMEOUT_USEC */
-  GAsyncQueue    *results;       /* 1: took a unit, 2: cancelled or timed out */
-  int             rounds;
-} WaitRace;
-
-typedef struct {
-  WaitRace       *race;
-  GAsyncQueue    *go;            /* one a round */
-} WaitRacer;
-
-static gpointer
-wait_race_waiter (gpointer data)
-{
-  WaitRacer *racer = data;
-  WaitRace *r = racer->race;
-  gint64 timeout = r->cancellable != NULL ? SYSEM_TEST_DEADLINE_USEC : RACE_TIMEOUT_USEC;
-  int code = r->cancellable != NULL ? G_IO_ERROR_CANCELLED : G_IO_ERROR_TIMED_OUT;
-
-  for (int i = 0; i < r->rounds; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      gboolean taken;
-      gint64 start;
-
-      if (g_async_queue_timeout_pop (racer->go, SYSEM_TEST_DEADLINE_USEC) == NULL)
-        g_error ("round %d: the main thread did not start it", i);
-      start = g_get_monotonic_time ();
-      taken = sysem_semaphore_try_acquire (r->sem, timeout, r->cancellable, &error);
-      if (!taken && r->cancellable != NULL && g_get_monotonic_time () - start >= timeout)
-        g_error ("round %d: the cancel did not reach the wait", i);
-      if (!taken && !g_error_matches (error, G_IO_ERROR, code))
-        g_error ("round %d: %s", i, error->message);
-      g_async_queue_push (r->results, GINT_TO_POINTER (taken ? 1 : 2));
-    }
-
-  return NULL;
-}
-
-static void
-wait_race (SysemTestFixture *fixture,
-           gboolean          cancel)
-{
-  WaitRace r = { NULL, };
-  WaitRacer racers[N_RACE_WAITERS];
-  GThread *threads[N_RACE_WAITERS];
-  int released = 0, taken = 0;
-
-  r.sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
-  r.cancellable = cancel ? g_cancellable_new () : NULL;
-  r.results = g_async_queue_new ();
-  r.rounds = sysem_test_under_valgrind () ? 50 : 2000;
-  for (int j = 0; j < N_RACE_WAITERS; j++)
-    {
-      racers[j].race = &r;
-      racers[j].go = g_async_queue_new ();
-      threads[j] = g_thread_new ("wait-race", wait_race_waiter, &racers[j]);
-    }
-
-  for (int i = 0; i < r.rounds; i++)
-    {
-      for (int j = 0; j < N_RACE_WAITERS; j++)
-        g_async_queue_push (racers[j].go, GINT_TO_POINTER (1));
-      if (cancel && i % 3 == 0)
-        {
-          sysem_test_release (r.sem, 1);
-          released++;
-        }
-      /* A different moment of the waits each round: before they begin,
-       * as they begin, while they sleep, as their deadlines pass. */
-      for (gint64 until = g_get_monotonic_time () + g_test_rand_int_range (0, cancel ? 100 : 300);
-           g_get_monotonic_time () < until;)
-        ;
-      if (cancel)
-        g_cancellable_cancel (r.cancellable);
-      else
-        {
-          sysem_test_release (r.sem, 1);
-          released++;
-        }
-
-      for (int j = 0; j < N_RACE_WAITERS; j++)
-        {
-          gpointer result = g_async_queue_timeout_pop (r.results, 2 * SYSEM_TEST_DEADLINE_USEC);
-
-          g_assert_nonnull (result);
-          taken += GPOINTER_TO_INT (result) == 1;
-        }
-      if (cancel)
-        g_cancellable_reset (r.cancellable);
-    }
-
-  for (int j = 0; j < N_RACE_WAITERS; j++)
-    {
-      g_thread_join (threads[j]);
-      g_async_queue_unref (racers[j].go);
-    }
-  g_test_message ("%d units released, %d taken by waits as they ended", released, taken);
-  sysem_test_assert_value (r.sem, released - taken);
-
-  g_clear_object (&r.cancellable);
-  g_async_queue_unref (r.results);
-  g_object_unref (r.sem);
-}
-
+/* Waits racing their end (sysem_test_wait_race()): against cancels at
+ * any moment, and against a unit released as their deadlines of 150 µs
+ * pass. */
 static void
 test_cancel_race (SysemTestFixture *fixture)
 {
-  wait_race (fixture, TRUE);
+  g_autoptr(SysemSemaphore) sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+
+  sysem_test_wait_race (sem, sem, TRUE, 0, 100, sysem_test_under_valgrind () ? 50 : 2000);
 }
 
 static void
 test_deadline_race (SysemTestFixture *fixture)
 {
-  wait_race (fixture, FALSE);
+  g_autoptr(SysemSemaphore) sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+
+  sysem_test_wait_race (sem, sem, FALSE, 150, 300, sysem_test_under_valgrind () ? 50 : 2000);
 }
 
 /* set_key() racing every other call on the same object: each racing call

@@ -391,6 +391,36 @@ test_cancel (EtcdFixture *fixture)
   sysem_test_assert_value (sem, 1);
 }
 
+/* Waits racing their end, as for the local key types: cancels at any
+ * moment of a wait, and a unit released as deadlines of 20 ms pass. Each
+ * wait is a few requests to the server, so fewer rounds, with moments
+ * spread over milliseconds. The units come from another object, so that
+ * the waits' object holds one key for each unit it took, and none of a
+ * wait that gave up may stay behind. */
+static void
+wait_race (EtcdFixture *fixture,
+           gboolean     cancel)
+{
+  g_autoptr(SysemSemaphore) sem = etcd_test_open (fixture->uri, 0, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(SysemSemaphore) releaser = etcd_test_open (fixture->uri, 0, SYSEM_ACCESS_MODE_OPEN);
+  int taken = sysem_test_wait_race (sem, releaser, cancel, 20 * G_TIME_SPAN_MILLISECOND,
+                                    40 * G_TIME_SPAN_MILLISECOND, 60);
+
+  etcd_test_wait_queue (fixture, taken);
+}
+
+static void
+test_cancel_race (EtcdFixture *fixture)
+{
+  wait_race (fixture, TRUE);
+}
+
+static void
+test_deadline_race (EtcdFixture *fixture)
+{
+  wait_race (fixture, FALSE);
+}
+
 static void
 test_release_beyond_initial (EtcdFixture *fixture)
 {
@@ -959,6 +989,8 @@ main (int    argc,
   etcd_test_add ("/etcd/open-vs-create", test_open_vs_create);
   etcd_test_add ("/etcd/try-acquire-timeout", test_try_acquire_timeout);
   etcd_test_add ("/etcd/cancel", test_cancel);
+  etcd_test_add ("/etcd/cancel-race", test_cancel_race);
+  etcd_test_add ("/etcd/deadline-race", test_deadline_race);
   etcd_test_add ("/etcd/release-beyond-initial", test_release_beyond_initial);
   etcd_test_add ("/etcd/fifo", test_fifo);
   etcd_test_add ("/etcd/remove-under-waiter", test_remove_under_waiter);
