@@ -96,6 +96,9 @@ struct _SysemBackend
                                  gint64            deadline,
                                  GCancellable     *cancellable,
                                  GError          **error);
+  /* acquire (SYSEM_DEADLINE_NOW, no cancellable, no error): the public
+   * try_acquire (0)'s common case, for a backend to specialize. */
+  gboolean     (* try_acquire)  (SysemHandle      *handle);
   /* @n >= 1; a count that would pass max_value fails and changes nothing. */
   gboolean     (* release)      (SysemHandle      *handle,
                                  int               n,
@@ -246,6 +249,12 @@ sysem_handle_acquire (SysemHandle   *handle,
                       GError       **error)
 {
   return handle->backend->acquire (handle, deadline, cancellable, error);
+}
+
+static inline gboolean
+sysem_handle_try_acquire (SysemHandle *handle)
+{
+  return handle->backend->try_acquire (handle);
 }
 
 static inline gboolean

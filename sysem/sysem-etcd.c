@@ -1129,6 +1129,13 @@ out:
   return ok;
 }
 
+/* No time to wait, no cancellable, no error: acquire() specialized. */
+static gboolean
+sysem_etcd_try_acquire (SysemHandle *handle)
+{
+  return sysem_etcd_acquire (handle, SYSEM_DEADLINE_NOW, NULL, NULL);
+}
+
 /* Releasing */
 
 static gboolean
@@ -2051,6 +2058,7 @@ const SysemBackend sysem_etcd_backend = {
   .check_native = sysem_etcd_check_native,
   .open = sysem_etcd_open,
   .acquire = sysem_etcd_acquire,
+  .try_acquire = sysem_etcd_try_acquire,
   .release = sysem_etcd_release,
   .get_value = sysem_etcd_get_value,
   .remove = sysem_etcd_remove,

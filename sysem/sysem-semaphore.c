@@ -973,7 +973,7 @@ sysem_semaphore_try_acquire (SysemSemaphore  *self,
   /* No time to wait and nothing to report: the backend's answer is ours. */
   handle = g_atomic_pointer_get (&self->handle);
   if (G_LIKELY (handle != NULL && timeout_usec == 0 && cancellable == NULL && error == NULL))
-    return sysem_handle_acquire (handle, SYSEM_DEADLINE_NOW, NULL, NULL);
+    return sysem_handle_try_acquire (handle);
 
   return sysem_semaphore_acquire_slow (self, timeout_usec, cancellable, error);
 }

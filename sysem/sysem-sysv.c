@@ -1634,6 +1634,13 @@ sysem_sysv_acquire (SysemHandle   *handle,
   return sysem_sysv_acquire_slow (self, deadline, cancellable, error);
 }
 
+/* No time to wait, no cancellable, no error: acquire() specialized. */
+static gboolean
+sysem_sysv_try_acquire (SysemHandle *handle)
+{
+  return sysem_sysv_acquire (handle, SYSEM_DEADLINE_NOW, NULL, NULL);
+}
+
 static G_GNUC_NO_INLINE gboolean
 sysem_sysv_release_slow (SysemSysv  *self,
                          int         n,
@@ -2239,6 +2246,7 @@ const SysemBackend sysem_sysv_backend = {
   .check_native = sysem_sysv_check_native,
   .open = sysem_sysv_open,
   .acquire = sysem_sysv_acquire,
+  .try_acquire = sysem_sysv_try_acquire,
   .release = sysem_sysv_release,
   .get_value = sysem_sysv_get_value,
   .remove = sysem_sysv_remove,
