@@ -1129,7 +1129,7 @@ out:
   return ok;
 }
 
-/* No time to wait, no cancellable, no error: acquire() specialized. */
+/* No time to wait, no cancellable, no error: acquire() with those. */
 static gboolean
 sysem_etcd_try_acquire (SysemHandle *handle)
 {

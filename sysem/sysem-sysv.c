@@ -1634,7 +1634,7 @@ sysem_sysv_acquire (SysemHandle   *handle,
   return sysem_sysv_acquire_slow (self, deadline, cancellable, error);
 }
 
-/* No time to wait, no cancellable, no error: acquire() specialized. */
+/* No time to wait, no cancellable, no error: acquire() with those. */
 static gboolean
 sysem_sysv_try_acquire (SysemHandle *handle)
 {
