@@ -1816,7 +1816,10 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
           goto unwait;
         }
 
-      if (__atomic_load_n (&wait.cancelled, __ATOMIC_SEQ_CST) ||
+      /* A cancel's mark is taken once: the look at the cancellable below
+       * decides, and one reset since then sends us back to sleep instead
+       * of round this loop for good. */
+      if (__atomic_exchange_n (&wait.cancelled, FALSE, __ATOMIC_SEQ_CST) ||
           (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
           g_atomic_int_get (&rec->gone) || g_atomic_int_get (&rec->truncated))
         res = EAGAIN;

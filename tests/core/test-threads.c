@@ -335,6 +335,107 @@ test_deadline_race (SysemTestFixture *fixture)
   sysem_test_wait_race (sem, sem, FALSE, 150, 300, sysem_test_under_valgrind () ? 50 : 2000);
 }
 
+/* A cancel undone at once: the main thread cancels the waits' cancellable
+ * and resets it straight after, at a random moment of each wait. A wait
+ * may end cancelled, or miss the cancel and go on waiting, but it must
+ * then sleep: never spin on a cancel the cancellable no longer says. Each
+ * round ends with a unit for a wait still asleep, and the count adds up. */
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  GAsyncQueue    *go;
+  GAsyncQueue    *results;   /* 1: took a unit, 2: cancelled */
+  gint            tid;       /* atomic */
+  gint            done;      /* atomic: this round's wait has returned */
+  int             rounds;
+} CancelReset;
+
+static gpointer
+cancel_reset_waiter (gpointer data)
+{
+  CancelReset *c = data;
+
+  g_atomic_int_set (&c->tid, (gint) gettid ());
+  for (int i = 0; i < c->rounds; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean taken;
+
+      if (g_async_queue_timeout_pop (c->go, SYSEM_TEST_DEADLINE_USEC) == NULL)
+        g_error ("round %d: the main thread did not start it", i);
+      taken = sysem_semaphore_try_acquire (c->sem, SYSEM_TEST_DEADLINE_USEC, c->cancellable, &error);
+      if (!taken && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_error ("round %d: %s", i, error->message);
+      g_atomic_int_set (&c->done, TRUE);
+      g_async_queue_push (c->results, GINT_TO_POINTER (taken ? 1 : 2));
+    }
+
+  return NULL;
+}
+
+static gboolean
+cancel_reset_started_cb (gpointer data)
+{
+  return g_atomic_int_get (&((CancelReset *) data)->tid) != 0;
+}
+
+static gboolean
+cancel_reset_settled_cb (gpointer data)
+{
+  CancelReset *c = data;
+
+  return g_atomic_int_get (&c->done) || sysem_test_thread_sleeping (g_atomic_int_get (&c->tid));
+}
+
+static void
+test_cancel_reset (SysemTestFixture *fixture)
+{
+  CancelReset c = { NULL, };
+  GThread *thread;
+  int released = 0, taken = 0;
+
+  c.sem = sysem_test_fixture_open (fixture, 0, SYSEM_ACCESS_MODE_CREATE);
+  c.cancellable = g_cancellable_new ();
+  c.go = g_async_queue_new ();
+  c.results = g_async_queue_new ();
+  c.rounds = sysem_test_under_valgrind () ? 50 : 2000;
+  thread = g_thread_new ("cancel-reset", cancel_reset_waiter, &c);
+  sysem_test_wait_for (cancel_reset_started_cb, &c, "the waiter to start");
+
+  for (int i = 0; i < c.rounds; i++)
+    {
+      gpointer result;
+
+      g_atomic_int_set (&c.done, FALSE);
+      g_async_queue_push (c.go, GINT_TO_POINTER (1));
+      for (gint64 until = g_get_monotonic_time () + g_test_rand_int_range (0, 60);
+           g_get_monotonic_time () < until;)
+        ;
+      g_cancellable_cancel (c.cancellable);
+      g_cancellable_reset (c.cancellable);
+
+      /* Ended, or asleep (a thread that spins never is). */
+      sysem_test_wait_for (cancel_reset_settled_cb, &c, "the wait to end or sleep");
+      if (!g_atomic_int_get (&c.done))
+        {
+          sysem_test_release (c.sem, 1);
+          released++;
+        }
+      result = g_async_queue_timeout_pop (c.results, SYSEM_TEST_DEADLINE_USEC);
+      g_assert_nonnull (result);
+      taken += GPOINTER_TO_INT (result) == 1;
+    }
+
+  g_thread_join (thread);
+  g_test_message ("%d waits missed the cancel and took a unit", taken);
+  sysem_test_assert_value (c.sem, released - taken);
+  g_object_unref (c.cancellable);
+  g_async_queue_unref (c.go);
+  g_async_queue_unref (c.results);
+  g_object_unref (c.sem);
+}
+
 /* set_key() racing every other call on the same object: each racing call
  * works on the old or the new semaphore, or fails with NOT_FOUND once the
  * old one is gone; it never touches freed memory (ASan and valgrind run
@@ -1572,6 +1673,7 @@ main (int    argc,
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-each-new", test_cancel_each_new);
   sysem_test_add_both_types ("/core/{system-v}/threads/cancel-race", test_cancel_race);
   sysem_test_add_both_types ("/core/{system-v}/threads/deadline-race", test_deadline_race);
+  sysem_test_add_both_types ("/core/{system-v}/threads/cancel-reset", test_cancel_reset);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-finalizes", test_fork_child_finalizes);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-exits", test_fork_child_exits);
   sysem_test_add_both_types ("/core/{system-v}/fork/child-idle", test_fork_child_idle);
