@@ -969,7 +969,9 @@ sysem_ledger_recover_locked (SysemLedgerFile *file)
         {
           guint64 before;
 
-          if (sysem_ledger_change (file, i, SYSEM_LEDGER_OP_DRAIN, TRUE, &before) == SYSEM_CHAIN_REMOVED)
+          /* Removed, or a value no semaphore has: leave the slot as it
+           * is (its units are not given back into a garbage count). */
+          if (sysem_ledger_change (file, i, SYSEM_LEDGER_OP_DRAIN, TRUE, &before) != SYSEM_CHAIN_OK)
             return recovered;
           recovered += (guint32) acct;
           /* Units came back: wake as many sleepers. */

@@ -398,6 +398,68 @@ test_bad_value_while_open (void)
   munmap (file, SYSEM_LEDGER_FILE_SIZE);
 }
 
+/* A dead holder's units are not given back into a value no semaphore
+ * has: its slot stays until the value is sane again, and then they come
+ * back. */
+static void
+test_bad_value_dead_holder (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-bad-value-dead");
+  g_autofree char *native = NULL;
+  g_autofree char *path = ledger_path (key);
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 2, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(SysemSemaphore) other = NULL;
+  g_autoptr(GError) error = NULL;
+  SysemLedgerFile *file = ledger_map (path);
+  SysemInfo *info;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 2,
+                                                        SYSEM_ACCESS_MODE_OPEN, NULL);
+
+      if (child == NULL || !sysem_semaphore_acquire (child, NULL, NULL))
+        _exit (1);
+      raise (SIGKILL);
+    }
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+  g_assert_cmpuint ((guint32) file->sem.data, ==, 1);
+
+  /* Inspection and a new object's open recover dead holders: here they
+   * must leave this one, and say what is wrong. */
+  __atomic_store_n (&file->sem.data, (guint64) G_MAXUINT32, __ATOMIC_SEQ_CST);
+  g_assert_true (sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_POSIX, &native, &error));
+  info = sysem_inspect_native (SYSEM_KEY_TYPE_POSIX, native, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->state, ==, SYSEM_INSPECT_NOT_A_SEMAPHORE);
+  sysem_info_free (info);
+  other = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 2, SYSEM_ACCESS_MODE_OPEN, &error);
+  if (other != NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_cmpint (sysem_semaphore_get_value (other, &error), ==, -1);
+    }
+  sysem_test_assert_error_names_key (error, SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_UNKNOWN, key);
+  g_clear_error (&error);
+  g_clear_object (&other);
+  g_assert_cmpuint (file->sem.data, ==, G_MAXUINT32);
+
+  /* So must the last user's close, which leaves the file as it is. */
+  g_clear_object (&sem);
+  g_assert_true (sysem_test_path_exists (path));
+  g_assert_cmpuint (file->sem.data, ==, G_MAXUINT32);
+
+  __atomic_store_n (&file->sem.data, (guint64) 1, __ATOMIC_SEQ_CST);
+  sem = posix_open (key, 2, SYSEM_ACCESS_MODE_OPEN);
+  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_true (sysem_semaphore_remove (sem, &error));
+  g_assert_no_error (error);
+  munmap (file, SYSEM_LEDGER_FILE_SIZE);
+}
+
 /* 10,000 objects on distinct keys under the usual limit of 1024 open
  * descriptors: no descriptor is kept per object. */
 static void
@@ -968,6 +1030,7 @@ main (int   argc,
   g_test_add_func ("/reliability/posix-ledger/truncated-while-mapped", test_truncated_while_mapped);
   g_test_add_func ("/reliability/posix-ledger/replaced-while-mapped", test_replaced_while_mapped);
   g_test_add_func ("/reliability/posix-ledger/bad-value-while-open", test_bad_value_while_open);
+  g_test_add_func ("/reliability/posix-ledger/bad-value-dead-holder", test_bad_value_dead_holder);
   g_test_add_func ("/reliability/posix-ledger/many-objects", test_many_objects);
   g_test_add_func ("/reliability/posix-ledger/wait/no-wakeups", test_wait_no_wakeups);
   g_test_add_func ("/reliability/posix-ledger/wait/woken-by-glibc-post", test_wait_woken_by_glibc_post);
