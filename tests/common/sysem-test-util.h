@@ -28,7 +28,7 @@ gboolean        sysem_test_under_asan         (void);
 
 /* Threads of this process, by thread id: how often the kernel switched
  * away from one because it slept (a waiter that wakes shows), and
- * whether it sleeps now. */
+ * whether it sleeps now (not if it has exited). */
 guint64         sysem_test_thread_switches    (int              tid);
 gboolean        sysem_test_thread_sleeping    (int              tid);
 
