@@ -127,7 +127,7 @@ typedef struct {
   int              live;      /* of them, held by an object or a request: under
                                * sysem_lock() (sysem-backend.h) */
   gboolean         listed;    /* in posix_records; under posix_lock */
-  gint64           last_scan; /* atomic; monotonic time of the last dead-holder scan */
+  gint64           last_scan; /* atomic; coarse monotonic time of the last dead-holder scan */
   gint             waiting;   /* atomic; threads waiting on it, -1 while the watcher unlists it */
   gboolean         watched;   /* atomic; in watch_recs (changed under watch_lock) */
   gboolean         ever_watched; /* set under watch_lock: freeing takes watch_lock */
@@ -1371,13 +1371,18 @@ sysem_posix_ledger_ready (SysemPosix  *self,
   return TRUE;
 }
 
-/* Gives back the units of dead holders, at most once per @interval. */
+/* Gives back the units of dead holders, at most once per @interval. The
+ * clock is the coarse one (a tick of a few milliseconds, read without
+ * the time stamp counter): a blocked acquire reads it every time. */
 static void
 sysem_posix_scan (SysemPosixRecord *rec,
                   gint64            interval)
 {
-  gint64 now = g_get_monotonic_time ();
-  gint64 last = rec->last_scan;
+  struct timespec ts;
+  gint64 now, last = rec->last_scan;
+
+  clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
+  now = ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 
   if (interval > 0 && last != 0 && now - last < interval)
     return;
