@@ -311,7 +311,10 @@ static SysemCancelSlot *sysem_cancel_slots;
 
 static void sysem_cancel_slot_free (gpointer data);
 
+/* The GPrivate frees a thread's slot when it exits; each wait reads the
+ * thread-local copy, a load where g_private_get () is two calls. */
 static GPrivate sysem_cancel_slot = G_PRIVATE_INIT (sysem_cancel_slot_free);
+static __thread SysemCancelSlot *sysem_cancel_slot_mine;
 
 /* In a section of the gate: the quark table has a global lock. */
 static GQuark
@@ -465,6 +468,8 @@ sysem_cancel_slot_free (gpointer data)
   SysemCancelSlot *slot = data;
   SysemCancelSlot **link;
 
+  /* In the exiting thread: a wait from a later destructor makes a new one. */
+  sysem_cancel_slot_mine = NULL;
   sysem_cancel_slot_move (slot, NULL);
 
   g_mutex_lock (&sysem_cancel_lock);
@@ -476,16 +481,14 @@ sysem_cancel_slot_free (gpointer data)
   g_free (slot);
 }
 
-/* The calling thread's slot, on the watch of @cancellable. The caller
- * holds @cancellable, so it is not being finalized. */
-static SysemCancelSlot *
-sysem_cancel_slot_get (GCancellable *cancellable)
+/* sysem_cancel_slot_get() for a thread's first wait, or its first with
+ * another cancellable than the last: out of line, so that the common
+ * case saves no registers. */
+static G_GNUC_NO_INLINE SysemCancelSlot *
+sysem_cancel_slot_get_slow (SysemCancelSlot *slot,
+                            GCancellable    *cancellable)
 {
-  SysemCancelSlot *slot = g_private_get (&sysem_cancel_slot);
   SysemCancelWatch *watch;
-
-  if (G_LIKELY (slot != NULL && g_atomic_pointer_get (&slot->watch->cancellable) == cancellable))
-    return slot;
 
   if (slot == NULL)
     {
@@ -496,6 +499,7 @@ sysem_cancel_slot_get (GCancellable *cancellable)
       sysem_cancel_slots = slot;
       g_mutex_unlock (&sysem_cancel_lock);
       g_private_set (&sysem_cancel_slot, slot);
+      sysem_cancel_slot_mine = slot;
     }
 
   sysem_gate_enter ();
@@ -507,7 +511,19 @@ sysem_cancel_slot_get (GCancellable *cancellable)
   return slot;
 }
 
-void
+/* The calling thread's slot, on the watch of @cancellable. The caller
+ * holds @cancellable, so it is not being finalized. */
+static inline SysemCancelSlot *
+sysem_cancel_slot_get (GCancellable *cancellable)
+{
+  SysemCancelSlot *slot = sysem_cancel_slot_mine;
+
+  if (G_LIKELY (slot != NULL && g_atomic_pointer_get (&slot->watch->cancellable) == cancellable))
+    return slot;
+  return sysem_cancel_slot_get_slow (slot, cancellable);
+}
+
+gboolean
 sysem_cancel_wait_begin (SysemCancelWait *wait,
                          GCancellable    *cancellable,
                          void          (* func) (gpointer data),
@@ -521,9 +537,9 @@ sysem_cancel_wait_begin (SysemCancelWait *wait,
   __atomic_store_n (&slot->armed, TRUE, __ATOMIC_RELEASE);
   sysem_membarrier_light ();
 
-  /* Cancelled before the slot was armed: no cancel calls it. */
-  if (g_cancellable_is_cancelled (cancellable))
-    func (data);
+  /* Cancelled before the slot was armed: no cancel calls it, and the
+   * caller does not sleep. */
+  return g_cancellable_is_cancelled (cancellable);
 }
 
 void

@@ -91,7 +91,10 @@ struct _SysemBackend
   /* TRUE: one unit taken. FALSE without error: @deadline passed
    * (SYSEM_DEADLINE_NOW: no unit was free). FALSE with an error: cancelled,
    * removed or failed. Each backend takes a free unit first, as cheaply as
-   * it can: this is the uncontended path of every public acquire. */
+   * it can: this is the uncontended path of every public acquire. A
+   * cancel made before the call is the caller's to see (the public calls
+   * look before, the waiter thread after): the backend need not look
+   * before it takes a free unit, only before it sleeps. */
   gboolean     (* acquire)      (SysemHandle      *handle,
                                  gint64            deadline,
                                  GCancellable     *cancellable,
@@ -188,8 +191,9 @@ void     sysem_gate_leave   (void);
  * system calls: each cancellable gets one handler, made at its first
  * wait and kept until it is finalized, which calls @func for every wait
  * begun and not ended when it is cancelled. @func may run more than once
- * for one wait, in any thread, and also at once if the cancellable is
- * cancelled already; after sysem_cancel_wait_end() it runs no more. Begin
+ * for one wait, in any thread; after sysem_cancel_wait_end() it runs no
+ * more. Begin returns TRUE, without calling @func, if the cancellable was
+ * cancelled already: the wait must not sleep (end it all the same). Begin
  * and end with none of the backend's locks held; a thread has one wait
  * begun at a time (a blocking wait's). Neither takes a lock nor makes a
  * lock-prefixed change but for a thread's first wait with a cancellable
@@ -200,7 +204,7 @@ struct _SysemCancelWait
   gpointer           slot;       /* the thread's */
 };
 
-void     sysem_cancel_wait_begin (SysemCancelWait *wait,
+gboolean sysem_cancel_wait_begin (SysemCancelWait *wait,
                                   GCancellable    *cancellable,
                                   void          (* func) (gpointer data),
                                   gpointer         data);

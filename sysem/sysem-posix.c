@@ -1794,8 +1794,9 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
    * both before the loop's first look: whoever changes what the loop
    * looks at (a cancel, a removal in this process) and then finds us in
    * it wakes the word until we leave. */
-  if (cancellable != NULL)
-    sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_posix_cancelled_cb, &wait);
+  if (cancellable != NULL &&
+      sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_posix_cancelled_cb, &wait))
+    wait.cancelled = TRUE;   /* the loop does not sleep, and looks */
   __atomic_store_n (&wait.looping, TRUE, __ATOMIC_RELAXED);
   sysem_posix_watch (rec, TRUE);
 
@@ -1864,7 +1865,8 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
           sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
           goto unwait;
         }
-      if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+      if (cancellable != NULL && g_cancellable_is_cancelled (cancellable) &&
+          g_cancellable_set_error_if_cancelled (cancellable, error))
         goto unwait;
     }
 
@@ -2064,11 +2066,6 @@ sysem_posix_acquire_slow (SysemHandle   *handle,
                           GError       **error)
 {
   SysemPosix *self = (SysemPosix *) handle;
-
-  /* Cancelled before the call: fail, as the System V wait does, rather
-   * than take a free unit. */
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
 
 #ifdef SYSEM_HAVE_LEDGER
   if (self->rec->ledger)

@@ -1469,10 +1469,8 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
                         GError       **error)
 {
   SysemCancelWait cancel_wait;
+  gboolean begun = FALSE;
   int res;
-
-  /* Runs at once if already cancelled: the loop sees it. */
-  sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_sysv_kick_cb, self);
 
   for (;;)
     {
@@ -1480,6 +1478,7 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
       struct timespec ts;
       size_t n = 0;
       int generation;
+      gboolean cancelled;
       short flags = 0;
 
       /* The value of the last wait saves a system call; if a cancel
@@ -1494,8 +1493,13 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
           break;
         }
 
-      /* A cancel from now on changes the value from this one. */
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      /* A cancel from now on changes the value from this one. The first
+       * pass looks as it begins the wait, the others here; a cancel
+       * undone since needs no answer. */
+      cancelled = begun ? g_cancellable_is_cancelled (cancellable)
+                        : sysem_cancel_wait_begin (&cancel_wait, cancellable, sysem_sysv_kick_cb, self);
+      begun = TRUE;
+      if (cancelled && g_cancellable_set_error_if_cancelled (cancellable, error))
         {
           res = -2;
           break;
@@ -1522,7 +1526,8 @@ sysem_sysv_wait_kicked (SysemSysv     *self,
       /* Kicked, timed out (the next pass sees it), or interrupted. */
     }
 
-  sysem_cancel_wait_end (&cancel_wait);
+  if (begun)
+    sysem_cancel_wait_end (&cancel_wait);
   return res;
 }
 
