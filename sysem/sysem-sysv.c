@@ -1714,13 +1714,11 @@ sysem_sysv_release (SysemHandle  *handle,
   sysem_sysv_check_fork (self);
 
   /* Give back with SEM_UNDO the units this process took with it, so their
-   * undo entries cancel out; the rest are new units that stay. All of one
-   * kind (the second: a hand-over, where another process acquired them)
-   * is one operation. */
+   * undo entries cancel out; the rest are new units that stay. */
   undone = sysem_sysv_held_take (self->record, n);
-  if (G_LIKELY (undone == n || undone == 0))
+  if (G_LIKELY (undone == n))
     {
-      struct sembuf op = { SEM_VALUE, (short) n, undone > 0 ? SEM_UNDO : 0 };
+      struct sembuf op = { SEM_VALUE, (short) n, SEM_UNDO };
 
       if (G_LIKELY (sysem_sysv_semtimedop_raw (self->semid, &op, 1, NULL) == 0))
         return TRUE;
