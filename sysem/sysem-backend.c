@@ -273,7 +273,7 @@ sysem_membarrier_light (void)
  * slot, then looks whether the cancellable is cancelled; a cancel, which
  * set that first, makes every thread of the process pass a full memory
  * barrier with membarrier(), then looks at the slots: either the waiter
- * sees the cancel and calls @func itself, or the cancel sees the slot
+ * sees the cancel (and does not sleep), or the cancel sees the slot
  * armed. Ending, the waiter disarms the slot, then looks whether a cancel
  * is firing it; the cancel marks every slot on the list firing before
  * that one membarrier(), and calls @func only for those still armed after
