@@ -238,12 +238,24 @@ sysem_membarrier (void)
       return;
     }
 
-  if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1 &&
-      (errno != EPERM ||
-       /* Registered before a fork() whose child this may be. */
-       syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1 ||
-       syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == -1))
-    g_error ("membarrier() failed after it was registered: %s", g_strerror (errno));
+  /* The fast sides rely on it: no way round it but through it. Out of
+   * memory (the kernel allocates a CPU mask) passes; EPERM is a child of
+   * fork() that has not registered yet. */
+  for (guint round = 0;; round++)
+    {
+      int errsv;
+
+      if (syscall (SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return;
+      errsv = errno;
+      if (errsv == EPERM &&
+          syscall (SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == -1)
+        errsv = errno;
+      if (errsv != EPERM && errsv != ENOMEM && errsv != EAGAIN)
+        g_error ("membarrier() failed after it was registered: %s", g_strerror (errsv));
+      if (round > 0)
+        g_usleep (MIN (round, 100) * 100);
+    }
 }
 
 /* The fast side's barrier, across from sysem_membarrier(). */

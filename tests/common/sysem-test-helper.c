@@ -14,6 +14,10 @@
  *   acquirerelease [N]  N rounds of acquire and release, then write "done"
  *   value               write "value V"
  *   wait                write "waiting", then wait for the end of standard input
+ *   cancel [N]          N rounds: a second thread acquires with a cancellable
+ *                       that this thread cancels at once; each acquire must
+ *                       end cancelled (so the count must have no unit); then
+ *                       write "cancelled"
  *
  * "acquiring" comes before a call that may block, so a test can wait for
  * that line and then for the kernel's count of waiters. On an error the
@@ -63,6 +67,81 @@ say (const char *line)
 {
   printf ("%s\n", line);
   fflush (stdout);
+}
+
+typedef struct {
+  SysemSemaphore *sem;
+  GCancellable   *cancellable;
+  GAsyncQueue    *go;
+  GAsyncQueue    *results;   /* a GError each; the first says if the warm-up wait ran out */
+  int             rounds;
+} Cancel;
+
+static gpointer
+cancel_waiter (gpointer data)
+{
+  Cancel *c = data;
+
+  GError *warm_up = NULL;
+  gboolean ran_out;
+
+  /* A wait that runs out, before any cancel, gives the cancellable its
+   * handler and puts this thread's slot on its list: every cancel after
+   * it passes the barrier, wherever it falls in the next waits. */
+  if (sysem_semaphore_try_acquire (c->sem, 1, c->cancellable, &warm_up))
+    warm_up = g_error_new_literal (SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_UNKNOWN,
+                                   "the semaphore had a unit");
+  ran_out = g_error_matches (warm_up, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_async_queue_push (c->results, warm_up);
+  if (!ran_out)
+    return NULL;
+
+  for (int k = 0; k < c->rounds; k++)
+    {
+      GError *error = NULL;
+
+      g_async_queue_pop (c->go);
+      if (sysem_semaphore_acquire (c->sem, c->cancellable, &error))
+        error = g_error_new_literal (SYSEM_SEMAPHORE_ERROR, SYSEM_SEMAPHORE_ERROR_UNKNOWN,
+                                     "the acquire took a unit instead of ending cancelled");
+      g_async_queue_push (c->results, error);
+    }
+  return NULL;
+}
+
+/* Each round's cancel may come before the wait or during it: either way
+ * the acquire ends cancelled, and passes membarrier(). */
+static GError *
+cancel_rounds (SysemSemaphore *sem,
+               int             rounds)
+{
+  Cancel c = { sem, g_cancellable_new (), g_async_queue_new (), g_async_queue_new (), rounds };
+  GThread *thread = g_thread_new ("cancel-waiter", cancel_waiter, &c);
+  GError *failure = g_async_queue_pop (c.results);
+
+  if (g_error_matches (failure, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_clear_error (&failure);
+  else
+    rounds = 0;
+
+  for (int k = 0; k < rounds; k++)
+    {
+      GError *error;
+
+      g_async_queue_push (c.go, GINT_TO_POINTER (1));
+      g_cancellable_cancel (c.cancellable);
+      error = g_async_queue_pop (c.results);
+      g_cancellable_reset (c.cancellable);
+      if (failure == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        failure = g_error_copy (error);
+      g_error_free (error);
+    }
+
+  g_thread_join (thread);
+  g_object_unref (c.cancellable);
+  g_async_queue_unref (c.go);
+  g_async_queue_unref (c.results);
+  return failure;
 }
 
 int
@@ -140,6 +219,15 @@ main (int    argc,
             return fail (error);
           printf ("value %d\n", v);
           fflush (stdout);
+        }
+      else if (g_str_equal (command, "cancel"))
+        {
+          int n = count_arg (argv, argc, &i);
+
+          error = cancel_rounds (sem, n);
+          if (error != NULL)
+            return fail (error);
+          say ("cancelled");
         }
       else if (g_str_equal (command, "wait"))
         {

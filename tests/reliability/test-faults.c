@@ -1129,6 +1129,61 @@ test_eintr_storm (SysemTestFixture *fixture)
   g_free (storm.key);
 }
 
+/* membarrier() failing with ENOMEM (the kernel allocates a CPU mask for
+ * it) while cancels pass it: each cancel waits until it goes through,
+ * and every acquire still ends cancelled. Before 1.1.0 the process
+ * aborted. The failures are injected by strace into a helper. */
+static void
+test_membarrier_out_of_memory (SysemTestFixture *fixture)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sysem-test-XXXXXX", NULL);
+  g_autofree char *log = g_build_filename (dir, "strace.log", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *trace = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *head[] = {
+    STRACE, "-f", "-qq", "-o", log, "-e", "trace=membarrier",
+    "-e", "inject=membarrier:error=ENOMEM:when=3..12", sysem_test_helper_path (),
+  };
+  guint injected = 0;
+  int status;
+
+  if (STRACE[0] == '\0')
+    {
+      g_test_skip ("strace is not installed");
+      rmdir (dir);
+      return;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (head); i++)
+    g_ptr_array_add (argv, (gpointer) head[i]);
+  if (fixture->key_type == SYSEM_KEY_TYPE_POSIX)
+    g_ptr_array_add (argv, (gpointer) "--posix");
+  g_ptr_array_add (argv, (gpointer) "--create");
+  g_ptr_array_add (argv, fixture->key);
+  g_ptr_array_add (argv, (gpointer) "cancel");
+  g_ptr_array_add (argv, (gpointer) "40");
+  g_ptr_array_add (argv, NULL);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT,
+                               NULL, NULL, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==, "opened\ncancelled\n");
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_no_error (error);
+
+  /* The injection reached the cancels' barriers. */
+  g_assert_true (g_file_get_contents (log, &trace, NULL, NULL));
+  for (const char *p = trace; (p = strstr (p, "MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) = -1 ENOMEM")) != NULL; p++)
+    injected++;
+  g_test_message ("%u membarrier () calls failed with ENOMEM", injected);
+  g_assert_cmpuint (injected, >, 0);
+
+  g_assert_cmpint (unlink (log), ==, 0);
+  g_assert_cmpint (rmdir (dir), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1172,6 +1227,8 @@ main (int   argc,
                              test_out_of_descriptors);
 
   sysem_test_add_both_types ("/reliability/faults/eintr-storm/{sysv}", test_eintr_storm);
+  sysem_test_add_both_types ("/reliability/faults/membarrier-enomem/{sysv}",
+                             test_membarrier_out_of_memory);
 
   return g_test_run ();
 }
