@@ -89,11 +89,6 @@
 #include "sysem-posix-ledger.h"
 #include "sysem-posix-private.h"
 
-/* The ledger needs glibc's 64-bit sem_t layout and a 16-byte
- * compare-and-swap. Elsewhere every semaphore is used as Qt uses it. */
-#if GLIB_SIZEOF_VOID_P == 8 && defined(__GLIBC__) && defined(__x86_64__)
-# define SYSEM_HAVE_LEDGER 1
-#endif
 
 #define SYSEM_POSIX_VALUE(data)   ((guint32) (data))
 #define SYSEM_POSIX_WAITERS(data) ((guint32) ((data) >> 32))
@@ -582,46 +577,6 @@ sysem_posix_poison (gpointer  map,
 
 #ifdef SYSEM_HAVE_LEDGER
 
-/* The count word and the tag: one 16-byte compare-and-swap. On failure,
- * *lo and *hi hold what is there now. */
-static inline gboolean
-sysem_cas16 (SysemLedgerSem *sem,
-             guint64        *lo,
-             guint64        *hi,
-             guint64         new_lo,
-             guint64         new_hi)
-{
-  gboolean ok;
-
-  __asm__ __volatile__ ("lock cmpxchg16b %1"
-                        : "=@ccz" (ok), "+m" (*(volatile unsigned __int128 *) (gpointer) sem),
-                          "+a" (*lo), "+d" (*hi)
-                        : "b" (new_lo), "c" (new_hi)
-                        : "memory");
-  return ok;
-}
-
-static inline guint64
-sysem_posix_load_hi (SysemLedgerSem *sem)
-{
-  return __atomic_load_n ((guint64 *) (gpointer) &sem->priv, __ATOMIC_RELAXED);
-}
-
-/* A tag whose slot does not show the change yet. */
-static inline gboolean
-sysem_tag_pending (SysemLedgerFile *file,
-                   guint32          tag)
-{
-  guint s = SYSEM_TAG_SLOT (tag);
-  guint64 acct;
-
-  if (s == 0 || s > SYSEM_LEDGER_N_SLOTS)
-    return FALSE;
-
-  acct = __atomic_load_n (&file->slots[s - 1].acct, __ATOMIC_ACQUIRE);
-  return ((((guint32) (acct >> 32)) + 1) & SYSEM_TAG_SEQ_MASK) == (tag & SYSEM_TAG_SEQ_MASK);
-}
-
 static inline void
 sysem_slot_store (SysemLedgerSlot *slot,
                   guint32          held,
@@ -733,8 +688,8 @@ sysem_ledger_finish_dead_locked (SysemLedgerFile *file,
   guint64 acct;
   guint32 held, waiting;
 
-  if (!sysem_tag_pending (file, tag) ||
-      (sysem_posix_load_hi (&file->sem) >> 32) != tag)
+  if (!sysem_ledger_tag_pending (file, tag) ||
+      (sysem_ledger_load_hi (&file->sem) >> 32) != tag)
     return;
 
   slot = &file->slots[SYSEM_TAG_SLOT (tag) - 1];
@@ -757,8 +712,8 @@ sysem_ledger_wait_applied (SysemLedgerFile *file,
     {
       SysemLedgerSlot *slot;
 
-      if (!sysem_tag_pending (file, tag) ||
-          (sysem_posix_load_hi (&file->sem) >> 32) != tag)
+      if (!sysem_ledger_tag_pending (file, tag) ||
+          (sysem_ledger_load_hi (&file->sem) >> 32) != tag)
         return;
 
       if (round < 64)
@@ -806,7 +761,7 @@ sysem_ledger_change (SysemLedgerFile *file,
 {
   SysemLedgerSlot *slot = &file->slots[index];
   guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-  guint64 hi = sysem_posix_load_hi (&file->sem);
+  guint64 hi = sysem_ledger_load_hi (&file->sem);
 
   for (;;)
     {
@@ -824,11 +779,11 @@ sysem_ledger_change (SysemLedgerFile *file,
 
       if (tag == SYSEM_TAG_REMOVED)
         return SYSEM_CHAIN_REMOVED;
-      if (sysem_tag_pending (file, tag))
+      if (sysem_ledger_tag_pending (file, tag))
         {
           sysem_ledger_wait_applied (file, tag, locked);
           lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-          hi = sysem_posix_load_hi (&file->sem);
+          hi = sysem_ledger_load_hi (&file->sem);
           continue;
         }
       if (value > SEM_VALUE_MAX)
@@ -883,8 +838,8 @@ sysem_ledger_change (SysemLedgerFile *file,
 
       sysem_ledger_apply (op, &held, &waiting);
 
-      if (sysem_cas16 (&file->sem, &lo, &hi, new_lo,
-                       (hi & G_MAXUINT32) | ((guint64) SYSEM_TAG_MAKE (index, op, seq + 1) << 32)))
+      if (sysem_ledger_cas16 (&file->sem, &lo, &hi, new_lo,
+                              (hi & G_MAXUINT32) | ((guint64) SYSEM_TAG_MAKE (index, op, seq + 1) << 32)))
         {
           sysem_slot_store (slot, held, waiting, seq + 1);
           if (data_out != NULL)
@@ -902,7 +857,7 @@ sysem_ledger_add_plain (SysemLedgerFile *file,
                         guint64         *data_out)
 {
   guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-  guint64 hi = sysem_posix_load_hi (&file->sem);
+  guint64 hi = sysem_ledger_load_hi (&file->sem);
 
   for (;;)
     {
@@ -912,7 +867,7 @@ sysem_ledger_add_plain (SysemLedgerFile *file,
         return SYSEM_CHAIN_BAD;
       if (SYSEM_POSIX_VALUE (lo) + (guint64) n > SEM_VALUE_MAX)
         return SYSEM_CHAIN_FULL;
-      if (sysem_cas16 (&file->sem, &lo, &hi, lo + n, hi))
+      if (sysem_ledger_cas16 (&file->sem, &lo, &hi, lo + n, hi))
         {
           *data_out = lo;
           return SYSEM_CHAIN_OK;
@@ -927,7 +882,7 @@ sysem_ledger_mark_removed (SysemLedgerFile *file,
                            gboolean         locked)
 {
   guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-  guint64 hi = sysem_posix_load_hi (&file->sem);
+  guint64 hi = sysem_ledger_load_hi (&file->sem);
 
   for (;;)
     {
@@ -935,15 +890,15 @@ sysem_ledger_mark_removed (SysemLedgerFile *file,
 
       if (tag == SYSEM_TAG_REMOVED)
         break;
-      if (sysem_tag_pending (file, tag))
+      if (sysem_ledger_tag_pending (file, tag))
         {
           sysem_ledger_wait_applied (file, tag, locked);
           lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-          hi = sysem_posix_load_hi (&file->sem);
+          hi = sysem_ledger_load_hi (&file->sem);
           continue;
         }
-      if (sysem_cas16 (&file->sem, &lo, &hi, lo,
-                       (hi & G_MAXUINT32) | ((guint64) SYSEM_TAG_REMOVED << 32)))
+      if (sysem_ledger_cas16 (&file->sem, &lo, &hi, lo,
+                              (hi & G_MAXUINT32) | ((guint64) SYSEM_TAG_REMOVED << 32)))
         break;
     }
 
@@ -975,7 +930,7 @@ sysem_ledger_recover_locked (SysemLedgerFile *file)
 
       acct = __atomic_load_n (&slot->acct, __ATOMIC_ACQUIRE);
       if ((guint32) acct != 0 || slot->waiting != 0 ||
-          sysem_tag_pending (file, (guint32) (sysem_posix_load_hi (&file->sem) >> 32)))
+          sysem_ledger_tag_pending (file, (guint32) (sysem_ledger_load_hi (&file->sem) >> 32)))
         {
           guint64 before;
 
@@ -1281,7 +1236,7 @@ sysem_posix_closing (SysemPosixRecord *rec)
   SysemLedgerFile *file = rec->file;
 
   if (!(__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) & SYSEM_LEDGER_CLOSING) &&
-      (guint32) (sysem_posix_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
+      (guint32) (sysem_ledger_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
     return FALSE;
 
   sysem_posix_unlink_if_ours (rec);
@@ -1335,7 +1290,7 @@ sysem_posix_ledger_ready (SysemPosix  *self,
     return sysem_posix_set_file_error (self, SYSEM_FILE_TRUNCATED, op, error);
 
   if (sysem_handle_is_removed (&self->parent) || g_atomic_int_get (&rec->gone) ||
-      (guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
+      (guint32) (sysem_ledger_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
     {
       sysem_posix_set_removed (self, op, error);
       return FALSE;
@@ -1391,89 +1346,6 @@ sysem_posix_scan (SysemPosixRecord *rec,
   sysem_ledger_lock (rec->file);
   sysem_ledger_recover_locked (rec->file);
   sysem_ledger_unlock (rec->file);
-}
-
-/* Would a change recorded in slot @index, whose acct word is @acct, have
- * to wait for the tag in @hi? Yes if another change is pending: the tag's
- * slot does not show it yet. For our own slot the acct word in hand tells
- * (the common case: no second load); a tag that names no slot sends the
- * caller to the slow path too. */
-static inline gboolean
-sysem_posix_fast_blocked (SysemLedgerFile *file,
-                          guint            index,
-                          guint64          acct,
-                          guint64          hi)
-{
-  guint32 tag = (guint32) (hi >> 32);
-
-  if (G_LIKELY (SYSEM_TAG_SLOT (tag) == index + 1))
-    return ((((guint32) (acct >> 32)) + 1) & SYSEM_TAG_SEQ_MASK) == (tag & SYSEM_TAG_SEQ_MASK);
-  if (tag == 0)
-    return FALSE;
-  return SYSEM_TAG_SLOT (tag) > SYSEM_LEDGER_N_SLOTS || sysem_tag_pending (file, tag);
-}
-
-/* The tag of the next change of slot @index, whose acct word is @acct. */
-#define SYSEM_POSIX_NEXT_TAG(index, op, acct) \
-  ((guint64) SYSEM_TAG_MAKE ((index), (op), ((acct) >> 32) + 1) << 32)
-
-static inline int
-sysem_posix_fast_take (SysemLedgerFile *file,
-                       guint            index)
-{
-  SysemLedgerSlot *slot = &file->slots[index];
-  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-  guint64 hi = sysem_posix_load_hi (&file->sem);
-
-  for (;;)
-    {
-      guint64 acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
-
-      /* Zero: none free. Past SEM_VALUE_MAX, removed, or a change still
-       * pending: the slow path. */
-      if (G_UNLIKELY ((gint32) lo <= 0))
-        return (guint32) lo == 0 ? 0 : -1;
-      if (G_UNLIKELY (sysem_posix_fast_blocked (file, index, acct, hi)))
-        return -1;
-
-      if (G_LIKELY (sysem_cas16 (&file->sem, &lo, &hi, lo - 1,
-                                 (hi & G_MAXUINT32) |
-                                 SYSEM_POSIX_NEXT_TAG (index, SYSEM_LEDGER_OP_TAKE, acct))))
-        {
-          __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) + 1, __ATOMIC_RELEASE);
-          return 1;
-        }
-    }
-}
-
-static inline gboolean
-sysem_posix_fast_give (SysemLedgerFile *file,
-                       guint            index)
-{
-  SysemLedgerSlot *slot = &file->slots[index];
-  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-  guint64 hi = sysem_posix_load_hi (&file->sem);
-
-  for (;;)
-    {
-      guint64 acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
-
-      /* A sleeper to wake (waiters in the high half), a full count (the
-       * value plus one reaches 1 << 31), removed or pending: slow. */
-      if (G_UNLIKELY (((lo + 1) >> 31) != 0))
-        return FALSE;
-      if (G_UNLIKELY (sysem_posix_fast_blocked (file, index, acct, hi)))
-        return FALSE;
-
-      if (G_LIKELY (sysem_cas16 (&file->sem, &lo, &hi, lo + 1,
-                                 (hi & G_MAXUINT32) |
-                                 SYSEM_POSIX_NEXT_TAG (index, SYSEM_LEDGER_OP_GIVE, acct))))
-        {
-          __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) - ((guint32) acct != 0),
-                            __ATOMIC_RELEASE);
-          return TRUE;
-        }
-    }
 }
 
 /* Sleeps while the value is 0, as glibc's sem_wait() does: until a post
@@ -1576,7 +1448,7 @@ sysem_posix_watch_check (SysemPosixRecord *rec)
     }
 
   if (!wake && rec->ledger &&
-      (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+      (guint32) (sysem_ledger_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
     wake = TRUE;
 
   if (wake)
@@ -1838,7 +1710,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
        * decides, and one reset since then sends us back to sleep instead
        * of round this loop for good. */
       if (__atomic_exchange_n (&wait.cancelled, FALSE, __ATOMIC_SEQ_CST) ||
-          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
+          (guint32) (sysem_ledger_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
           g_atomic_int_get (&rec->gone) || g_atomic_int_get (&rec->truncated))
         res = EAGAIN;
       else
@@ -1850,7 +1722,7 @@ sysem_posix_ledger_acquire (SysemPosix    *self,
           goto unwait;
         }
 
-      if ((guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
+      if ((guint32) (sysem_ledger_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED)
         {
           sysem_posix_set_removed (self, SYSEM_OP_ACQUIRE, error);
           goto done;
@@ -2096,7 +1968,7 @@ sysem_posix_acquire_inline (SysemHandle   *handle,
    * to the unit, as it may in any wait). */
   if (G_LIKELY (file != NULL) && G_LIKELY (self->fast_gen == posix_fork_gen))
     {
-      int res = sysem_posix_fast_take (file, self->fast_index);
+      int res = sysem_ledger_fast_take (file, self->fast_index);
 
       if (G_LIKELY (res > 0))
         return TRUE;
@@ -2151,7 +2023,7 @@ sysem_posix_release (SysemHandle  *handle,
   /* One unit and nobody asleep: no call. */
   if (G_LIKELY (file != NULL) && n == 1 &&
       G_LIKELY (self->fast_gen == posix_fork_gen) &&
-      G_LIKELY (sysem_posix_fast_give (file, self->fast_index)))
+      G_LIKELY (sysem_ledger_fast_give (file, self->fast_index)))
     return TRUE;
 #endif
 
@@ -2181,7 +2053,7 @@ sysem_posix_check (SysemPosix   *self,
 
 #ifdef SYSEM_HAVE_LEDGER
   if (rec->ledger &&
-      (guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
+      (guint32) (sysem_ledger_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
     {
       sysem_posix_set_removed (self, op, error);
       return FALSE;
@@ -2286,7 +2158,7 @@ sysem_posix_remove (SysemHandle  *handle,
 #ifdef SYSEM_HAVE_LEDGER
   if (rec->ledger)
     {
-      if ((guint32) (sysem_posix_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
+      if ((guint32) (sysem_ledger_load_hi (&rec->file->sem) >> 32) == SYSEM_TAG_REMOVED)
         {
           sysem_posix_set_removed (self, SYSEM_OP_REMOVE, error);
           return FALSE;
@@ -2379,7 +2251,7 @@ sysem_posix_leave_locked (SysemPosixRecord *rec,
           !sysem_fork_path_marked (rec->path, rec->dev, rec->ino) &&
           (__atomic_load_n (&file->hdr.flags, __ATOMIC_ACQUIRE) &
            (SYSEM_LEDGER_KEEP | SYSEM_LEDGER_GLIBC_MADE)) == 0 &&
-          (guint32) (sysem_posix_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
+          (guint32) (sysem_ledger_load_hi (&file->sem) >> 32) != SYSEM_TAG_REMOVED)
         {
           /* The last user: nobody can join while we hold the lock, and
            * whoever opened the file meanwhile sees CLOSING and opens
@@ -3014,7 +2886,7 @@ sysem_posix_inspect_ledger (SysemInfo       *info,
   info->stats.waiters = (int) SYSEM_POSIX_WAITERS (__atomic_load_n (&file->sem.data, __ATOMIC_RELAXED));
   info->stats.users = live_users;
 
-  if ((guint32) (sysem_posix_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
+  if ((guint32) (sysem_ledger_load_hi (&file->sem) >> 32) == SYSEM_TAG_REMOVED ||
       (file->hdr.flags & SYSEM_LEDGER_CLOSING))
     {
       /* Removed by its last user, who died before the unlink. */
