@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include <sysem/sysem.h>
+#include "sysem/sysem-posix-ledger.h"
 
 #define MAX_REPS 31
 
@@ -733,7 +734,7 @@ measure_sem_pair (gpointer data,
   return now_ns () - start;
 }
 
-#if defined(__x86_64__)
+#ifdef SYSEM_HAVE_LEDGER
 /* What the holder ledger's protocol costs at the least: each change of a
  * sysem-made POSIX count is one 16-byte compare-and-swap of the count word
  * and its tag (sysem-posix-ledger.h), where glibc uses an 8-byte one. This
@@ -743,25 +744,44 @@ measure_cas16_pair (gpointer data,
                     Row     *row,
                     guint64  iters)
 {
-  static unsigned __int128 word __attribute__ ((aligned (16))) = 1;
+  static SysemLedgerSem word __attribute__ ((aligned (16))) = { 1, };
   guint64 start = now_ns ();
 
   for (guint64 i = 0; i < iters; i++)
     {
       for (int delta = -1; delta <= 1; delta += 2)
         {
-          guint64 lo = (guint64) word, hi = (guint64) (word >> 64);
-          gboolean ok;
+          guint64 lo = word.data, hi = sysem_ledger_load_hi (&word);
 
-          __asm__ __volatile__ ("lock cmpxchg16b %1"
-                                : "=@ccz" (ok), "+m" (word), "+a" (lo), "+d" (hi)
-                                : "b" (lo + delta), "c" (hi)
-                                : "memory");
-          if (G_UNLIKELY (!ok))
+          if (G_UNLIKELY (!sysem_ledger_cas16 (&word, &lo, &hi, lo + delta, hi)))
             {
               row_fail (row, "the word changed under the loop");
               return -1;
             }
+        }
+    }
+
+  return now_ns () - start;
+}
+
+/* The whole protocol of the fast path, the backend's own inline take and
+ * give (the swap with the tag, then the slot), in the loop with no call,
+ * on a ledger of its own in shared memory: what an acquire and release
+ * pair would cost with no layer around them at all. */
+static double
+measure_ledger_pair (gpointer data,
+                     Row     *row,
+                     guint64  iters)
+{
+  SysemLedgerFile *file = data;
+  guint64 start = now_ns ();
+
+  for (guint64 i = 0; i < iters; i++)
+    {
+      if (G_UNLIKELY (sysem_ledger_fast_take (file, 0) != 1 || !sysem_ledger_fast_give (file, 0)))
+        {
+          row_fail (row, "the ledger's fast path refused a change");
+          return -1;
         }
     }
 
@@ -836,8 +856,9 @@ scenario_pair (void)
   RawPosix raw_posix = { NULL, };
   QtCommand qt_commands[G_N_ELEMENTS (qt_helpers)] = { { NULL, }, };
   Row *qt_rows[G_N_ELEMENTS (qt_helpers)] = { NULL, };
-  Row *r_sysv, *r_semop, *r_posix, *r_sem, *r_cas16 = NULL;
-  Variant v[9];
+  Row *r_sysv, *r_semop, *r_posix, *r_sem, *r_cas16 = NULL, *r_ledger = NULL;
+  gpointer ledger = NULL;
+  Variant v[10];
   guint n = 0;
   int raw_id;
 
@@ -859,9 +880,16 @@ scenario_pair (void)
   r_sem = scenario_row (s, "sem-wait-post", "raw sem_wait + sem_post");
   v[n++] = (Variant) { r_posix, measure_sysem_pair, posix };
   v[n++] = (Variant) { r_sem, measure_sem_pair, raw_posix.sem };
-#if defined(__x86_64__)
+#ifdef SYSEM_HAVE_LEDGER
   r_cas16 = scenario_row (s, "cas16-pair", "two cmpxchg16b alone");
   v[n++] = (Variant) { r_cas16, measure_cas16_pair, NULL };
+  ledger = mmap (NULL, SYSEM_LEDGER_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (ledger != MAP_FAILED)
+    {
+      ((SysemLedgerFile *) ledger)->sem.data = 1;
+      r_ledger = scenario_row (s, "ledger-pair", "the ledger's take + give inlined, no call");
+      v[n++] = (Variant) { r_ledger, measure_ledger_pair, ledger };
+    }
 #endif
 
   run_variants (v, n);
@@ -872,6 +900,11 @@ scenario_pair (void)
   scenario_ratio (s, r_posix, r_sem, 1.1, "≤ 1.1");
   scenario_ratio (s, r_cas16, r_sem, 0, NULL);
   scenario_ratio (s, r_posix, r_cas16, 0, NULL);
+  scenario_ratio (s, r_ledger, r_sem, 0, NULL);
+  scenario_ratio (s, r_posix, r_ledger, 0, NULL);
+
+  if (ledger != NULL && ledger != MAP_FAILED)
+    munmap (ledger, SYSEM_LEDGER_FILE_SIZE);
 
   qt_commands_clear (qt_commands, G_N_ELEMENTS (qt_commands));
   raw_sysv_free (raw_id);
