@@ -203,63 +203,60 @@ sysem_ledger_fast_blocked (SysemLedgerFile *file,
 #define SYSEM_LEDGER_NEXT_TAG(index, op, acct) \
   ((guint64) SYSEM_TAG_MAKE ((index), (op), ((acct) >> 32) + 1) << 32)
 
-static inline int
-sysem_ledger_fast_take (SysemLedgerFile *file,
-                        guint            index)
+/* One change by one unit, @delta -1 (take) or +1 (give), always a
+ * constant: 1 when made; 0 when no unit is free to take; -1 when the slow
+ * path must decide (past SEM_VALUE_MAX, removed, a change still pending;
+ * for a give also a sleeper to wake or a full count). */
+static inline __attribute__ ((always_inline)) int
+sysem_ledger_fast_change (SysemLedgerFile *file,
+                          guint            index,
+                          int              delta)
 {
   SysemLedgerSlot *slot = &file->slots[index];
   guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
   guint64 hi = sysem_ledger_load_hi (&file->sem);
+  SysemLedgerOp op = delta < 0 ? SYSEM_LEDGER_OP_TAKE : SYSEM_LEDGER_OP_GIVE;
 
   for (;;)
     {
       guint64 acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
 
-      /* Zero: none free. Past SEM_VALUE_MAX, removed, or a change still
-       * pending: the slow path. */
-      if (G_UNLIKELY ((gint32) lo <= 0))
+      /* A take: 0 is none free, a negative value is past SEM_VALUE_MAX
+       * (or the removed tag's count). A give: waiters in the high half,
+       * or the value plus one reaching 1 << 31. */
+      if (delta < 0 && G_UNLIKELY ((gint32) lo <= 0))
         return (guint32) lo == 0 ? 0 : -1;
+      if (delta > 0 && G_UNLIKELY (((lo + 1) >> 31) != 0))
+        return -1;
       if (G_UNLIKELY (sysem_ledger_fast_blocked (file, index, acct, hi)))
         return -1;
 
-      if (G_LIKELY (sysem_ledger_cas16 (&file->sem, &lo, &hi, lo - 1,
-                                        (hi & G_MAXUINT32) |
-                                        SYSEM_LEDGER_NEXT_TAG (index, SYSEM_LEDGER_OP_TAKE, acct))))
+      if (G_LIKELY (sysem_ledger_cas16 (&file->sem, &lo, &hi, lo + delta,
+                                        (hi & G_MAXUINT32) | SYSEM_LEDGER_NEXT_TAG (index, op, acct))))
         {
-          __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) + 1, __ATOMIC_RELEASE);
+          /* The next sequence number, and held one up or (not below 0)
+           * one down. */
+          guint64 next = acct + ((guint64) 1 << 32);
+
+          next = delta < 0 ? next + 1 : next - ((guint32) acct != 0);
+          __atomic_store_n (&slot->acct, next, __ATOMIC_RELEASE);
           return 1;
         }
     }
+}
+
+static inline int
+sysem_ledger_fast_take (SysemLedgerFile *file,
+                        guint            index)
+{
+  return sysem_ledger_fast_change (file, index, -1);
 }
 
 static inline gboolean
 sysem_ledger_fast_give (SysemLedgerFile *file,
                         guint            index)
 {
-  SysemLedgerSlot *slot = &file->slots[index];
-  guint64 lo = __atomic_load_n (&file->sem.data, __ATOMIC_RELAXED);
-  guint64 hi = sysem_ledger_load_hi (&file->sem);
-
-  for (;;)
-    {
-      guint64 acct = __atomic_load_n (&slot->acct, __ATOMIC_RELAXED);
-
-      /* A sleeper to wake (waiters in the high half), a full count (the
-       * value plus one reaches 1 << 31), removed or pending: slow. */
-      if (G_UNLIKELY (((lo + 1) >> 31) != 0))
-        return FALSE;
-      if (G_UNLIKELY (sysem_ledger_fast_blocked (file, index, acct, hi)))
-        return FALSE;
-
-      if (G_LIKELY (sysem_ledger_cas16 (&file->sem, &lo, &hi, lo + 1,
-                                        (hi & G_MAXUINT32) |
-                                        SYSEM_LEDGER_NEXT_TAG (index, SYSEM_LEDGER_OP_GIVE, acct))))
-        {
-          __atomic_store_n (&slot->acct, acct + ((guint64) 1 << 32) - ((guint32) acct != 0),
-                            __ATOMIC_RELEASE);
-          return TRUE;
-        }
-    }
+  return sysem_ledger_fast_change (file, index, 1) == 1;
 }
 
 #endif /* SYSEM_HAVE_LEDGER */

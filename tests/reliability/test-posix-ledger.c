@@ -71,6 +71,31 @@ posix_open (const char *key,
   return sem;
 }
 
+/* A process that opens @key (Open, @value if it makes it), takes one unit
+ * and is killed holding it. Returns its pid, reaped. */
+static pid_t
+kill_holder (const char *key,
+             int         value)
+{
+  int status;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, value,
+                                                        SYSEM_ACCESS_MODE_OPEN, NULL);
+
+      if (child == NULL || !sysem_semaphore_acquire (child, NULL, NULL))
+        _exit (1);
+      raise (SIGKILL);
+      _exit (2);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+  return pid;
+}
+
 /* A dead holder whose pid now belongs to a live process (ours) is still
  * known dead: the start time does not match. */
 static void
@@ -176,22 +201,7 @@ test_last_user_after_crashes (void)
   SysemSemaphore *sem;
 
   for (int i = 0; i < 3; i++)
-    {
-      pid_t pid = fork ();
-
-      g_assert_cmpint (pid, >=, 0);
-      if (pid == 0)
-        {
-          SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 4,
-                                                            SYSEM_ACCESS_MODE_OPEN, NULL);
-
-          if (child == NULL || !sysem_semaphore_acquire (child, NULL, NULL))
-            _exit (1);
-          raise (SIGKILL);
-          _exit (2);
-        }
-      g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
-    }
+    kill_holder (key, 4);
   g_assert_cmpint (access (path, F_OK), ==, 0);
 
   sem = posix_open (key, 9, SYSEM_ACCESS_MODE_OPEN);
@@ -412,19 +422,8 @@ test_bad_value_dead_holder (void)
   g_autoptr(GError) error = NULL;
   SysemLedgerFile *file = ledger_map (path);
   SysemInfo *info;
-  pid_t pid = fork ();
 
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 2,
-                                                        SYSEM_ACCESS_MODE_OPEN, NULL);
-
-      if (child == NULL || !sysem_semaphore_acquire (child, NULL, NULL))
-        _exit (1);
-      raise (SIGKILL);
-    }
-  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+  kill_holder (key, 2);
   g_assert_cmpuint ((guint32) file->sem.data, ==, 1);
 
   /* Inspection and a new object's open recover dead holders: here they
@@ -966,19 +965,7 @@ test_inspect_dead_holder (void)
   g_autoptr(GPtrArray) list = NULL;
   SysemInfo *info;
   gboolean found = FALSE;
-  pid_t pid = fork ();
-
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 2,
-                                                        SYSEM_ACCESS_MODE_OPEN, NULL);
-
-      if (child == NULL || !sysem_semaphore_acquire (child, NULL, NULL))
-        _exit (1);
-      raise (SIGKILL);
-    }
-  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+  pid_t pid = kill_holder (key, 2);
 
   g_assert_true (sysem_inspect_key_derive (key, SYSEM_KEY_TYPE_POSIX, &native, &error));
   list = sysem_inspect_list (SYSEM_KEY_TYPE_POSIX, &error);
