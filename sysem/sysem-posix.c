@@ -1258,8 +1258,14 @@ sysem_posix_adopt_locked (SysemPosixRecord *rec)
 
   sysem_ledger_lock (rec->file);
   closing = sysem_posix_closing (rec);
+  /* As a join does: the dead give their units and slots back first. A
+   * fork child that opens the key its parent has open comes here, and
+   * children that die without a slow path would fill the ledger. */
   if (!closing)
-    slot = sysem_ledger_claim_locked (rec->file);
+    {
+      sysem_ledger_recover_locked (rec->file);
+      slot = sysem_ledger_claim_locked (rec->file);
+    }
   if (slot >= 0 && rec->joins == 0)
     rec->file->slots[slot].flags &= ~(guint32) SYSEM_SLOT_USER;
   sysem_ledger_unlock (rec->file);

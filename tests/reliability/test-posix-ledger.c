@@ -149,11 +149,18 @@ test_kill_storm (void)
       g_assert_cmpint (pid, >=, 0);
       if (pid == 0)
         {
+          GError *child_error = NULL;
           SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 3,
-                                                            SYSEM_ACCESS_MODE_OPEN, NULL);
+                                                            SYSEM_ACCESS_MODE_OPEN, &child_error);
 
           close (pipefd[0]);
-          if (child == NULL || write (pipefd[1], "r", 1) != 1)
+          if (child == NULL)
+            {
+              /* Said on standard error: the parent's read fails next. */
+              g_printerr ("kill-storm round %d: %s\n", k, child_error->message);
+              _exit (1);
+            }
+          if (write (pipefd[1], "r", 1) != 1)
             _exit (1);
           for (guint i = 0;; i++)
             {
@@ -188,6 +195,50 @@ test_kill_storm (void)
   g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 3);
   g_assert_no_error (error);
   g_test_message ("%d kills, value back at 3", kills);
+}
+
+/* More children of a user than the ledger has slots, one after another,
+ * each opening the key its parent has open and dying without a slow
+ * path: each open gives the dead ones' slots back. Before 1.1.0 such an
+ * open (a fork child's first use of an inherited record) did not, and
+ * the child after the 253rd failed with "no room" (the kill storm above
+ * met it on a loaded machine). */
+static void
+test_dead_children_free_slots (void)
+{
+  g_autofree char *key = sysem_test_key ("ledger-children");
+  g_autoptr(SysemSemaphore) sem = posix_open (key, 1, SYSEM_ACCESS_MODE_CREATE);
+  g_autoptr(GError) error = NULL;
+  /* Past the number of slots, but under valgrind (slow forks). */
+  int rounds = sysem_test_under_valgrind () ? 30 : (int) SYSEM_LEDGER_N_SLOTS + 20;
+
+  for (int k = 0; k < rounds; k++)
+    {
+      int status;
+      pid_t pid = fork ();
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          GError *child_error = NULL;
+          SysemSemaphore *child = sysem_semaphore_new_full (key, SYSEM_KEY_TYPE_POSIX, 1,
+                                                            SYSEM_ACCESS_MODE_OPEN, &child_error);
+
+          if (child == NULL)
+            {
+              g_printerr ("child %d: %s\n", k, child_error->message);
+              _exit (1);
+            }
+          raise (SIGKILL);
+          _exit (2);
+        }
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      if (!WIFSIGNALED (status))
+        g_error ("child %d could not open the semaphore", k);
+    }
+
+  g_assert_cmpint (sysem_semaphore_get_value (sem, &error), ==, 1);
+  g_assert_no_error (error);
 }
 
 /* Every user crashed while holding units: the next one gets the units
@@ -1011,6 +1062,7 @@ main (int   argc,
 
   g_test_add_func ("/reliability/posix-ledger/pid-reuse", test_pid_reuse);
   g_test_add_func ("/reliability/posix-ledger/kill-storm", test_kill_storm);
+  g_test_add_func ("/reliability/posix-ledger/dead-children-free-slots", test_dead_children_free_slots);
   g_test_add_func ("/reliability/posix-ledger/last-user-after-crashes", test_last_user_after_crashes);
   g_test_add_func ("/reliability/posix-ledger/removed-under-waits", test_removed_under_waits);
   g_test_add_func ("/reliability/posix-ledger/hostile-files", test_hostile_files);
