@@ -89,7 +89,6 @@
 #include "sysem-posix-ledger.h"
 #include "sysem-posix-private.h"
 
-
 #define SYSEM_POSIX_VALUE(data)   ((guint32) (data))
 #define SYSEM_POSIX_WAITERS(data) ((guint32) ((data) >> 32))
 #define SYSEM_POSIX_ONE_WAITER    ((guint64) 1 << 32)
@@ -976,13 +975,19 @@ sysem_ledger_count_users_locked (SysemLedgerFile *file,
 }
 
 /* Our slot, claimed as a user. With the ledger lock held; -1 if all are
- * taken. */
+ * taken. The dead give their units and slots back first, whichever way
+ * this process comes to claim one: a process that joins, and a fork
+ * child's first use of a record it inherited (before 1.1.0 that one did
+ * not, and children that died without a slow path filled the ledger). */
 static int
 sysem_ledger_claim_locked (SysemLedgerFile *file)
 {
-  guint64 me = sysem_posix_self_start ();
+  guint64 me;
   pid_t self = getpid ();
   int free_slot = -1;
+
+  sysem_ledger_recover_locked (file);
+  me = sysem_posix_self_start ();
 
   for (guint i = 0; i < SYSEM_LEDGER_N_SLOTS; i++)
     {
@@ -1258,14 +1263,8 @@ sysem_posix_adopt_locked (SysemPosixRecord *rec)
 
   sysem_ledger_lock (rec->file);
   closing = sysem_posix_closing (rec);
-  /* As a join does: the dead give their units and slots back first. A
-   * fork child that opens the key its parent has open comes here, and
-   * children that die without a slow path would fill the ledger. */
   if (!closing)
-    {
-      sysem_ledger_recover_locked (rec->file);
-      slot = sysem_ledger_claim_locked (rec->file);
-    }
+    slot = sysem_ledger_claim_locked (rec->file);
   if (slot >= 0 && rec->joins == 0)
     rec->file->slots[slot].flags &= ~(guint32) SYSEM_SLOT_USER;
   sysem_ledger_unlock (rec->file);
@@ -2445,7 +2444,6 @@ sysem_posix_join_ledger_locked (SysemPosixRecord  *rec,
     }
   if (bad != NULL)
     *bad = sysem_ledger_check (file);
-  sysem_ledger_recover_locked (file);
   slot = sysem_ledger_claim_locked (file);
   sysem_ledger_unlock (file);
 
